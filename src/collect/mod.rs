@@ -1,0 +1,69 @@
+//! Collectors: one per source and platform. Each fills a [`HostSnapshot`].
+//!
+//! A collector never fails as a whole because one source failed: that
+//! source becomes `Observed::Failed` and the others go on. Only "there is no
+//! collector for this target on this platform" is an error.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::model::HostSnapshot;
+
+/// What a scan should look at and how.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    /// None: this machine. Some: a remote host name or address.
+    pub host: Option<String>,
+    /// Per-host time limit for network work.
+    pub timeout: Duration,
+    /// Linux local sources: where to read them (tests point these elsewhere).
+    pub linux: LinuxPaths,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        CollectOptions {
+            host: None,
+            timeout: Duration::from_secs(10),
+            linux: LinuxPaths::default(),
+        }
+    }
+}
+
+/// Paths of the Linux evidence, overridable for tests and unusual systems.
+#[derive(Debug, Clone)]
+pub struct LinuxPaths {
+    pub utmp: PathBuf,
+    pub logind_dir: PathBuf,
+    pub proc_dir: PathBuf,
+    /// smb.conf passed to smbstatus (`-s`); None: Samba's default.
+    pub smb_conf: Option<PathBuf>,
+    pub smbstatus: PathBuf,
+}
+
+impl Default for LinuxPaths {
+    fn default() -> Self {
+        LinuxPaths {
+            utmp: PathBuf::from("/var/run/utmp"),
+            logind_dir: PathBuf::from("/run/systemd"),
+            proc_dir: PathBuf::from("/proc"),
+            smb_conf: None,
+            smbstatus: PathBuf::from("smbstatus"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("no collector can scan {target} from this platform yet: {missing}")]
+    NoCollector { target: String, missing: String },
+}
+
+/// Collect a snapshot of the target described by `options`.
+pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
+    let target = options.host.clone().unwrap_or_else(|| "this machine".to_string());
+    Err(CollectError::NoCollector {
+        target,
+        missing: format!("collectors for {} are not built in this version", std::env::consts::OS),
+    })
+}

@@ -1,0 +1,8 @@
+//! lingerscan: find lingering user sessions on Windows and Linux hosts.
+//!
+//! Data flows one way: `collect` → [`model::HostSnapshot`] → `analyze` →
+//! findings → `report`.
+
+pub mod collect;
+pub mod identity;
+pub mod model;

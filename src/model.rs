@@ -1,0 +1,450 @@
+//! The snapshot vocabulary: what collectors produce and the analysis reads.
+//!
+//! A [`HostSnapshot`] is plain data. It serializes to JSON with a
+//! `schema_version`, so a snapshot taken on one machine can be analysed on
+//! another (`lingerscan analyze snap.json`). Every source is an
+//! [`Observed`]: either the rows, or why the collector could not look.
+//! "Found nothing" (`Ok` with no rows) and "could not look" (`Failed`) are
+//! never the same value.
+
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Version of the snapshot JSON layout. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The result of asking one source: its rows, or a structured failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Observed<T> {
+    /// The source answered. An empty `rows` means it saw nothing.
+    Ok { rows: T },
+    /// The source could not be read; nothing may be concluded from it.
+    Failed(SourceFailure),
+}
+
+impl<T> Observed<T> {
+    pub fn ok(rows: T) -> Self {
+        Observed::Ok { rows }
+    }
+
+    pub fn failed(kind: FailureKind, code: Option<i64>, message: impl Into<String>) -> Self {
+        Observed::Failed(SourceFailure {
+            kind,
+            code,
+            message: message.into(),
+        })
+    }
+
+    pub fn rows(&self) -> Option<&T> {
+        match self {
+            Observed::Ok { rows } => Some(rows),
+            Observed::Failed(_) => None,
+        }
+    }
+
+    pub fn failure(&self) -> Option<&SourceFailure> {
+        match self {
+            Observed::Ok { .. } => None,
+            Observed::Failed(f) => Some(f),
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Observed::Ok { .. })
+    }
+}
+
+impl<R> Observed<Vec<R>> {
+    /// The rows, or an empty slice when the source failed. Use only where a
+    /// failure has already been accounted for (counting for display).
+    pub fn rows_or_empty(&self) -> &[R] {
+        match self {
+            Observed::Ok { rows } => rows,
+            Observed::Failed(_) => &[],
+        }
+    }
+}
+
+impl<T> From<Result<T, SourceFailure>> for Observed<T> {
+    fn from(result: Result<T, SourceFailure>) -> Self {
+        match result {
+            Ok(rows) => Observed::Ok { rows },
+            Err(failure) => Observed::Failed(failure),
+        }
+    }
+}
+
+/// Why a source could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
+#[error("{kind}: {message}{}", code.map(|c| format!(" (code {c})")).unwrap_or_default())]
+pub struct SourceFailure {
+    pub kind: FailureKind,
+    /// The native error code (Win32/NTSTATUS/errno/RPC fault), where there is one.
+    pub code: Option<i64>,
+    /// A human explanation, ideally with what to do about it.
+    pub message: String,
+}
+
+impl SourceFailure {
+    pub fn new(kind: FailureKind, code: Option<i64>, message: impl Into<String>) -> Self {
+        SourceFailure {
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    AccessDenied,
+    /// The platform or the remote protocol cannot provide this source at all.
+    NotSupported,
+    /// The source could exist but is absent here (no utmp file, no smbstatus).
+    NotAvailable,
+    Timeout,
+    Unreachable,
+    /// Authentication was refused (wrong password, unknown account).
+    LogonFailure,
+    ParseError,
+    Other,
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailureKind::AccessDenied => "access denied",
+            FailureKind::NotSupported => "not supported",
+            FailureKind::NotAvailable => "not available",
+            FailureKind::Timeout => "timed out",
+            FailureKind::Unreachable => "host unreachable",
+            FailureKind::LogonFailure => "logon failure",
+            FailureKind::ParseError => "parse error",
+            FailureKind::Other => "error",
+        })
+    }
+}
+
+/// The five evidence sources, named as in reports and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    WorkstationUsers,
+    LogonSessions,
+    Processes,
+    SmbSessions,
+    InteractiveSessions,
+}
+
+impl Source {
+    pub const ALL: [Source; 5] = [
+        Source::WorkstationUsers,
+        Source::LogonSessions,
+        Source::Processes,
+        Source::SmbSessions,
+        Source::InteractiveSessions,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::WorkstationUsers => "workstation_users",
+            Source::LogonSessions => "logon_sessions",
+            Source::Processes => "processes",
+            Source::SmbSessions => "smb_sessions",
+            Source::InteractiveSessions => "interactive_sessions",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Windows,
+    Linux,
+    /// A remote host seen only through MS-RPC; its OS is not known for sure.
+    Unknown,
+}
+
+/// Everything collected from one host at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HostSnapshot {
+    pub schema_version: u32,
+    /// The host as the user named it (or the local computer name).
+    pub host: String,
+    pub platform: Platform,
+    pub collected_at: Timestamp,
+    /// Which collector produced this (`windows-local`, `linux-local`, `msrpc`, …).
+    pub collector: String,
+    /// NetWkstaUserEnum / NetrWkstaUserEnum / utmp USER_PROCESS entries.
+    pub workstation_users: Observed<Vec<WorkstationUser>>,
+    /// LSA / WMI logon sessions, or systemd-logind sessions.
+    pub logon_sessions: Observed<Vec<LogonSession>>,
+    pub processes: Observed<Vec<ProcessRow>>,
+    /// SMB server sessions (NetSessionEnum / smbstatus).
+    pub smb_sessions: Observed<Vec<SmbSession>>,
+    /// WTS sessions (RDP/console) or Linux terminals.
+    pub interactive_sessions: Observed<Vec<InteractiveSession>>,
+    /// Remarks from the collectors (for example how many processes could not be opened).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl HostSnapshot {
+    /// A snapshot in which every source is "not collected yet"; collectors fill in what they can.
+    pub fn empty(host: impl Into<String>, platform: Platform, collector: impl Into<String>) -> Self {
+        let not_collected =
+            || SourceFailure::new(FailureKind::NotSupported, None, "not collected by this collector");
+        HostSnapshot {
+            schema_version: SCHEMA_VERSION,
+            host: host.into(),
+            platform,
+            collected_at: Timestamp::now(),
+            collector: collector.into(),
+            workstation_users: Observed::Failed(not_collected()),
+            logon_sessions: Observed::Failed(not_collected()),
+            processes: Observed::Failed(not_collected()),
+            smb_sessions: Observed::Failed(not_collected()),
+            interactive_sessions: Observed::Failed(not_collected()),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The failure of one source, if it failed.
+    pub fn failure_of(&self, source: Source) -> Option<&SourceFailure> {
+        match source {
+            Source::WorkstationUsers => self.workstation_users.failure(),
+            Source::LogonSessions => self.logon_sessions.failure(),
+            Source::Processes => self.processes.failure(),
+            Source::SmbSessions => self.smb_sessions.failure(),
+            Source::InteractiveSessions => self.interactive_sessions.failure(),
+        }
+    }
+}
+
+/// One entry of the workstation service's logged-on user list
+/// (WKSTA_USER_INFO_1), or a utmp USER_PROCESS record on Linux.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct WorkstationUser {
+    pub user: String,
+    #[serde(default)]
+    pub logon_domain: String,
+    #[serde(default)]
+    pub other_domains: String,
+    #[serde(default)]
+    pub logon_server: String,
+    /// utmp: terminal line (`pts/0`, `smb/12345`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<String>,
+    /// utmp: remote host the login came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_host: Option<String>,
+    /// utmp: the login process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// utmp: whether `pid` was alive at collection time (None: not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_alive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_time: Option<Timestamp>,
+}
+
+/// A logon session: Windows LSA/WMI (LUID) or systemd-logind.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct LogonSession {
+    /// Windows: the LUID as a decimal u64 (as WMI prints it). logind: the session id (`3`, `c1`).
+    pub logon_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Windows SECURITY_LOGON_TYPE number (2 Interactive, 3 Network, 10 RemoteInteractive …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logon_type: Option<u32>,
+    /// logind TYPE (tty, x11, wayland, unspecified) and CLASS, e.g. `tty/user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logon_server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Timestamp>,
+    /// Windows terminal services session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_session_id: Option<u32>,
+    /// logind STATE: active, online, closing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<String>,
+    /// logind SERVICE (sshd, login, gdm-password …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// logind LEADER pid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_pid: Option<u32>,
+    /// Linux audit session id (logind AUDIT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_session: Option<u32>,
+}
+
+/// One process and the logon it belongs to.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ProcessRow {
+    pub pid: u32,
+    pub name: String,
+    /// Owner as `DOMAIN\user` (Windows) or the user name (Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// The logon session the token belongs to: Windows AuthenticationId as a
+    /// decimal u64; Linux the logind session id from the cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logon_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_session_id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<u32>,
+    /// Linux /proc/PID/loginuid (None when unset, i.e. 4294967295).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loginuid: Option<u32>,
+    /// Linux /proc/PID/sessionid (None when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_session: Option<u32>,
+    /// Why owner or logon could not be read for this process, if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_error: Option<String>,
+}
+
+/// One SMB server session (SESSION_INFO_502/10/1/0, or smbstatus).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SmbSession {
+    /// Client computer name or address as the server reports it.
+    pub client: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<u32>,
+    /// Seconds the session has existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_secs: Option<u64>,
+    /// Seconds since the client last did anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_guest: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<String>,
+    /// Tree connects (share names) of this session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<String>,
+    /// Earliest tree connect time, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_at: Option<Timestamp>,
+    /// The serving process (smbd child) on Linux.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, Default)]
+pub enum InteractiveState {
+    Active,
+    Connected,
+    ConnectQuery,
+    Shadow,
+    Disconnected,
+    Idle,
+    Listen,
+    Reset,
+    Down,
+    Init,
+    #[default]
+    Unknown,
+}
+
+impl std::fmt::Display for InteractiveState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A Windows terminal-services session or a Linux terminal login.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct InteractiveSession {
+    /// WTS session id, or a Linux identifier (logind session or tty).
+    pub session_id: String,
+    /// WinStation name (`Console`, `RDP-Tcp#3`) or tty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    pub state: InteractiveState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logon_time: Option<Timestamp>,
+    /// Seconds since last input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_secs: Option<u64>,
+    /// Linux: the login process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+/// Name of a Windows logon type number, as the script prints it.
+pub fn logon_type_name(logon_type: u32) -> &'static str {
+    match logon_type {
+        0 => "System",
+        2 => "Interactive",
+        3 => "Network",
+        4 => "Batch",
+        5 => "Service",
+        6 => "Proxy",
+        7 => "Unlock",
+        8 => "NetworkCleartext",
+        9 => "NewCredentials",
+        10 => "RemoteInteractive (RDP)",
+        11 => "CachedInteractive",
+        12 => "CachedRemoteInteractive",
+        13 => "CachedUnlock",
+        _ => "Unknown",
+    }
+}
