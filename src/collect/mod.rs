@@ -4,6 +4,9 @@
 //! source becomes `Observed::Failed` and the others go on. Only "there is no
 //! collector for this target on this platform" is an error.
 
+#[cfg(not(windows))]
+pub mod msrpc;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +21,11 @@ pub struct CollectOptions {
     pub timeout: Duration,
     /// Linux local sources: where to read them (tests point these elsewhere).
     pub linux: LinuxPaths,
+    /// Remote scans from a non-Windows OS: the account to authenticate as.
+    #[cfg(not(windows))]
+    pub credentials: Option<msrpc::Credentials>,
+    /// Remote scans from a non-Windows OS: the SMB port (445).
+    pub port: u16,
 }
 
 impl Default for CollectOptions {
@@ -26,6 +34,9 @@ impl Default for CollectOptions {
             host: None,
             timeout: Duration::from_secs(10),
             linux: LinuxPaths::default(),
+            #[cfg(not(windows))]
+            credentials: None,
+            port: 445,
         }
     }
 }
@@ -57,13 +68,37 @@ impl Default for LinuxPaths {
 pub enum CollectError {
     #[error("no collector can scan {target} from this platform yet: {missing}")]
     NoCollector { target: String, missing: String },
+    #[error("scanning {target} remotely needs credentials (--username and a password)")]
+    NoCredentials { target: String },
 }
 
 /// Collect a snapshot of the target described by `options`.
 pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
-    let target = options.host.clone().unwrap_or_else(|| "this machine".to_string());
+    #[cfg(not(windows))]
+    if let Some(host) = &options.host {
+        let credentials =
+            options
+                .credentials
+                .as_ref()
+                .ok_or_else(|| CollectError::NoCredentials {
+                    target: host.clone(),
+                })?;
+        return Ok(msrpc::collect_remote(
+            host,
+            options.port,
+            credentials,
+            options.timeout,
+        ));
+    }
+    let target = options
+        .host
+        .clone()
+        .unwrap_or_else(|| "this machine".to_string());
     Err(CollectError::NoCollector {
         target,
-        missing: format!("collectors for {} are not built in this version", std::env::consts::OS),
+        missing: format!(
+            "collectors for {} are not built in this version",
+            std::env::consts::OS
+        ),
     })
 }
