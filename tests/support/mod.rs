@@ -1,0 +1,3 @@
+//! Shared fixtures of the integration tests.
+#![allow(dead_code)]
+pub mod samba;
