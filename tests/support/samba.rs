@@ -25,7 +25,9 @@ pub const WORKGROUP: &str = "LSMSRPC";
 static UNIX_ACCOUNTS: Mutex<bool> = Mutex::new(false);
 
 fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     out
 }
 
@@ -45,7 +47,11 @@ fn ensure_unix_accounts() {
     if *done {
         return;
     }
-    let exists = |db: &str, name: &str| run(Command::new("getent").args([db, name])).status.success();
+    let exists = |db: &str, name: &str| {
+        run(Command::new("getent").args([db, name]))
+            .status
+            .success()
+    };
     if !exists("group", ADMIN_GROUP) {
         let _ = run(Command::new("groupadd").args(["-r", ADMIN_GROUP]));
     }
@@ -59,7 +65,10 @@ fn ensure_unix_accounts() {
             let _ = run(cmd.arg(user));
         }
     }
-    assert!(exists("passwd", ADMIN_USER) && exists("passwd", PLAIN_USER), "cannot create test users");
+    assert!(
+        exists("passwd", ADMIN_USER) && exists("passwd", PLAIN_USER),
+        "cannot create test users"
+    );
     *done = true;
 }
 
@@ -102,10 +111,20 @@ pub struct Samba {
 impl Samba {
     /// Start smbd on `ip:port` with an admin and a plain user.
     pub fn start(ip: &str, port: u16) -> Samba {
+        Samba::start_with(ip, port, "")
+    }
+
+    /// Like [`Samba::start`] with extra `[global]` lines (e.g. `server max protocol = SMB2_10`).
+    pub fn start_with(ip: &str, port: u16, extra_global: &str) -> Samba {
         ensure_unix_accounts();
-        let dir = tempfile::Builder::new().prefix("lingerscan-samba-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("lingerscan-samba-")
+            .tempdir()
+            .expect("tempdir");
         let d = dir.path();
-        for sub in ["private", "lock", "state", "cache", "pid", "ncalrpc", "run", "share", "log"] {
+        for sub in [
+            "private", "lock", "state", "cache", "pid", "ncalrpc", "run", "share", "log",
+        ] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
         std::fs::write(d.join("run/utmp"), b"").expect("utmp");
@@ -136,6 +155,7 @@ impl Samba {
              printcap name = /dev/null\n\
              disable spoolss = yes\n\
              map to guest = never\n\
+             {extra_global}\n\
              [share]\n\
              path = {share}\n\
              read only = no\n",
@@ -161,7 +181,11 @@ impl Samba {
             write!(stdin, "{password}\n{password}\n").unwrap();
             drop(stdin);
             let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "smbpasswd: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "smbpasswd: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         run_ok(Command::new("net").args([
             "-s",
@@ -173,7 +197,11 @@ impl Samba {
             "type=builtin",
         ]));
         // unshare without --fork and sh's exec keep one PID: the one we kill.
-        let script = format!("mount --bind '{}' /run && exec smbd --foreground --no-process-group -s '{}'", p("run"), conf.display());
+        let script = format!(
+            "mount --bind '{}' /run && exec smbd --foreground --no-process-group -s '{}'",
+            p("run"),
+            conf.display()
+        );
         let smbd = Command::new("setsid")
             .args(["unshare", "-m", "sh", "-c", &script])
             .stdin(Stdio::null())
@@ -227,7 +255,14 @@ impl Samba {
             .open(self.dir.path().join("run/utmp"))
             .expect("open utmp");
         for (i, (user, line, host)) in records.iter().enumerate() {
-            file.write_all(&utmp_record(user, line, host, 40_000 + i as u32, 1_700_000_000)).expect("write utmp");
+            file.write_all(&utmp_record(
+                user,
+                line,
+                host,
+                40_000 + i as u32,
+                1_700_000_000,
+            ))
+            .expect("write utmp");
         }
     }
 
@@ -255,7 +290,8 @@ impl Samba {
         // Wait until smbd lists the session.
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
-            let out = run(Command::new("smbstatus").args(["-s", self.conf.to_str().unwrap(), "-b"]));
+            let out =
+                run(Command::new("smbstatus").args(["-s", self.conf.to_str().unwrap(), "-b"]));
             let text = String::from_utf8_lossy(&out.stdout);
             if text.lines().filter(|l| l.contains(user)).count() >= self.sessions_of(user) {
                 return;
@@ -271,7 +307,10 @@ impl Samba {
 }
 
 fn kill(pid: u32, signal: &str) {
-    let _ = Command::new("kill").args([signal, &pid.to_string()]).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
 }
 
 impl Drop for Samba {
@@ -295,11 +334,60 @@ impl Drop for Samba {
                 let _ = smbd.wait();
             }
         }
-        // samba-dcerpcd (and its rpcd_* workers) outlive smbd.
-        if let Ok(text) = std::fs::read_to_string(self.dir.path().join("pid/samba-dcerpcd.pid"))
-            && let Ok(pid) = text.trim().parse::<u32>()
-        {
-            kill(pid, "-TERM");
+        // samba-dcerpcd and its rpcd_* workers outlive smbd. They are ours when
+        // their command line names our private smb.conf (a unique temp path).
+        let mut ours: Vec<u32> =
+            std::fs::read_to_string(self.dir.path().join("pid/samba-dcerpcd.pid"))
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+                .into_iter()
+                .collect();
+        ours.extend(pids_naming(&self.conf));
+        stop_all(&ours);
+    }
+}
+
+/// PIDs whose command line mentions `path`.
+fn pids_naming(path: &Path) -> Vec<u32> {
+    let needle = path.as_os_str().as_encoded_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|cmdline| cmdline.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// TERM, wait up to 3 s, then KILL what is left.
+fn stop_all(pids: &[u32]) {
+    for &pid in pids {
+        kill(pid, "-TERM");
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && pids.iter().any(|&pid| alive(pid)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for &pid in pids {
+        if alive(pid) {
+            kill(pid, "-KILL");
         }
     }
 }

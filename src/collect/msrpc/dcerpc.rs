@@ -296,6 +296,8 @@ pub struct RpcClient<T: PipeTransport> {
     next_call_id: u32,
     /// Received bytes not yet consumed as PDUs.
     pending: Vec<u8>,
+    /// RESPONSE fragments received so far (a diagnostic for notes and tests).
+    response_fragments: usize,
 }
 
 impl<T: PipeTransport> RpcClient<T> {
@@ -313,6 +315,7 @@ impl<T: PipeTransport> RpcClient<T> {
             max_xmit: max_frag,
             next_call_id: 2,
             pending: reply,
+            response_fragments: 0,
         };
         match client.next_pdu()? {
             Pdu::BindAck {
@@ -357,6 +360,10 @@ impl<T: PipeTransport> RpcClient<T> {
         self.transport
     }
 
+    pub fn response_fragments(&self) -> usize {
+        self.response_fragments
+    }
+
     /// Call `opnum` with an NDR stub; returns the reassembled response stub.
     pub fn call(&mut self, opnum: u16, stub: &[u8]) -> Result<Vec<u8>, RemoteError> {
         let call_id = self.next_call_id;
@@ -378,6 +385,7 @@ impl<T: PipeTransport> RpcClient<T> {
                     flags,
                     stub: part,
                 } if id == call_id => {
+                    self.response_fragments += 1;
                     stub.extend_from_slice(&part);
                     if stub.len() > MAX_STUB {
                         return Err(DecodeError::new("RPC response", "larger than 16 MiB").into());

@@ -109,18 +109,14 @@ pub fn collect_remote_with(
         creds.account()
     ));
 
-    let (users, level) = split_level(workstation_users(&mut client, host, options));
-    if let Some(level) = level {
-        snapshot
-            .notes
-            .push(format!("msrpc: {} level {level}", wkssvc::CALL_NAME));
+    let (users, found) = split_level(workstation_users(&mut client, host, options));
+    if let Some(found) = found {
+        snapshot.notes.push(found.note(wkssvc::CALL_NAME));
     }
     snapshot.workstation_users = users;
-    let (sessions, level) = split_level(smb_sessions(&mut client, host, options));
-    if let Some(level) = level {
-        snapshot
-            .notes
-            .push(format!("msrpc: {} level {level}", srvsvc::CALL_NAME));
+    let (sessions, found) = split_level(smb_sessions(&mut client, host, options));
+    if let Some(found) = found {
+        snapshot.notes.push(found.note(srvsvc::CALL_NAME));
     }
     snapshot.smb_sessions = sessions;
     client.disconnect();
@@ -135,9 +131,24 @@ fn not_here<T>() -> Observed<T> {
     ))
 }
 
-fn split_level<T>(result: Result<(T, u32), SourceFailure>) -> (Observed<T>, Option<u32>) {
+/// How an enumeration succeeded: the info level and the RPC response fragments it took.
+struct Found {
+    level: u32,
+    fragments: usize,
+}
+
+impl Found {
+    fn note(&self, call: &str) -> String {
+        format!(
+            "msrpc: {call} level {} ({} response fragments)",
+            self.level, self.fragments
+        )
+    }
+}
+
+fn split_level<T>(result: Result<(T, Found), SourceFailure>) -> (Observed<T>, Option<Found>) {
     match result {
-        Ok((rows, level)) => (Observed::ok(rows), Some(level)),
+        Ok((rows, found)) => (Observed::ok(rows), Some(found)),
         Err(failure) => (Observed::Failed(failure), None),
     }
 }
@@ -233,19 +244,23 @@ impl PipeTransport for SmbPipe<'_> {
 }
 
 /// Open `pipe`, bind `interface`, run `work`, close the pipe (also after an error).
+/// Also returns how many RESPONSE fragments arrived.
 fn with_pipe<T>(
     client: &mut SmbClient,
     interface: &dcerpc::Interface,
     max_frag: u16,
     work: impl FnOnce(&mut RpcClient<SmbPipe<'_>>) -> Result<T, RemoteError>,
-) -> Result<T, RemoteError> {
+) -> Result<(T, usize), RemoteError> {
     let file_id = client.open_pipe(interface.name)?;
     let result = {
         let pipe = SmbPipe {
             client: &mut *client,
             file_id,
         };
-        RpcClient::bind(pipe, interface, max_frag).and_then(|mut rpc| work(&mut rpc))
+        RpcClient::bind(pipe, interface, max_frag).and_then(|mut rpc| {
+            let out = work(&mut rpc)?;
+            Ok((out, rpc.response_fragments()))
+        })
     };
     // A timed-out connection cannot close anything; do not wait twice.
     if !matches!(result, Err(RemoteError::Timeout { .. })) {
@@ -258,7 +273,7 @@ fn workstation_users(
     client: &mut SmbClient,
     host: &str,
     options: &RemoteOptions,
-) -> Result<(Vec<WorkstationUser>, u32), SourceFailure> {
+) -> Result<(Vec<WorkstationUser>, Found), SourceFailure> {
     with_pipe(client, &wkssvc::INTERFACE, options.max_frag, |rpc| {
         let mut call = |level, resume| {
             rpc.call(
@@ -268,7 +283,15 @@ fn workstation_users(
         };
         enumerate(&mut call, wkssvc::CALL_NAME, &wkssvc::LEVELS)
     })
-    .map(|found| (wkssvc::to_users(&found.rows), found.level))
+    .map(|(found, fragments)| {
+        (
+            wkssvc::to_users(&found.rows),
+            Found {
+                level: found.level,
+                fragments,
+            },
+        )
+    })
     .map_err(|err| err.to_failure(wkssvc::CALL_NAME))
 }
 
@@ -276,7 +299,7 @@ fn smb_sessions(
     client: &mut SmbClient,
     host: &str,
     options: &RemoteOptions,
-) -> Result<(Vec<SmbSession>, u32), SourceFailure> {
+) -> Result<(Vec<SmbSession>, Found), SourceFailure> {
     with_pipe(client, &srvsvc::INTERFACE, options.max_frag, |rpc| {
         let mut call = |level, resume| {
             rpc.call(
@@ -286,6 +309,14 @@ fn smb_sessions(
         };
         enumerate(&mut call, srvsvc::CALL_NAME, &srvsvc::LEVELS)
     })
-    .map(|found| (srvsvc::to_sessions(found.level, &found.rows), found.level))
+    .map(|(found, fragments)| {
+        (
+            srvsvc::to_sessions(found.level, &found.rows),
+            Found {
+                level: found.level,
+                fragments,
+            },
+        )
+    })
     .map_err(|err| err.to_failure(srvsvc::CALL_NAME))
 }
