@@ -1,0 +1,96 @@
+//! Remote scan of one Samba host on loopback, lingerscan vs impacket, side by side.
+//!
+//! Each scan: connect, negotiate, authenticate, IPC$, `\PIPE\wkssvc`
+//! NetrWkstaUserEnum, `\PIPE\srvsvc` NetrSessionEnum, disconnect. impacket
+//! does the same two queries over one SMB connection, timed inside Python (its
+//! interpreter start-up and imports are not counted, in its favour).
+//!
+//! `cargo bench --bench remote_scan` measures; under `cargo test` it runs one
+//! scan of each as a smoke test.
+
+#[path = "../tests/support/samba.rs"]
+mod samba;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lingerscan::collect::msrpc::{Credentials, Password, collect_remote};
+
+fn main() {
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let iterations: u32 = if measuring { 20 } else { 1 };
+    let mut server = samba::Samba::start_with("127.0.0.29", 14545, "utmp = no\nlog level = 0");
+    let users: Vec<String> = (0..50).map(|i| format!("benchuser{i:02}")).collect();
+    let entries: Vec<(&str, &str, &str)> = users
+        .iter()
+        .map(|u| (u.as_str(), "pts/1", "10.0.0.1"))
+        .collect();
+    server.add_utmp(&entries);
+    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+    let creds = Credentials::parse(
+        &format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER),
+        Password::new(samba::ADMIN_PASSWORD.into()),
+    )
+    .expect("credentials");
+
+    // Warm up both sides (samba-dcerpcd starts on first use).
+    let warm = collect_remote(&server.ip, server.port, &creds, Duration::from_secs(10));
+    assert!(
+        warm.workstation_users.is_ok() && warm.smb_sessions.is_ok(),
+        "{warm:?}"
+    );
+    assert!(warm.workstation_users.rows_or_empty().len() >= 50);
+    impacket(&server, 1);
+
+    // Interleaved rounds so both sides see the same machine load; medians of the rounds.
+    let rounds = if measuring { 7 } else { 1 };
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            let snap = collect_remote(&server.ip, server.port, &creds, Duration::from_secs(10));
+            assert!(snap.workstation_users.is_ok() && snap.smb_sessions.is_ok());
+        }
+        ours.push(start.elapsed().as_secs_f64() / f64::from(iterations));
+        theirs.push(impacket(&server, iterations));
+    }
+    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    let ratio = theirs / ours;
+    println!(
+        "remote_scan: lingerscan {:.2} ms/scan, impacket {:.2} ms/scan, ratio {ratio:.1}x \
+         (median of {rounds} rounds of {iterations} scans each; target >= 5x: {})",
+        ours * 1e3,
+        theirs * 1e3,
+        if ratio >= 5.0 { "met" } else { "NOT met" }
+    );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// impacket's seconds per scan over `repeat` scans.
+fn impacket(server: &samba::Samba, repeat: u32) -> f64 {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(format!("{root}/target/impacket-venv/bin/python"))
+        .arg(format!("{root}/tests/impacket/reference_scan.py"))
+        .args([
+            &server.ip,
+            &server.port.to_string(),
+            samba::WORKGROUP,
+            samba::ADMIN_USER,
+            &repeat.to_string(),
+        ])
+        .env("LINGERSCAN_PASSWORD", samba::ADMIN_PASSWORD)
+        .output()
+        .expect("impacket venv missing: run scripts/setup.d/40-impacket.sh");
+    assert!(
+        out.status.success(),
+        "impacket: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("impacket JSON");
+    json["seconds_per_scan"].as_f64().expect("seconds_per_scan")
+}
