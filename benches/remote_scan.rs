@@ -8,14 +8,22 @@
 //! `cargo bench --bench remote_scan` measures; under `cargo test` it runs one
 //! scan of each as a smoke test.
 
+#[cfg(target_os = "linux")]
 #[path = "../tests/support/samba.rs"]
 mod samba;
 
+#[cfg(not(target_os = "linux"))]
+fn main() {}
+
+#[cfg(target_os = "linux")]
 use std::process::Command;
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
 use lingerscan::collect::msrpc::{Credentials, Password, collect_remote};
 
+#[cfg(target_os = "linux")]
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let iterations: u32 = if measuring { 20 } else { 1 };
@@ -66,11 +74,13 @@ fn main() {
     );
 }
 
+#[cfg(target_os = "linux")]
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
+#[cfg(target_os = "linux")]
 /// impacket's seconds per scan over `repeat` scans.
 fn impacket(server: &samba::Samba, repeat: u32) -> f64 {
     let root = env!("CARGO_MANIFEST_DIR");

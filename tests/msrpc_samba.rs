@@ -1,6 +1,7 @@
 //! The remote collector against a real Samba smbd on loopback, compared with
 //! impacket as an independent client. Each test owns one 127.0.0.2x address
 //! and port (range 14500-14549).
+#![cfg(target_os = "linux")]
 
 mod support;
 

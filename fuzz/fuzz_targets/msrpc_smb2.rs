@@ -13,9 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = smb2::parse_ioctl_response(data);
     let _ = smb2::parse_read_response(data);
     let _ = smb2::verify_signature(smb2::DIALECT_311, &[0; 16], data);
-    if let Ok(token) = spnego::parse_neg_token_resp(data)
-        && let Some(inner) = token.response_token
-    {
+    if let Some(inner) = spnego::parse_neg_token_resp(data).ok().and_then(|t| t.response_token) {
         let _ = ntlm::parse_challenge(&inner);
     }
     if let Ok(challenge) = ntlm::parse_challenge(data) {

@@ -4,7 +4,8 @@
 //! source becomes `Observed::Failed` and the others go on. Only "there is no
 //! collector for this target on this platform" is an error.
 
-#[cfg(not(windows))]
+/// Portable MS-RPC over SMB; `collect()` uses it for remote hosts except on
+/// Windows, where the native Net* APIs take `\\host` themselves.
 pub mod msrpc;
 
 use std::path::PathBuf;
@@ -22,7 +23,6 @@ pub struct CollectOptions {
     /// Linux local sources: where to read them (tests point these elsewhere).
     pub linux: LinuxPaths,
     /// Remote scans from a non-Windows OS: the account to authenticate as.
-    #[cfg(not(windows))]
     pub credentials: Option<msrpc::Credentials>,
     /// Remote scans from a non-Windows OS: the SMB port (445).
     pub port: u16,
@@ -34,7 +34,6 @@ impl Default for CollectOptions {
             host: None,
             timeout: Duration::from_secs(10),
             linux: LinuxPaths::default(),
-            #[cfg(not(windows))]
             credentials: None,
             port: 445,
         }

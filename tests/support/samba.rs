@@ -25,10 +25,8 @@ pub const WORKGROUP: &str = "LSMSRPC";
 static UNIX_ACCOUNTS: Mutex<bool> = Mutex::new(false);
 
 fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    out
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 fn run_ok(cmd: &mut Command) {
@@ -227,9 +225,7 @@ impl Samba {
         let start = Instant::now();
         let addr = format!("{}:{}", self.ip, self.port);
         while start.elapsed() < Duration::from_secs(30) {
-            if let Some(child) = self.smbd.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
+            if let Some(Ok(Some(status))) = self.smbd.as_mut().map(Child::try_wait) {
                 panic!("smbd exited early ({status}); log: {}", self.log());
             }
             if TcpStream::connect(&addr).is_ok() {

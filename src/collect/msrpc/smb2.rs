@@ -191,7 +191,7 @@ pub fn negotiate_request(client_guid: [u8; 16], salt: [u8; 32]) -> Vec<u8> {
         b.put_u16(dialect);
     }
     // Contexts start 8-aligned, measured from the start of the SMB2 header.
-    while !(HEADER_LEN + b.len()).is_multiple_of(8) {
+    while (HEADER_LEN + b.len()) % 8 != 0 {
         b.push(0);
     }
     let context_offset = (HEADER_LEN + b.len()) as u32;

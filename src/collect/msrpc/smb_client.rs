@@ -339,11 +339,11 @@ impl SmbClient {
             {
                 continue;
             }
-            if header.flags & smb2::FLAG_SIGNED != 0
-                && let Some(key) = &self.signing_key
-                && !smb2::verify_signature(self.dialect, key, &msg)
-            {
-                return Err(RemoteError::BadSignature);
+            let signed = header.flags & smb2::FLAG_SIGNED != 0;
+            if let (true, Some(key)) = (signed, &self.signing_key) {
+                if !smb2::verify_signature(self.dialect, key, &msg) {
+                    return Err(RemoteError::BadSignature);
+                }
             }
             return Ok((header, msg));
         }
