@@ -363,3 +363,4 @@ fn collect_dispatches_remote_hosts_to_msrpc() {
     assert_eq!(snap.collector, "msrpc");
     assert!(our_users(&snap).iter().any(|u| u[0] == "dave"));
 }
+

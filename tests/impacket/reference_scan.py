@@ -7,7 +7,7 @@ One SMB connection per scan, reused for \\PIPE\\wkssvc (NetrWkstaUserEnum level 
 and \\PIPE\\srvsvc (NetrSessionEnum level 1), as lingerscan does. Prints JSON:
 {"users": [[user, logon_domain, oth_domains, logon_server], ...],
  "sessions": [[client, user, num_opens, idle_time, user_flags], ...],
- "seconds_per_scan": float}
+ "seconds_per_scan": float, "cpu_seconds_per_scan": float}
 """
 import json
 import os
@@ -59,11 +59,12 @@ def main():
     host, port, domain, user = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     repeat = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     password = os.environ["LINGERSCAN_PASSWORD"]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(repeat):
         users, sessions = scan(host, port, domain, user, password)
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"users": users, "sessions": sessions, "seconds_per_scan": elapsed / repeat}))
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    print(json.dumps({"users": users, "sessions": sessions, "seconds_per_scan": elapsed / repeat,
+                      "cpu_seconds_per_scan": cpu / repeat}))
 
 
 if __name__ == "__main__":
