@@ -9,7 +9,7 @@
 //! scan of each as a smoke test.
 
 #[cfg(target_os = "linux")]
-#[path = "../tests/support/samba.rs"]
+#[path = "../tests/msrpc_support/samba.rs"]
 mod samba;
 
 #[cfg(not(target_os = "linux"))]

@@ -3,7 +3,7 @@
 //! and port (range 14500-14549).
 #![cfg(target_os = "linux")]
 
-mod support;
+mod msrpc_support;
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -15,7 +15,7 @@ use lingerscan::collect::msrpc::{
 use lingerscan::collect::{CollectError, CollectOptions, collect};
 use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform};
 use serde_json::Value;
-use support::samba::{self, Samba};
+use msrpc_support::samba::{self, Samba};
 
 fn creds(user: &str, password: &str) -> Credentials {
     Credentials::parse(

@@ -1,3 +1,0 @@
-//! Shared fixtures of the integration tests.
-#![allow(dead_code)]
-pub mod samba;
