@@ -5,7 +5,9 @@ use std::io::{IsTerminal, Write};
 use anyhow::{Context, Result, bail};
 use clap::CommandFactory;
 
-use crate::cli::{AnalysisArgs, AnalyzeArgs, Cli, ColorChoice, Command, ScanArgs, SnapshotArgs, TargetArgs};
+use crate::cli::{
+    AnalysisArgs, AnalyzeArgs, Cli, ColorChoice, Command, ScanArgs, SnapshotArgs, TargetArgs,
+};
 use lingerscan::analyze::{self, Analysis, AnalyzeOptions, Outcome};
 use lingerscan::collect::{self, CollectOptions, LinuxPaths};
 use lingerscan::identity::TargetUser;
@@ -87,7 +89,10 @@ fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
     }
 }
 
@@ -144,12 +149,23 @@ fn report_hosts(
     args: &AnalysisArgs,
     offline: bool,
 ) -> Result<Outcome> {
-    let analyses: Vec<Analysis> = snapshots.iter().map(|s| analyze::analyze(s, options)).collect();
+    let analyses: Vec<Analysis> = snapshots
+        .iter()
+        .map(|s| analyze::analyze(s, options))
+        .collect();
     render(snapshots, &analyses, args, offline)
 }
 
-fn render(snapshots: &[HostSnapshot], analyses: &[Analysis], args: &AnalysisArgs, offline: bool) -> Result<Outcome> {
-    let outcome = analyses.iter().map(Analysis::outcome).fold(Outcome::Clean, Outcome::combine);
+fn render(
+    snapshots: &[HostSnapshot],
+    analyses: &[Analysis],
+    args: &AnalysisArgs,
+    offline: bool,
+) -> Result<Outcome> {
+    let outcome = analyses
+        .iter()
+        .map(Analysis::outcome)
+        .fold(Outcome::Clean, Outcome::combine);
     match args.format {
         Format::Text => {
             let options = TextOptions {
@@ -165,7 +181,11 @@ fn render(snapshots: &[HostSnapshot], analyses: &[Analysis], args: &AnalysisArgs
             }
         }
         Format::Json => {
-            let hosts: Vec<HostReport> = snapshots.iter().zip(analyses).map(|(s, a)| HostReport::new(s, a)).collect();
+            let hosts: Vec<HostReport> = snapshots
+                .iter()
+                .zip(analyses)
+                .map(|(s, a)| HostReport::new(s, a))
+                .collect();
             emit(&report::json::document(&hosts)?)?;
         }
         Format::Ndjson => {
@@ -183,7 +203,11 @@ fn snapshot(args: &SnapshotArgs) -> Result<Outcome> {
     let snapshot = collect::collect(&options)?;
     snapshot_io::save(&snapshot, &args.out)?;
     if args.out.as_os_str() != "-" {
-        eprintln!("snapshot of {} written to {}", snapshot.host, args.out.display());
+        eprintln!(
+            "snapshot of {} written to {}",
+            snapshot.host,
+            args.out.display()
+        );
     }
     if snapshot.host.is_empty() {
         bail!("collector returned a snapshot without a host name");

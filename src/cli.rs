@@ -92,7 +92,12 @@ pub struct AnalysisArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// The host to scan (default: this machine; `.` and `localhost` also mean this machine).
-    #[arg(short = 'H', long, visible_alias = "target-server", value_name = "HOST")]
+    #[arg(
+        short = 'H',
+        long,
+        visible_alias = "target-server",
+        value_name = "HOST"
+    )]
     pub host: Option<String>,
 
     /// Time limit for network work on one host (e.g. 5s, 1m).
@@ -189,7 +194,14 @@ mod tests {
 
     #[test]
     fn script_parameter_names_are_aliases() {
-        let cli = Cli::try_parse_from(["lingerscan", "--target-user", "DOM\\bob", "--target-server", "SRV"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "--target-user",
+            "DOM\\bob",
+            "--target-server",
+            "SRV",
+        ])
+        .unwrap();
         assert_eq!(cli.scan.analysis.user.as_deref(), Some("DOM\\bob"));
         assert_eq!(cli.scan.target.host.as_deref(), Some("SRV"));
         assert!(cli.command.is_none());

@@ -12,7 +12,8 @@ fn main() -> ExitCode {
     match app::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(error) => {
-            let message = lingerscan::report::sanitize::for_terminal(&format!("{error:#}")).into_owned();
+            let message =
+                lingerscan::report::sanitize::for_terminal(&format!("{error:#}")).into_owned();
             eprintln!("lingerscan: error: {message}");
             ExitCode::from(2)
         }

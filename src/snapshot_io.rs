@@ -11,7 +11,10 @@ use crate::model::{HostSnapshot, SCHEMA_VERSION};
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{column}: not a valid snapshot: {message}")]
     Invalid {
         path: PathBuf,
@@ -19,10 +22,15 @@ pub enum SnapshotError {
         column: usize,
         message: String,
     },
-    #[error("{path}: snapshot schema_version {found} is not supported (this lingerscan reads version {SCHEMA_VERSION})")]
+    #[error(
+        "{path}: snapshot schema_version {found} is not supported (this lingerscan reads version {SCHEMA_VERSION})"
+    )]
     Version { path: PathBuf, found: u64 },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Deserialize)]
@@ -69,7 +77,9 @@ pub fn load(path: &Path) -> Result<HostSnapshot, SnapshotError> {
     };
     let text = if path.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(read_err)?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(read_err)?;
         text
     } else {
         std::fs::read_to_string(path).map_err(read_err)?

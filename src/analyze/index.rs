@@ -20,7 +20,8 @@ impl AccountIndex {
             if user.is_empty() {
                 continue;
             }
-            let key: Box<str> = if user.is_ascii() && !user.bytes().any(|b| b.is_ascii_uppercase()) {
+            let key: Box<str> = if user.is_ascii() && !user.bytes().any(|b| b.is_ascii_uppercase())
+            {
                 user.into()
             } else {
                 user.to_lowercase().into()
@@ -42,10 +43,12 @@ impl AccountIndex {
             .unwrap_or_default()
             .iter()
             .copied()
-            .filter(move |&row| match (&target.domain, domain_of(row).filter(|d| !d.is_empty())) {
-                (Some(want), Some(have)) => domains_equal(want, have),
-                _ => true,
-            })
+            .filter(
+                move |&row| match (&target.domain, domain_of(row).filter(|d| !d.is_empty())) {
+                    (Some(want), Some(have)) => domains_equal(want, have),
+                    _ => true,
+                },
+            )
     }
 }
 

@@ -47,7 +47,9 @@ impl AnalyzeOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Verdict {
     Active,
@@ -127,7 +129,11 @@ pub struct Finding {
 impl Finding {
     /// How many rows of `source` support this finding.
     pub fn evidence_count(&self, source: Source) -> usize {
-        self.evidence.iter().filter(|e| e.source == source).map(|e| e.rows.len()).sum()
+        self.evidence
+            .iter()
+            .filter(|e| e.source == source)
+            .map(|e| e.rows.len())
+            .sum()
     }
 }
 
@@ -154,7 +160,9 @@ pub struct Analysis {
 }
 
 /// The process exit code contract: 0 nothing lingering, 1 something lingering, 2 could not decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Clean,
@@ -191,13 +199,21 @@ impl Analysis {
         if user_lingers || self.findings.iter().any(|f| f.lingering) {
             return Outcome::Lingering;
         }
-        let undecided_finding = self.findings.iter().any(|f| f.verdict == Verdict::Inconclusive);
-        let undecided_user = self.users.iter().any(|u| u.state == UserState::Inconclusive);
-        // A source that broke (rather than one the host simply lacks) means we did not see everything.
-        let broken_source = self
-            .failed_sources
+        let undecided_finding = self
+            .findings
             .iter()
-            .any(|f| !matches!(f.failure.kind, FailureKind::NotAvailable | FailureKind::NotSupported));
+            .any(|f| f.verdict == Verdict::Inconclusive);
+        let undecided_user = self
+            .users
+            .iter()
+            .any(|u| u.state == UserState::Inconclusive);
+        // A source that broke (rather than one the host simply lacks) means we did not see everything.
+        let broken_source = self.failed_sources.iter().any(|f| {
+            !matches!(
+                f.failure.kind,
+                FailureKind::NotAvailable | FailureKind::NotSupported
+            )
+        });
         if undecided_finding || undecided_user || broken_source {
             Outcome::Undecided
         } else {

@@ -12,7 +12,8 @@ use super::index::SnapshotIndex;
 use super::{AnalyzeOptions, Evidence, Finding, SessionKind, Verdict, rules_out};
 use crate::identity::{TargetUser, eq_ignore_case, is_set_aside, split_account};
 use crate::model::{
-    HostSnapshot, InteractiveSession, InteractiveState, LogonSession, Observed, Source, WorkstationUser,
+    HostSnapshot, InteractiveSession, InteractiveState, LogonSession, Observed, Source,
+    WorkstationUser,
 };
 
 /// Which interactive, utmp and SMB rows a finding has already explained.
@@ -32,7 +33,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn wanted(&self, domain: Option<&str>, user: &str) -> bool {
-        self.options.target.as_ref().is_none_or(|t| t.matches(domain, user))
+        self.options
+            .target
+            .as_ref()
+            .is_none_or(|t| t.matches(domain, user))
     }
 
     fn idle_past_limit(&self, idle_secs: Option<u64>) -> bool {
@@ -118,11 +122,20 @@ fn linked_interactive(ctx: &Ctx<'_>, logon: &LogonSession) -> Option<u32> {
             _ => false,
         }
     };
-    let by_logon_id = ctx.index.interactive_by_id.get(logon.logon_id.as_str()).copied();
-    let by_terminal = logon
-        .terminal_session_id
-        .and_then(|t| ctx.index.interactive_by_id.get(t.to_string().as_str()).copied());
-    by_logon_id.filter(|&r| same_user(r)).or(by_terminal.filter(|&r| same_user(r)))
+    let by_logon_id = ctx
+        .index
+        .interactive_by_id
+        .get(logon.logon_id.as_str())
+        .copied();
+    let by_terminal = logon.terminal_session_id.and_then(|t| {
+        ctx.index
+            .interactive_by_id
+            .get(t.to_string().as_str())
+            .copied()
+    });
+    by_logon_id
+        .filter(|&r| same_user(r))
+        .or(by_terminal.filter(|&r| same_user(r)))
 }
 
 /// Could an unreadable process belong to this account? Only if its owner is unknown or the same.
@@ -140,7 +153,12 @@ fn unattributed_could_belong(ctx: &Ctx<'_>, domain: Option<&str>, user: &str) ->
     })
 }
 
-fn logon_finding(ctx: &Ctx<'_>, row: u32, logon: &LogonSession, covered: &mut Covered) -> Option<Finding> {
+fn logon_finding(
+    ctx: &Ctx<'_>,
+    row: u32,
+    logon: &LogonSession,
+    covered: &mut Covered,
+) -> Option<Finding> {
     let user = logon.user.as_deref().unwrap_or_default();
     let domain = logon.domain.as_deref();
     if is_set_aside(domain, user) || !ctx.wanted(domain, user) {
@@ -155,7 +173,12 @@ fn logon_finding(ctx: &Ctx<'_>, row: u32, logon: &LogonSession, covered: &mut Co
     if procs.is_empty()
         && let Some(audit) = logon.audit_session
     {
-        procs = ctx.index.procs_by_audit.get(&audit).cloned().unwrap_or_default();
+        procs = ctx
+            .index
+            .procs_by_audit
+            .get(&audit)
+            .cloned()
+            .unwrap_or_default();
     }
     let mut utmp_rows = Vec::new();
     if let Some(rows) = logon.leader_pid.and_then(|pid| ctx.utmp_by_pid.get(&pid)) {
@@ -182,8 +205,8 @@ fn logon_finding(ctx: &Ctx<'_>, row: u32, logon: &LogonSession, covered: &mut Co
     };
     let n = procs.len();
     let closing = logon.state.as_deref() == Some("closing");
-    let processes_known = rules_out(&ctx.snapshot.processes)
-        && !unattributed_could_belong(ctx, domain, user);
+    let processes_known =
+        rules_out(&ctx.snapshot.processes) && !unattributed_could_belong(ctx, domain, user);
     if closing {
         if n > 0 {
             finding.verdict = Verdict::Closing;
@@ -195,7 +218,8 @@ fn logon_finding(ctx: &Ctx<'_>, row: u32, logon: &LogonSession, covered: &mut Co
             finding.reason = "logind session is closing and holds no process".to_string();
         } else {
             finding.verdict = Verdict::Inconclusive;
-            finding.reason = "logind session is closing; the process list could not be read".to_string();
+            finding.reason =
+                "logind session is closing; the process list could not be read".to_string();
         }
     } else if let Some(r) = interactive_row {
         let session = &interactive[r as usize];
@@ -218,19 +242,28 @@ fn logon_finding(ctx: &Ctx<'_>, row: u32, logon: &LogonSession, covered: &mut Co
             Vec::new()
         };
         if !smb_rows.is_empty() {
-            finding.reason = format!("no process, but {} SMB session(s) of this user hold it", smb_rows.len());
-            finding.evidence.extend(evidence(Source::SmbSessions, smb_rows));
+            finding.reason = format!(
+                "no process, but {} SMB session(s) of this user hold it",
+                smb_rows.len()
+            );
+            finding
+                .evidence
+                .extend(evidence(Source::SmbSessions, smb_rows));
         } else {
             let checks = [
                 (Source::Processes, processes_known),
-                (Source::InteractiveSessions, rules_out(&ctx.snapshot.interactive_sessions)),
+                (
+                    Source::InteractiveSessions,
+                    rules_out(&ctx.snapshot.interactive_sessions),
+                ),
                 (Source::SmbSessions, rules_out(&ctx.snapshot.smb_sessions)),
             ];
             if checks.iter().all(|(_, ok)| *ok) {
                 finding.verdict = Verdict::LeakedLogon;
                 finding.lingering = true;
                 finding.reason =
-                    "logon session has no process, no interactive session and no SMB session".to_string();
+                    "logon session has no process, no interactive session and no SMB session"
+                        .to_string();
             } else {
                 finding.verdict = Verdict::Inconclusive;
                 finding.reason = format!(
@@ -240,10 +273,13 @@ fn logon_finding(ctx: &Ctx<'_>, row: u32, logon: &LogonSession, covered: &mut Co
             }
         }
     }
-    finding.evidence.insert(0, Evidence {
-        source: Source::LogonSessions,
-        rows: vec![row],
-    });
+    finding.evidence.insert(
+        0,
+        Evidence {
+            source: Source::LogonSessions,
+            rows: vec![row],
+        },
+    );
     finding.evidence.extend(evidence(Source::Processes, procs));
     if let Some(r) = interactive_row {
         finding.evidence.push(Evidence {
@@ -251,7 +287,9 @@ fn logon_finding(ctx: &Ctx<'_>, row: u32, logon: &LogonSession, covered: &mut Co
             rows: vec![r],
         });
     }
-    finding.evidence.extend(evidence(Source::WorkstationUsers, utmp_rows));
+    finding
+        .evidence
+        .extend(evidence(Source::WorkstationUsers, utmp_rows));
     Some(finding)
 }
 
@@ -262,7 +300,9 @@ fn apply_interactive_state(
     session: &InteractiveSession,
     processes: Option<usize>,
 ) {
-    let procs = processes.map(|n| format!(", {n} process(es)")).unwrap_or_default();
+    let procs = processes
+        .map(|n| format!(", {n} process(es)"))
+        .unwrap_or_default();
     let station = session.station.as_deref().unwrap_or(&session.session_id);
     finding.idle_secs = session.idle_secs;
     match session.state {
@@ -275,7 +315,10 @@ fn apply_interactive_state(
                     human_duration(idle),
                     human_duration(ctx.options.max_idle.as_secs())
                 ),
-                Some(idle) => format!("{station} disconnected, idle {}{procs}", human_duration(idle)),
+                Some(idle) => format!(
+                    "{station} disconnected, idle {}{procs}",
+                    human_duration(idle)
+                ),
                 None => format!("{station} disconnected, idle time unknown{procs}"),
             };
         }
@@ -296,7 +339,12 @@ fn apply_interactive_state(
 /// Linux without logind: processes sharing an audit session id form a logon.
 fn audit_session_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding> {
     let processes = ctx.snapshot.processes.rows_or_empty();
-    let groups: BTreeMap<u32, &Vec<u32>> = ctx.index.procs_by_audit.iter().map(|(k, v)| (*k, v)).collect();
+    let groups: BTreeMap<u32, &Vec<u32>> = ctx
+        .index
+        .procs_by_audit
+        .iter()
+        .map(|(k, v)| (*k, v))
+        .collect();
     let mut findings = Vec::new();
     for (audit, rows) in groups {
         let login_owner = rows
@@ -345,7 +393,10 @@ fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (row, entry) in rows.iter().enumerate() {
         let Some(pid) = entry.pid else { continue };
-        if covered.workstation[row] || is_set_aside(None, &entry.user) || !ctx.wanted(None, &entry.user) {
+        if covered.workstation[row]
+            || is_set_aside(None, &entry.user)
+            || !ctx.wanted(None, &entry.user)
+        {
             continue;
         }
         let line = entry.tty.clone().unwrap_or_else(|| format!("pid {pid}"));
@@ -379,11 +430,14 @@ fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding> {
                 } else {
                     format!("login process {pid} of {line} is alive and serves an SMB session")
                 };
-                finding.evidence.extend(evidence(Source::SmbSessions, smb_rows));
+                finding
+                    .evidence
+                    .extend(evidence(Source::SmbSessions, smb_rows));
             }
             None => {
                 finding.verdict = Verdict::Inconclusive;
-                finding.reason = format!("could not check whether process {pid} of {line} is alive");
+                finding.reason =
+                    format!("could not check whether process {pid} of {line} is alive");
             }
         }
         findings.push(finding);
@@ -405,7 +459,11 @@ fn workstation_user_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
             continue;
         }
         let key = crate::identity::account_key(domain, &entry.user);
-        groups.entry(key).or_insert_with(|| (entry, Vec::new())).1.push(row as u32);
+        groups
+            .entry(key)
+            .or_insert_with(|| (entry, Vec::new()))
+            .1
+            .push(row as u32);
     }
     let logons = ctx.snapshot.logon_sessions.rows_or_empty();
     let processes = ctx.snapshot.processes.rows_or_empty();
@@ -426,7 +484,10 @@ fn workstation_user_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
             .index
             .procs_by_user
             .matching(&account, |r| {
-                processes[r as usize].user.as_deref().and_then(|u| split_account(u).0)
+                processes[r as usize]
+                    .user
+                    .as_deref()
+                    .and_then(|u| split_account(u).0)
             })
             .next()
             .is_some();
@@ -434,7 +495,10 @@ fn workstation_user_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
             continue;
         }
         let checks = [
-            (Source::LogonSessions, rules_out(&ctx.snapshot.logon_sessions)),
+            (
+                Source::LogonSessions,
+                rules_out(&ctx.snapshot.logon_sessions),
+            ),
             (Source::Processes, rules_out(&ctx.snapshot.processes)),
         ];
         let all_seen = checks.iter().all(|(_, ok)| *ok);
@@ -518,14 +582,25 @@ fn smb_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
                 human_duration(idle),
                 human_duration(ctx.options.max_idle.as_secs())
             ),
-            Some(idle) => format!("SMB session from {}, idle {}", session.client, human_duration(idle)),
+            Some(idle) => format!(
+                "SMB session from {}, idle {}",
+                session.client,
+                human_duration(idle)
+            ),
             None => format!("SMB session from {}", session.client),
         };
         findings.push(Finding {
-            verdict: if lingering { Verdict::IdleSmb } else { Verdict::Active },
+            verdict: if lingering {
+                Verdict::IdleSmb
+            } else {
+                Verdict::Active
+            },
             lingering,
             kind: SessionKind::SmbSession,
-            session_id: session.session_id.clone().unwrap_or_else(|| session.client.clone()),
+            session_id: session
+                .session_id
+                .clone()
+                .unwrap_or_else(|| session.client.clone()),
             user: display_account(domain, user),
             reason,
             idle_secs: idle,

@@ -49,7 +49,10 @@ pub(super) fn assess_users(
         Some(target) => vec![target.clone()],
         None => accounts_on_host(snapshot),
     };
-    accounts.iter().map(|a| assess(snapshot, index, a)).collect()
+    accounts
+        .iter()
+        .map(|a| assess(snapshot, index, a))
+        .collect()
 }
 
 /// Every human account seen by a login source (not processes alone, which
@@ -63,10 +66,11 @@ fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
         if is_set_aside(domain, user) {
             return;
         }
-        seen.entry(account_key(domain, user)).or_insert_with(|| TargetUser {
-            domain: domain.map(str::to_string),
-            user: user.to_string(),
-        });
+        seen.entry(account_key(domain, user))
+            .or_insert_with(|| TargetUser {
+                domain: domain.map(str::to_string),
+                user: user.to_string(),
+            });
     };
     for w in snapshot.workstation_users.rows_or_empty() {
         add(Some(&w.logon_domain), &w.user);
@@ -96,13 +100,19 @@ fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
         .collect()
 }
 
-fn assess(snapshot: &HostSnapshot, index: &SnapshotIndex<'_>, account: &TargetUser) -> UserAssessment {
+fn assess(
+    snapshot: &HostSnapshot,
+    index: &SnapshotIndex<'_>,
+    account: &TargetUser,
+) -> UserAssessment {
     let workstation_rows: Vec<u32> = snapshot
         .workstation_users
         .rows_or_empty()
         .iter()
         .enumerate()
-        .filter(|(_, w)| !is_set_aside(None, &w.user) && account.matches(Some(&w.logon_domain), &w.user))
+        .filter(|(_, w)| {
+            !is_set_aside(None, &w.user) && account.matches(Some(&w.logon_domain), &w.user)
+        })
         .map(|(row, _)| row as u32)
         .collect();
     let logons = snapshot.logon_sessions.rows_or_empty();
@@ -121,7 +131,10 @@ fn assess(snapshot: &HostSnapshot, index: &SnapshotIndex<'_>, account: &TargetUs
         index
             .procs_by_user
             .matching(account, |r| {
-                processes[r as usize].user.as_deref().and_then(|u| split_account(u).0)
+                processes[r as usize]
+                    .user
+                    .as_deref()
+                    .and_then(|u| split_account(u).0)
             })
             .count(),
     );
@@ -129,15 +142,23 @@ fn assess(snapshot: &HostSnapshot, index: &SnapshotIndex<'_>, account: &TargetUs
     // it runs as root (sshd, smbd), so it counts like one.
     let live_login_processes = workstation_rows
         .iter()
-        .filter(|&&r| snapshot.workstation_users.rows_or_empty()[r as usize].pid_alive == Some(true))
+        .filter(|&&r| {
+            snapshot.workstation_users.rows_or_empty()[r as usize].pid_alive == Some(true)
+        })
         .count();
     let process_count = process_count.map(|n| n + live_login_processes);
     let smb_sessions = count_if(
         rules_out(&snapshot.smb_sessions),
-        index.smb_by_user.matching(account, |r| smb[r as usize].domain.as_deref()).count(),
+        index
+            .smb_by_user
+            .matching(account, |r| smb[r as usize].domain.as_deref())
+            .count(),
     );
     let unchecked: Vec<Source> = [
-        (Source::WorkstationUsers, rules_out(&snapshot.workstation_users)),
+        (
+            Source::WorkstationUsers,
+            rules_out(&snapshot.workstation_users),
+        ),
         (Source::LogonSessions, logon_sessions.is_some()),
         (Source::Processes, process_count.is_some()),
     ]

@@ -61,9 +61,15 @@ pub enum CollectError {
 
 /// Collect a snapshot of the target described by `options`.
 pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
-    let target = options.host.clone().unwrap_or_else(|| "this machine".to_string());
+    let target = options
+        .host
+        .clone()
+        .unwrap_or_else(|| "this machine".to_string());
     Err(CollectError::NoCollector {
         target,
-        missing: format!("collectors for {} are not built in this version", std::env::consts::OS),
+        missing: format!(
+            "collectors for {} are not built in this version",
+            std::env::consts::OS
+        ),
     })
 }

@@ -52,7 +52,9 @@ pub fn rows(analysis: &Analysis) -> Vec<[String; 11]> {
 }
 
 /// A whole CSV document for several hosts.
-pub fn document<'a>(analyses: impl IntoIterator<Item = &'a Analysis>) -> Result<String, ::csv::Error> {
+pub fn document<'a>(
+    analyses: impl IntoIterator<Item = &'a Analysis>,
+) -> Result<String, ::csv::Error> {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
     writer.write_record(HEADER)?;
     for analysis in analyses {

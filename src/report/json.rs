@@ -37,7 +37,10 @@ struct Document<'a> {
 
 /// One document for all hosts.
 pub fn document(hosts: &[HostReport<'_>]) -> serde_json::Result<String> {
-    let outcome = hosts.iter().map(|h| h.outcome).fold(Outcome::Clean, Outcome::combine);
+    let outcome = hosts
+        .iter()
+        .map(|h| h.outcome)
+        .fold(Outcome::Clean, Outcome::combine);
     let mut text = serde_json::to_string_pretty(&Document {
         report_version: REPORT_VERSION,
         outcome,

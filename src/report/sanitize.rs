@@ -6,7 +6,8 @@ use std::borrow::Cow;
 /// Characters that must not reach a terminal: C0/C1 controls, DEL, and the
 /// bidirectional overrides that can make text read differently than it is.
 fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Text safe for a terminal: unsafe characters become `\u{..}` escapes.

@@ -87,9 +87,21 @@ mod tests {
 
     #[test]
     fn lays_out_like_format_table() {
-        let mut t = Table::new(&[("Name", Align::Left), ("Id", Align::Right), ("UserName", Align::Left)]);
-        t.row(vec!["explorer".into(), "6816".into(), "TESTDOMAIN\\Administrator".into()]);
-        t.row(vec!["powershell".into(), "2160".into(), "TESTDOMAIN\\Administrator".into()]);
+        let mut t = Table::new(&[
+            ("Name", Align::Left),
+            ("Id", Align::Right),
+            ("UserName", Align::Left),
+        ]);
+        t.row(vec![
+            "explorer".into(),
+            "6816".into(),
+            "TESTDOMAIN\\Administrator".into(),
+        ]);
+        t.row(vec![
+            "powershell".into(),
+            "2160".into(),
+            "TESTDOMAIN\\Administrator".into(),
+        ]);
         assert_eq!(
             t.render(),
             "Name         Id UserName\n\

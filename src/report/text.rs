@@ -9,9 +9,12 @@ use super::sanitize::for_terminal;
 use super::table::{Align, Table};
 use crate::analyze::{Analysis, Finding, UserAssessment, UserState, Verdict, human_duration};
 use crate::identity::{TargetUser, is_set_aside, split_account};
-use crate::model::{HostSnapshot, Observed, Source, SourceFailure, WorkstationUser, logon_type_name};
+use crate::model::{
+    HostSnapshot, Observed, Source, SourceFailure, WorkstationUser, logon_type_name,
+};
 
-const RULE: &str = "================================================================================";
+const RULE: &str =
+    "================================================================================";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextOptions {
@@ -31,7 +34,10 @@ struct Writer<'a> {
 
 /// Render one host's report.
 pub fn render(snapshot: &HostSnapshot, analysis: &Analysis, options: TextOptions) -> String {
-    let target = analysis.target.as_deref().and_then(|t| TargetUser::parse(t).ok());
+    let target = analysis
+        .target
+        .as_deref()
+        .and_then(|t| TargetUser::parse(t).ok());
     let mut w = Writer {
         out: String::new(),
         snapshot,
@@ -51,7 +57,8 @@ pub fn render(snapshot: &HostSnapshot, analysis: &Analysis, options: TextOptions
 }
 
 fn fmt_time(t: Option<Timestamp>) -> String {
-    t.map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()
+    t.map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
 }
 
 fn true_false(b: bool) -> &'static str {
@@ -73,14 +80,21 @@ impl Writer<'_> {
 
     fn what_this_shows(&mut self, lines: &[&str]) {
         for (i, l) in lines.iter().enumerate() {
-            let prefix = if i == 0 { "WHAT THIS SHOWS: " } else { "                 " };
+            let prefix = if i == 0 {
+                "WHAT THIS SHOWS: "
+            } else {
+                "                 "
+            };
             self.line(&format!("{prefix}{l}"));
         }
         self.line("");
     }
 
     fn failure(&mut self, api: &str, failure: &SourceFailure) {
-        let code = failure.code.map(|c| format!(" (code {c})")).unwrap_or_default();
+        let code = failure
+            .code
+            .map(|c| format!(" (code {c})"))
+            .unwrap_or_default();
         self.line(&format!(
             "ERROR: {api} could not be read: {}: {}{code}",
             failure.kind,
@@ -89,7 +103,10 @@ impl Writer<'_> {
     }
 
     fn target_name(&self) -> String {
-        self.target.as_ref().map(TargetUser::display).unwrap_or_default()
+        self.target
+            .as_ref()
+            .map(TargetUser::display)
+            .unwrap_or_default()
     }
 
     fn wanted_account(&self, account: &str) -> bool {
@@ -134,7 +151,10 @@ impl Writer<'_> {
             other => format!("Other ({})", for_terminal(other)),
         };
         let offline = if self.options.offline {
-            format!(", from a snapshot taken {}", fmt_time(Some(self.snapshot.collected_at)))
+            format!(
+                ", from a snapshot taken {}",
+                fmt_time(Some(self.snapshot.collected_at))
+            )
         } else {
             String::new()
         };
@@ -178,7 +198,9 @@ impl Writer<'_> {
                     w.tty.clone().unwrap_or_default(),
                     w.remote_host.clone().unwrap_or_default(),
                     w.pid.map(|p| p.to_string()).unwrap_or_default(),
-                    w.pid_alive.map(|a| true_false(a).to_string()).unwrap_or_default(),
+                    w.pid_alive
+                        .map(|a| true_false(a).to_string())
+                        .unwrap_or_default(),
                     fmt_time(w.login_time),
                 ]);
             }
@@ -233,7 +255,9 @@ impl Writer<'_> {
                 .as_ref()
                 .map(|_| format!(" for '{}'", for_terminal(&self.target_name())))
                 .unwrap_or_default();
-            self.line(&format!("No user sessions found{who} (machine accounts excluded)"));
+            self.line(&format!(
+                "No user sessions found{who} (machine accounts excluded)"
+            ));
         } else {
             self.line(&title);
             self.line("");
@@ -339,16 +363,27 @@ impl Writer<'_> {
         }
         self.line("");
         let rendered = if self.target.is_some() {
-            let mut table = Table::new(&[("Name", Align::Left), ("Id", Align::Right), ("UserName", Align::Left)]);
+            let mut table = Table::new(&[
+                ("Name", Align::Left),
+                ("Id", Align::Right),
+                ("UserName", Align::Left),
+            ]);
             for p in &matching {
-                table.row(vec![p.name.clone(), p.pid.to_string(), p.user.clone().unwrap_or_default()]);
+                table.row(vec![
+                    p.name.clone(),
+                    p.pid.to_string(),
+                    p.user.clone().unwrap_or_default(),
+                ]);
             }
             table.render()
         } else {
             // Every process of every user would drown the report: one line per user instead.
-            let mut per_user: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+            let mut per_user: std::collections::BTreeMap<String, usize> =
+                std::collections::BTreeMap::new();
             for p in &matching {
-                *per_user.entry(p.user.clone().unwrap_or_default()).or_default() += 1;
+                *per_user
+                    .entry(p.user.clone().unwrap_or_default())
+                    .or_default() += 1;
             }
             let mut table = Table::new(&[("UserName", Align::Left), ("Processes", Align::Right)]);
             for (user, n) in per_user {
@@ -418,7 +453,9 @@ impl Writer<'_> {
         self.line("(User-level summary and NetWkstaUserEnum rows for the target user.)");
         if self.analysis.users.is_empty() {
             self.line("");
-            self.line("No user accounts found on this host (machine and service accounts excluded).");
+            self.line(
+                "No user accounts found on this host (machine and service accounts excluded).",
+            );
         }
         for user in &self.analysis.users {
             self.user_assessment(user);
@@ -430,16 +467,25 @@ impl Writer<'_> {
         let name = for_terminal(&user.user).into_owned();
         let headline = match user.state {
             UserState::Lingering => format!("LINGERING USER STATE DETECTED for {name}:"),
-            UserState::Active => format!("ACTIVE USER STATE (not lingering by this heuristic) for {name}:"),
-            UserState::NotPresent => format!("NOT LOGGED ON: {name} is not listed by NetWkstaUserEnum:"),
-            UserState::Inconclusive => format!("INCONCLUSIVE USER STATE for {name} (checks were incomplete):"),
+            UserState::Active => {
+                format!("ACTIVE USER STATE (not lingering by this heuristic) for {name}:")
+            }
+            UserState::NotPresent => {
+                format!("NOT LOGGED ON: {name} is not listed by NetWkstaUserEnum:")
+            }
+            UserState::Inconclusive => {
+                format!("INCONCLUSIVE USER STATE for {name} (checks were incomplete):")
+            }
         };
         self.line(&headline);
         let count = |n: Option<usize>| match n {
             Some(n) => (true_false(n > 0).to_string(), n.to_string()),
             None => ("Unknown".to_string(), "could not read".to_string()),
         };
-        self.line(&format!("  NetWkstaUserEnum row count for user: {}", user.workstation_rows.len()));
+        self.line(&format!(
+            "  NetWkstaUserEnum row count for user: {}",
+            user.workstation_rows.len()
+        ));
         let (has, n) = count(user.logon_sessions);
         self.line(&format!("  Has WMI logon session: {has} ({n} session(s))"));
         let (has, n) = count(user.processes);
@@ -448,10 +494,18 @@ impl Writer<'_> {
         self.line(&format!("  Has SMB session (informational): {has}"));
         if user.state == UserState::Lingering {
             self.line("");
-            self.line("  Recommendation: the account is listed by NetWkstaUserEnum but has no logon");
-            self.line("  session and no process. Check for stale cached credentials or a session that");
-            self.line("  did not fully log off (services, scheduled tasks, mapped drives using this");
-            self.line("  account); a reboot or logoff of the listed session clears it. Re-run elevated");
+            self.line(
+                "  Recommendation: the account is listed by NetWkstaUserEnum but has no logon",
+            );
+            self.line(
+                "  session and no process. Check for stale cached credentials or a session that",
+            );
+            self.line(
+                "  did not fully log off (services, scheduled tasks, mapped drives using this",
+            );
+            self.line(
+                "  account); a reboot or logoff of the listed session clears it. Re-run elevated",
+            );
             self.line("  to confirm before acting.");
         }
         if !user.unchecked.is_empty() && user.state != UserState::Active {
@@ -545,7 +599,10 @@ impl Writer<'_> {
 
     fn summary(&mut self) {
         self.heading("SUMMARY");
-        let count = |o: Option<usize>| o.map(|n| n.to_string()).unwrap_or_else(|| "unknown (source failed)".into());
+        let count = |o: Option<usize>| {
+            o.map(|n| n.to_string())
+                .unwrap_or_else(|| "unknown (source failed)".into())
+        };
         let s = self.snapshot;
         let wanted_logons = s.logon_sessions.rows().map(|rows| {
             rows.iter()
@@ -563,7 +620,10 @@ impl Writer<'_> {
                 .count()
         });
         let wksta = s.workstation_users.rows().map(Vec::len);
-        self.line(&format!("NetWkstaUserEnum Sessions: {} total", count(wksta)));
+        self.line(&format!(
+            "NetWkstaUserEnum Sessions: {} total",
+            count(wksta)
+        ));
         self.line(&format!("Active Logon Sessions: {}", count(wanted_logons)));
         self.line(&format!("Running Processes: {}", count(wanted_procs)));
         self.line(&format!("SMB Sessions: {}", count(wanted_smb)));
@@ -588,7 +648,10 @@ impl Writer<'_> {
                 .map(|f| (f.source, f.failure.clone()))
                 .collect();
             for (source, failure) in failed {
-                let code = failure.code.map(|c| format!(" (code {c})")).unwrap_or_default();
+                let code = failure
+                    .code
+                    .map(|c| format!(" (code {c})"))
+                    .unwrap_or_default();
                 self.line(&format!(
                     "  {source}: {}: {}{code}",
                     failure.kind,
