@@ -52,7 +52,8 @@ fn main() {
 
     // Interleaved rounds so both sides see the same machine load; medians of the rounds.
     let rounds = if measuring { 7 } else { 1 };
-    let (mut ours, mut theirs, mut our_cpu, mut their_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ours, mut theirs, mut our_cpu, mut their_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let start = Instant::now();
         let cpu_start = process_cpu_seconds();
@@ -125,6 +126,8 @@ fn impacket(server: &samba::Samba, repeat: u32) -> (f64, f64) {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("impacket JSON");
     (
         json["seconds_per_scan"].as_f64().expect("seconds_per_scan"),
-        json["cpu_seconds_per_scan"].as_f64().expect("cpu_seconds_per_scan"),
+        json["cpu_seconds_per_scan"]
+            .as_f64()
+            .expect("cpu_seconds_per_scan"),
     )
 }

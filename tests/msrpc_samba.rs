@@ -14,8 +14,8 @@ use lingerscan::collect::msrpc::{
 };
 use lingerscan::collect::{CollectError, CollectOptions, collect};
 use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform};
-use serde_json::Value;
 use msrpc_support::samba::{self, Samba};
+use serde_json::Value;
 
 fn creds(user: &str, password: &str) -> Credentials {
     Credentials::parse(
@@ -268,6 +268,26 @@ fn wrong_password_is_a_logon_failure() {
 }
 
 #[test]
+fn guest_only_logon_is_refused_as_a_logon_failure() {
+    // With "map to guest = bad user" an unknown account gets a guest session.
+    let server = Samba::start_with("127.0.0.20", 14503, "map to guest = bad user");
+    let snap = collect_remote(
+        &server.ip,
+        server.port,
+        &creds("nosuchuser", "whatever"),
+        Duration::from_secs(10),
+    );
+    for failure in [
+        snap.workstation_users.failure(),
+        snap.smb_sessions.failure(),
+    ] {
+        let failure = failure.expect("must fail");
+        assert_eq!(failure.kind, FailureKind::LogonFailure, "{failure}");
+        assert!(failure.message.contains("guest"), "{failure}");
+    }
+}
+
+#[test]
 fn nothing_listening_is_unreachable() {
     let snap = collect_remote("127.0.0.22", 14520, &admin(), Duration::from_secs(5));
     for failure in [
@@ -363,4 +383,3 @@ fn collect_dispatches_remote_hosts_to_msrpc() {
     assert_eq!(snap.collector, "msrpc");
     assert!(our_users(&snap).iter().any(|u| u[0] == "dave"));
 }
-
