@@ -264,7 +264,7 @@ fn with_pipe<T>(
     };
     // A timed-out connection cannot close anything; do not wait twice.
     if !matches!(result, Err(RemoteError::Timeout { .. })) {
-        let _ = client.close(&file_id);
+        let _ = client.close_pipe(&file_id);
     }
     result
 }

@@ -235,23 +235,27 @@ impl SmbClient {
         }
     }
 
-    pub fn close(&mut self, file_id: &FileId) -> Result<(), RemoteError> {
-        let (header, _) =
-            self.call(smb2::CLOSE, &smb2::close_request(file_id), "closing a pipe")?;
-        check_status(&header, "CLOSE")
+    /// CLOSE a pipe without waiting for the answer: nothing depends on it, and
+    /// [`Self::receive`] skips the late response. Saves a round trip per pipe.
+    pub fn close_pipe(&mut self, file_id: &FileId) -> Result<(), RemoteError> {
+        let request = self.build(smb2::CLOSE, &smb2::close_request(file_id));
+        self.send_raw(&request, "closing a pipe")
     }
 
-    /// TREE_DISCONNECT and LOGOFF, best effort: the scan's result is already known.
+    /// TREE_DISCONNECT and LOGOFF, sent together without waiting: the scan's
+    /// result is already known and the server tears down on close anyway.
     pub fn disconnect(mut self) {
+        let mut batch = Vec::new();
         if self.tree_id != 0 {
-            let _ = self.call(
-                smb2::TREE_DISCONNECT,
-                &smb2::empty_request(),
-                "disconnecting",
-            );
+            batch.push(self.build(smb2::TREE_DISCONNECT, &smb2::empty_request()));
         }
         if self.session_id != 0 {
-            let _ = self.call(smb2::LOGOFF, &smb2::empty_request(), "logging off");
+            batch.push(self.build(smb2::LOGOFF, &smb2::empty_request()));
+        }
+        for request in batch {
+            if self.send_raw(&request, "disconnecting").is_err() {
+                break;
+            }
         }
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
