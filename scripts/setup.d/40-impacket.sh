@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # impacket (PyPI) in a private venv under target/: the independent MS-RPC client
 # the msrpc integration tests and the remote-scan benchmark compare against.
-# Also samba + smbclient, the real server those tests talk to. Idempotent.
+# Also samba + smbclient, the real server those tests talk to, and the tools
+# the fixture uses. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SUDO="${SUDO:-}"
 need=()
 command -v smbd >/dev/null || need+=(samba)
 command -v smbclient >/dev/null || need+=(smbclient)
+# The msrpc Samba fixture stops its daemons with /bin/kill (not the shell builtin)
+# and runs smbd under setsid/unshare in its own mount namespace.
+{ [ -x /bin/kill ] || [ -x /usr/bin/kill ]; } || need+=(procps)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v useradd >/dev/null || need+=(passwd)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
