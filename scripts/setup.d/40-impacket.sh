@@ -26,4 +26,4 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import impacket' 2>/d
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'impacket==0.12.*'
 fi
-"$venv/bin/python" -c 'import impacket; print("impacket", impacket.version.BANNER.strip() if hasattr(impacket, "version") else "")' 2>/dev/null || true
+"$venv/bin/python" -c 'from importlib.metadata import version; print("impacket", version("impacket"))'
