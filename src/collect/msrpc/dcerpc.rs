@@ -288,6 +288,11 @@ pub trait PipeTransport {
     fn read(&mut self) -> Result<Vec<u8>, RemoteError>;
 }
 
+/// The BIND PDU [`RpcClient::bind`] sends (call id 1).
+pub fn bind_request(interface: &Interface, max_frag: u16) -> Vec<u8> {
+    bind_pdu(1, max_frag.max(MIN_FRAG), &interface.syntax)
+}
+
 /// A bound RPC association on one pipe.
 pub struct RpcClient<T: PipeTransport> {
     transport: T,
@@ -307,8 +312,19 @@ impl<T: PipeTransport> RpcClient<T> {
         interface: &Interface,
         max_frag: u16,
     ) -> Result<Self, RemoteError> {
+        let reply = transport.transceive(&bind_request(interface, max_frag))?;
+        Self::from_bind_reply(transport, interface, max_frag, reply)
+    }
+
+    /// Finish a bind whose [`bind_request`] was sent elsewhere (several pipes
+    /// bound at once): `reply` is what the pipe answered.
+    pub fn from_bind_reply(
+        transport: T,
+        interface: &Interface,
+        max_frag: u16,
+        reply: Vec<u8>,
+    ) -> Result<Self, RemoteError> {
         let max_frag = max_frag.max(MIN_FRAG);
-        let reply = transport.transceive(&bind_pdu(1, max_frag, &interface.syntax))?;
         let mut client = RpcClient {
             transport,
             interface: interface.name,

@@ -109,12 +109,24 @@ pub fn collect_remote_with(
         creds.account()
     ));
 
-    let (users, found) = split_level(workstation_users(&mut client, host, options));
+    // Both pipes are opened, then bound, in one round trip each.
+    let mut bound = open_and_bind(
+        &mut client,
+        &[&wkssvc::INTERFACE, &srvsvc::INTERFACE],
+        options.max_frag,
+    )
+    .into_iter();
+    let mut next_bound = || {
+        bound.next().unwrap_or(Err(RemoteError::Timeout {
+            during: "opening pipes",
+        }))
+    };
+    let (users, found) = split_level(workstation_users(&mut client, next_bound(), host, options));
     if let Some(found) = found {
         snapshot.notes.push(found.note(wkssvc::CALL_NAME));
     }
     snapshot.workstation_users = users;
-    let (sessions, found) = split_level(smb_sessions(&mut client, host, options));
+    let (sessions, found) = split_level(smb_sessions(&mut client, next_bound(), host, options));
     if let Some(found) = found {
         snapshot.notes.push(found.note(srvsvc::CALL_NAME));
     }
@@ -243,25 +255,69 @@ impl PipeTransport for SmbPipe<'_> {
     }
 }
 
-/// Open `pipe`, bind `interface`, run `work`, close the pipe (also after an error).
+/// An opened pipe and what it answered to its BIND.
+struct BoundPipe {
+    file_id: FileId,
+    bind_reply: Result<Vec<u8>, RemoteError>,
+}
+
+/// Open every interface's pipe, then bind them all, pipelined: two round
+/// trips whatever the number of pipes.
+fn open_and_bind(
+    client: &mut SmbClient,
+    interfaces: &[&dcerpc::Interface],
+    max_frag: u16,
+) -> Vec<Result<BoundPipe, RemoteError>> {
+    let names: Vec<&str> = interfaces.iter().map(|i| i.name).collect();
+    let opened = client.open_pipes(&names);
+    let binds: Vec<(FileId, Vec<u8>)> = opened
+        .iter()
+        .zip(interfaces)
+        .filter_map(|(file_id, interface)| {
+            let file_id = *file_id.as_ref().ok()?;
+            Some((file_id, dcerpc::bind_request(interface, max_frag)))
+        })
+        .collect();
+    let mut replies = client.transceive_each(&binds).into_iter();
+    opened
+        .into_iter()
+        .map(|file_id| {
+            let file_id = file_id?;
+            let bind_reply = replies
+                .next()
+                .unwrap_or(Err(RemoteError::Timeout { during: "binding" }))
+                .map(|message| message.data);
+            Ok(BoundPipe {
+                file_id,
+                bind_reply,
+            })
+        })
+        .collect()
+}
+
+/// Finish the bind of `bound`, run `work`, close the pipe (also after an error).
 /// Also returns how many RESPONSE fragments arrived.
 fn with_pipe<T>(
     client: &mut SmbClient,
+    bound: Result<BoundPipe, RemoteError>,
     interface: &dcerpc::Interface,
     max_frag: u16,
     work: impl FnOnce(&mut RpcClient<SmbPipe<'_>>) -> Result<T, RemoteError>,
 ) -> Result<(T, usize), RemoteError> {
-    let file_id = client.open_pipe(interface.name)?;
-    let result = {
+    let BoundPipe {
+        file_id,
+        bind_reply,
+    } = bound?;
+    let result = bind_reply.and_then(|reply| {
         let pipe = SmbPipe {
             client: &mut *client,
             file_id,
         };
-        RpcClient::bind(pipe, interface, max_frag).and_then(|mut rpc| {
+        RpcClient::from_bind_reply(pipe, interface, max_frag, reply).and_then(|mut rpc| {
             let out = work(&mut rpc)?;
             Ok((out, rpc.response_fragments()))
         })
-    };
+    });
     // A timed-out connection cannot close anything; do not wait twice.
     if !matches!(result, Err(RemoteError::Timeout { .. })) {
         let _ = client.close_pipe(&file_id);
@@ -271,10 +327,11 @@ fn with_pipe<T>(
 
 fn workstation_users(
     client: &mut SmbClient,
+    bound: Result<BoundPipe, RemoteError>,
     host: &str,
     options: &RemoteOptions,
 ) -> Result<(Vec<WorkstationUser>, Found), SourceFailure> {
-    with_pipe(client, &wkssvc::INTERFACE, options.max_frag, |rpc| {
+    with_pipe(client, bound, &wkssvc::INTERFACE, options.max_frag, |rpc| {
         let mut call = |level, resume| {
             rpc.call(
                 wkssvc::OPNUM_USER_ENUM,
@@ -297,10 +354,11 @@ fn workstation_users(
 
 fn smb_sessions(
     client: &mut SmbClient,
+    bound: Result<BoundPipe, RemoteError>,
     host: &str,
     options: &RemoteOptions,
 ) -> Result<(Vec<SmbSession>, Found), SourceFailure> {
-    with_pipe(client, &srvsvc::INTERFACE, options.max_frag, |rpc| {
+    with_pipe(client, bound, &srvsvc::INTERFACE, options.max_frag, |rpc| {
         let mut call = |level, resume| {
             rpc.call(
                 srvsvc::OPNUM_SESSION_ENUM,

@@ -2,6 +2,7 @@
 //! connection, one authenticated session, the IPC$ tree, and named pipes on
 //! it. Every network wait is bounded by one deadline for the whole scan.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
@@ -32,6 +33,10 @@ pub struct SmbClient {
     preauth_hash: [u8; 64],
     max_read: u32,
     max_transact: u32,
+    /// Requests sent whose answers someone will wait for.
+    awaited: HashSet<u64>,
+    /// Answers that arrived while waiting for another request (pipelining).
+    stash: HashMap<u64, (ResponseHeader, Vec<u8>)>,
 }
 
 /// The result of a pipe read or transceive: one message, whole.
@@ -64,6 +69,8 @@ impl SmbClient {
             preauth_hash: [0; 64],
             max_read: MAX_IO,
             max_transact: MAX_IO,
+            awaited: HashSet::new(),
+            stash: HashMap::new(),
         };
         client.negotiate()?;
         Ok(client)
@@ -166,15 +173,43 @@ impl SmbClient {
         Ok(())
     }
 
-    /// Open `\PIPE\name` on IPC$.
-    pub fn open_pipe(&mut self, name: &str) -> Result<FileId, RemoteError> {
-        let (header, response) = self.call(
-            smb2::CREATE,
-            &smb2::create_pipe_request(&utf16le(name)),
-            "opening a named pipe",
-        )?;
-        check_status(&header, "CREATE pipe")?;
-        Ok(smb2::parse_create_response(&response)?)
+    /// Open several pipes at once: all CREATEs go out before the first answer is read.
+    pub fn open_pipes(&mut self, names: &[&str]) -> Vec<Result<FileId, RemoteError>> {
+        let sent: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let body = smb2::create_pipe_request(&utf16le(name));
+                self.submit(smb2::CREATE, &body, "opening a named pipe")
+            })
+            .collect();
+        sent.into_iter()
+            .map(|id| {
+                let (header, response) = self.wait(id?, "opening a named pipe")?;
+                check_status(&header, "CREATE pipe")?;
+                Ok(smb2::parse_create_response(&response)?)
+            })
+            .collect()
+    }
+
+    /// [`Self::transceive`] on several pipes at once, one message each.
+    pub fn transceive_each(
+        &mut self,
+        requests: &[(FileId, Vec<u8>)],
+    ) -> Vec<Result<PipeMessage, RemoteError>> {
+        let sent: Vec<_> = requests
+            .iter()
+            .map(|(file_id, data)| {
+                let body = smb2::ioctl_transceive_request(file_id, data, self.max_transact);
+                self.submit(smb2::IOCTL, &body, "calling over a pipe")
+            })
+            .collect();
+        sent.into_iter()
+            .zip(requests)
+            .map(|(id, (file_id, _))| {
+                let (header, response) = self.wait(id?, "calling over a pipe")?;
+                self.finish_transceive(file_id, &header, &response)
+            })
+            .collect()
     }
 
     /// Write one message to a pipe.
@@ -195,11 +230,21 @@ impl SmbClient {
     ) -> Result<PipeMessage, RemoteError> {
         let body = smb2::ioctl_transceive_request(file_id, data, self.max_transact);
         let (header, response) = self.call(smb2::IOCTL, &body, "calling over a pipe")?;
+        self.finish_transceive(file_id, &header, &response)
+    }
+
+    /// The reply of a pipe IOCTL, reading the rest of a message that did not fit.
+    fn finish_transceive(
+        &mut self,
+        file_id: &FileId,
+        header: &ResponseHeader,
+        response: &[u8],
+    ) -> Result<PipeMessage, RemoteError> {
         if header.status != smb2::STATUS_BUFFER_OVERFLOW {
             check_status(&header, "IOCTL pipe transceive")?;
         }
         let mut out = PipeMessage {
-            data: smb2::parse_ioctl_response(&response)?.to_vec(),
+            data: smb2::parse_ioctl_response(response)?.to_vec(),
         };
         if header.status == smb2::STATUS_BUFFER_OVERFLOW {
             self.read_rest(file_id, &mut out)?;
@@ -296,9 +341,35 @@ impl SmbClient {
         body: &[u8],
         during: &'static str,
     ) -> Result<(ResponseHeader, Vec<u8>), RemoteError> {
+        let id = self.submit(command, body, during)?;
+        self.wait(id, during)
+    }
+
+    /// Send a request whose answer will be waited for; returns its message id.
+    fn submit(
+        &mut self,
+        command: u16,
+        body: &[u8],
+        during: &'static str,
+    ) -> Result<u64, RemoteError> {
         let request = self.build(command, body);
+        let id = self.next_message_id - 1;
         self.send_raw(&request, during)?;
-        self.receive(self.next_message_id - 1, during)
+        self.awaited.insert(id);
+        Ok(id)
+    }
+
+    /// The answer to `message_id`, from the stash or the connection.
+    fn wait(
+        &mut self,
+        message_id: u64,
+        during: &'static str,
+    ) -> Result<(ResponseHeader, Vec<u8>), RemoteError> {
+        self.awaited.remove(&message_id);
+        if let Some(answer) = self.stash.remove(&message_id) {
+            return Ok(answer);
+        }
+        self.receive(message_id, during)
     }
 
     fn send_raw(&mut self, msg: &[u8], during: &'static str) -> Result<(), RemoteError> {
@@ -317,7 +388,8 @@ impl SmbClient {
     }
 
     /// Receive the final response to `message_id`, skipping interim
-    /// STATUS_PENDING answers and unsolicited messages (oplock breaks).
+    /// STATUS_PENDING answers, unsolicited messages (oplock breaks) and answers
+    /// nobody waits for; answers to other awaited requests are stashed.
     fn receive(
         &mut self,
         message_id: u64,
@@ -336,7 +408,9 @@ impl SmbClient {
             let mut msg = vec![0u8; len];
             self.read_exact(&mut msg, during)?;
             let header = smb2::parse_header(&msg)?;
-            if header.flags & smb2::FLAG_SERVER_TO_REDIR == 0 || header.message_id != message_id {
+            let wanted =
+                header.message_id == message_id || self.awaited.contains(&header.message_id);
+            if header.flags & smb2::FLAG_SERVER_TO_REDIR == 0 || !wanted {
                 continue;
             }
             if header.flags & smb2::FLAG_ASYNC_COMMAND != 0 && header.status == smb2::STATUS_PENDING
@@ -348,6 +422,11 @@ impl SmbClient {
                 if !smb2::verify_signature(self.dialect, key, &msg) {
                     return Err(RemoteError::BadSignature);
                 }
+            }
+            if header.message_id != message_id {
+                self.awaited.remove(&header.message_id);
+                self.stash.insert(header.message_id, (header, msg));
+                continue;
             }
             return Ok((header, msg));
         }
