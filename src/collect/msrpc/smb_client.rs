@@ -241,7 +241,7 @@ impl SmbClient {
         response: &[u8],
     ) -> Result<PipeMessage, RemoteError> {
         if header.status != smb2::STATUS_BUFFER_OVERFLOW {
-            check_status(&header, "IOCTL pipe transceive")?;
+            check_status(header, "IOCTL pipe transceive")?;
         }
         let mut out = PipeMessage {
             data: smb2::parse_ioctl_response(response)?.to_vec(),
