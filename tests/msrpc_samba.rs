@@ -383,3 +383,64 @@ fn collect_dispatches_remote_hosts_to_msrpc() {
     assert_eq!(snap.collector, "msrpc");
     assert!(our_users(&snap).iter().any(|u| u[0] == "dave"));
 }
+
+#[test]
+fn cli_remote_scan_takes_the_password_from_the_environment_and_never_prints_it() {
+    let mut server = Samba::start("127.0.0.29", 14547);
+    server.add_utmp(&[("erin", "pts/5", "10.4.4.4")]);
+    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+    let account = format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER);
+    let port = server.port.to_string();
+    let run = |extra: &[&str], password: &str| {
+        let mut args = vec![
+            "scan",
+            "--host",
+            server.ip.as_str(),
+            "--port",
+            port.as_str(),
+        ];
+        args.extend_from_slice(&["--username", account.as_str(), "--timeout", "10s"]);
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .args(&args)
+            .env("LINGERSCAN_PASSWORD", password)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--user", "erin"], samba::ADMIN_PASSWORD);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Query mode: Remote (MS-RPC over SMB)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Sessions matching 'erin'"), "{stdout}");
+    // Logon sessions and processes cannot be read over these pipes: never LINGERING, exit 2.
+    assert!(
+        stdout.contains("INCONCLUSIVE USER STATE for erin"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stdout.contains(samba::ADMIN_PASSWORD));
+
+    let json = run(&["--format", "json"], samba::ADMIN_PASSWORD);
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let smb = doc["hosts"][0]["snapshot"]["smb_sessions"]["rows"]
+        .as_array()
+        .unwrap();
+    assert!(
+        smb.iter().any(|s| s["user"] == samba::PLAIN_USER),
+        "{smb:?}"
+    );
+
+    let denied = run(&[], "wrong-password");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&denied.stdout),
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    assert!(text.contains("logon failure"), "{text}");
+    assert!(!text.contains("wrong-password"));
+    assert_eq!(denied.status.code(), Some(2));
+}
