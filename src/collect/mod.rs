@@ -4,6 +4,9 @@
 //! source becomes `Observed::Failed` and the others go on. Only "there is no
 //! collector for this target on this platform" is an error.
 
+#[cfg(target_os = "linux")]
+pub mod linux;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,9 +64,19 @@ pub enum CollectError {
 
 /// Collect a snapshot of the target described by `options`.
 pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
-    let target = options.host.clone().unwrap_or_else(|| "this machine".to_string());
+    #[cfg(target_os = "linux")]
+    if options.host.is_none() {
+        return Ok(linux::collect_local(options));
+    }
+    let target = options
+        .host
+        .clone()
+        .unwrap_or_else(|| "this machine".to_string());
     Err(CollectError::NoCollector {
         target,
-        missing: format!("collectors for {} are not built in this version", std::env::consts::OS),
+        missing: format!(
+            "collectors for {} are not built in this version",
+            std::env::consts::OS
+        ),
     })
 }
