@@ -10,6 +10,7 @@
 //! source of their own) and are left out. A utmp-only row is Active while its
 //! login process lives and Down once it is gone.
 
+pub mod cgroup;
 pub mod logind;
 pub mod procfs;
 pub mod samba;
@@ -53,7 +54,8 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
         let smb = scope.spawn(|| samba::collect(paths, options.timeout));
 
         let mut users = procfs::UserNames::load();
-        let processes = procfs::scan(&paths.proc_dir, &mut users, &mut snapshot.notes);
+        let sessions = session_source(&paths.proc_dir);
+        let processes = procfs::scan(&paths.proc_dir, &sessions, &mut users, &mut snapshot.notes);
 
         let utmp_records = utmp::read(&paths.utmp);
         let logind_state = logind::read(&paths.logind_dir);
@@ -105,6 +107,19 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
     });
     snapshot.collected_at = Timestamp::now();
     snapshot
+}
+
+/// For the real /proc, logind session membership comes from the cgroup tree
+/// (cheap); for any other proc directory, or without a cgroup hierarchy,
+/// from each process's cgroup file.
+fn session_source(proc_dir: &Path) -> procfs::SessionSource {
+    if proc_dir != Path::new("/proc") {
+        return procfs::SessionSource::PerProcess;
+    }
+    match cgroup::find_hierarchy(Path::new("/sys/fs/cgroup")) {
+        Some(hierarchy) => procfs::SessionSource::Tree(cgroup::session_members(&hierarchy)),
+        None => procfs::SessionSource::PerProcess,
+    }
 }
 
 /// Interactive rows from logind (tty/seat sessions) and utmp (other terminals).

@@ -57,7 +57,7 @@ pub fn parse_stat(text: &[u8]) -> Option<ProcStat<'_>> {
         pid,
         comm,
         state,
-        ppid: u32::try_from(ppid).ok()?,
+        ppid,
         start_ticks,
     })
 }
@@ -112,13 +112,10 @@ pub fn parse_id_file(text: &[u8]) -> Option<u32> {
 pub fn parse_cgroup_session(text: &[u8]) -> Option<&str> {
     text.split(|&b| b == b'\n').find_map(|line| {
         let path = line.splitn(3, |&b| b == b':').nth(2)?;
-        path.split(|&b| b == b'/').find_map(|component| {
-            let id = component
-                .strip_prefix(b"session-")?
-                .strip_suffix(b".scope")?;
-            let id = std::str::from_utf8(id).ok()?;
-            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(id)
-        })
+        std::str::from_utf8(path)
+            .ok()?
+            .split('/')
+            .find_map(super::cgroup::session_of_scope)
     })
 }
 
@@ -211,9 +208,21 @@ fn pid_cstr(pid: u32, buf: &mut [u8; 12]) -> &CStr {
     CStr::from_bytes_with_nul(&buf[..=len]).unwrap_or(c"0")
 }
 
+/// Where each process's logind session comes from.
+pub enum SessionSource {
+    /// Read /proc/PID/cgroup for every process.
+    PerProcess,
+    /// pid → session id, read once from the cgroup tree (see [`super::cgroup`]).
+    Tree(HashMap<u32, String>),
+}
+
+/// Below this many processes a second thread costs more than it saves.
+const PARALLEL_THRESHOLD: usize = 512;
+
 /// Scan every process under `proc_dir`.
 pub fn scan(
     proc_dir: &Path,
+    sessions: &SessionSource,
     users: &mut UserNames,
     notes: &mut Vec<String>,
 ) -> Result<Vec<ProcessRow>, SourceFailure> {
@@ -241,11 +250,38 @@ pub fn scan(
         btime,
         ticks_per_second: sys::clock_ticks_per_second(),
     };
+    let read_cgroup = matches!(sessions, SessionSource::PerProcess);
 
-    let mut rows = Vec::with_capacity(pids.len());
-    for pid in pids {
-        if let Some(row) = scan_one(&proc, pid, &clock, users, &mut buf) {
-            rows.push(row);
+    // The kernel work per process (generating stat/status) dominates, so
+    // spread the pids over the available cores.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let mut rows = if threads > 1 && pids.len() >= PARALLEL_THRESHOLD {
+        let chunk = pids.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = pids
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| scan_many(&proc, part, &clock, read_cgroup)))
+                .collect();
+            let mut rows = Vec::with_capacity(pids.len());
+            for worker in workers {
+                match worker.join() {
+                    Ok(part) => rows.extend(part),
+                    Err(_) => notes
+                        .push("a /proc scanning thread panicked; its processes are missing".into()),
+                }
+            }
+            rows
+        })
+    } else {
+        scan_many(&proc, &pids, &clock, read_cgroup)
+    };
+
+    for row in &mut rows {
+        row.user = row.uid.and_then(|uid| users.get(uid));
+        if let SessionSource::Tree(map) = sessions {
+            row.logon_id = map.get(&row.pid).cloned();
         }
     }
     let unreadable = rows.iter().filter(|r| r.access_error.is_some()).count();
@@ -257,12 +293,24 @@ pub fn scan(
     Ok(rows)
 }
 
+fn scan_many(
+    proc: &std::fs::File,
+    pids: &[u32],
+    clock: &Clock,
+    read_cgroup: bool,
+) -> Vec<ProcessRow> {
+    let mut buf = Vec::with_capacity(8192);
+    pids.iter()
+        .filter_map(|&pid| scan_one(proc, pid, clock, read_cgroup, &mut buf))
+        .collect()
+}
+
 /// One process, or None when it vanished.
 fn scan_one(
     proc: &std::fs::File,
     pid: u32,
     clock: &Clock,
-    users: &mut UserNames,
+    read_cgroup: bool,
     buf: &mut Vec<u8>,
 ) -> Option<ProcessRow> {
     let mut row = ProcessRow {
@@ -301,7 +349,6 @@ fn scan_one(
     match sys::read_at(&dir, c"status", buf) {
         Ok(()) => {
             row.uid = parse_status_uid(buf);
-            row.user = row.uid.and_then(|uid| users.get(uid));
             if row.uid.is_none() {
                 row.access_error = Some("status: no Uid line".to_string());
             }
@@ -321,6 +368,9 @@ fn scan_one(
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => note_error(&mut row.access_error, file, &e),
         }
+    }
+    if !read_cgroup {
+        return Some(row);
     }
     match sys::read_at(&dir, c"cgroup", buf) {
         Ok(()) => row.logon_id = parse_cgroup_session(buf).map(str::to_string),
