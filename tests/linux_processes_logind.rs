@@ -24,7 +24,11 @@ fn scan_with(logind_dir: &std::path::Path) -> HostSnapshot {
 
 #[test]
 fn processes_of_another_user_carry_loginuid_and_one_audit_session() {
-    if !support::require("processes_of_another_user_carry_loginuid_and_one_audit_session", true, &["setpriv", "useradd"]) {
+    if !support::require(
+        "processes_of_another_user_carry_loginuid_and_one_audit_session",
+        true,
+        &["setpriv", "useradd"],
+    ) {
         return;
     }
     let (uid, gid) = support::ensure_user("lsproc");
@@ -37,17 +41,26 @@ fn processes_of_another_user_carry_loginuid_and_one_audit_session() {
     );
     let leader = procs.spawn(Command::new("sh").arg("-c").arg(script));
     let mut child = None;
-    assert!(support::wait_until(Duration::from_secs(10), || {
-        child = support::children_of(leader).first().copied();
-        child.is_some() && std::fs::read_to_string(format!("/proc/{leader}/comm")).is_ok_and(|c| c.trim() == "sleep")
-    }), "the test processes did not start");
+    assert!(
+        support::wait_until(Duration::from_secs(10), || {
+            child = support::children_of(leader).first().copied();
+            child.is_some()
+                && std::fs::read_to_string(format!("/proc/{leader}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+        }),
+        "the test processes did not start"
+    );
     let child = child.unwrap_or_default();
     procs.adopt(child);
 
     let logind = tempfile::tempdir().unwrap();
     let snapshot = scan_with(logind.path());
     let rows = snapshot.processes.rows().expect("processes readable");
-    let find = |pid: u32| rows.iter().find(|p| p.pid == pid).unwrap_or_else(|| panic!("pid {pid} missing"));
+    let find = |pid: u32| {
+        rows.iter()
+            .find(|p| p.pid == pid)
+            .unwrap_or_else(|| panic!("pid {pid} missing"))
+    };
     let (a, b) = (find(leader), find(child));
     for row in [a, b] {
         assert_eq!(row.name, "sleep");
@@ -65,7 +78,10 @@ fn processes_of_another_user_carry_loginuid_and_one_audit_session() {
     assert_ne!(me.audit_session, a.audit_session);
     let started = a.start_time.unwrap();
     let age = jiff::Timestamp::now().duration_since(started).as_secs_f64();
-    assert!((-2.0..60.0).contains(&age), "start time {started} is {age}s ago");
+    assert!(
+        (-2.0..60.0).contains(&age),
+        "start time {started} is {age}s ago"
+    );
 }
 
 #[test]
@@ -88,16 +104,29 @@ fn logind_files_active_and_closing_sessions_with_leftover_process() {
          TTY=pts/8\nREMOTE_HOST=client\\x2dhost\nSERVICE=sshd\nLEADER={leftover}\nAUDIT=8\nREALTIME=1700000100000000\n"
     )).unwrap();
     std::fs::write(root.join("sessions/.#8tmp"), "STATE=garbage\n").unwrap();
-    std::fs::write(root.join("users/0"), "NAME=root\nSTATE=active\nSESSIONS=\"7 8\"\n").unwrap();
+    std::fs::write(
+        root.join("users/0"),
+        "NAME=root\nSTATE=active\nSESSIONS=\"7 8\"\n",
+    )
+    .unwrap();
     std::fs::write(root.join("linger/lsalice"), "").unwrap();
 
     let snapshot = scan_with(root);
-    let sessions = snapshot.logon_sessions.rows().expect("logind files readable");
+    let sessions = snapshot
+        .logon_sessions
+        .rows()
+        .expect("logind files readable");
     assert_eq!(sessions.len(), 2, "{sessions:?}");
     let (s7, s8) = (&sessions[0], &sessions[1]);
-    assert_eq!((s7.logon_id.as_str(), s7.state.as_deref(), s7.leader_pid), ("7", Some("active"), Some(active_leader)));
+    assert_eq!(
+        (s7.logon_id.as_str(), s7.state.as_deref(), s7.leader_pid),
+        ("7", Some("active"), Some(active_leader))
+    );
     assert_eq!(s7.session_type.as_deref(), Some("tty/user"));
-    assert_eq!((s8.logon_id.as_str(), s8.state.as_deref(), s8.leader_pid), ("8", Some("closing"), Some(leftover)));
+    assert_eq!(
+        (s8.logon_id.as_str(), s8.state.as_deref(), s8.leader_pid),
+        ("8", Some("closing"), Some(leftover))
+    );
     assert_eq!(s8.remote_host.as_deref(), Some("client-host"));
     assert_eq!(s8.service.as_deref(), Some("sshd"));
     assert_eq!(s8.audit_session, Some(8));
@@ -106,12 +135,35 @@ fn logind_files_active_and_closing_sessions_with_leftover_process() {
 
     // The closing session's leader is a live process in the process list.
     let procs_rows = snapshot.processes.rows().expect("processes");
-    assert!(procs_rows.iter().any(|p| p.pid == leftover && p.name == "sleep"));
+    assert!(
+        procs_rows
+            .iter()
+            .any(|p| p.pid == leftover && p.name == "sleep")
+    );
 
     let interactive = snapshot.interactive_sessions.rows().expect("interactive");
-    let i7 = interactive.iter().find(|i| i.session_id == "7").expect("session 7 interactive");
-    let i8 = interactive.iter().find(|i| i.session_id == "8").expect("session 8 interactive");
-    assert_eq!((i7.state, i7.station.as_deref()), (InteractiveState::Active, Some("tty1")));
-    assert_eq!((i8.state, i8.pid), (InteractiveState::Disconnected, Some(leftover)));
-    assert!(snapshot.notes.iter().any(|n| n.contains("linger") && n.contains("lsalice")), "{:?}", snapshot.notes);
+    let i7 = interactive
+        .iter()
+        .find(|i| i.session_id == "7")
+        .expect("session 7 interactive");
+    let i8 = interactive
+        .iter()
+        .find(|i| i.session_id == "8")
+        .expect("session 8 interactive");
+    assert_eq!(
+        (i7.state, i7.station.as_deref()),
+        (InteractiveState::Active, Some("tty1"))
+    );
+    assert_eq!(
+        (i8.state, i8.pid),
+        (InteractiveState::Disconnected, Some(leftover))
+    );
+    assert!(
+        snapshot
+            .notes
+            .iter()
+            .any(|n| n.contains("linger") && n.contains("lsalice")),
+        "{:?}",
+        snapshot.notes
+    );
 }
