@@ -63,7 +63,7 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
 
         snapshot.workstation_users = utmp_records
             .as_ref()
-            .map(|records| utmp::workstation_users(records, sys::pid_alive))
+            .map(|records| utmp::workstation_users(records, login_process_alive))
             .map_err(Clone::clone)
             .into();
         snapshot.logon_sessions = logind_state
@@ -107,6 +107,20 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
     });
     snapshot.collected_at = Timestamp::now();
     snapshot
+}
+
+/// Whether a utmp login process is alive: it exists (`kill(pid, 0)`) and is
+/// not a zombie (a dead process its parent has not reaped yet).
+fn login_process_alive(pid: u32) -> Option<bool> {
+    let exists = sys::pid_alive(pid)?;
+    if !exists {
+        return Some(false);
+    }
+    let zombie = std::fs::read(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|text| procfs::parse_stat(&text).map(|s| s.state == b'Z'))
+        .unwrap_or(false);
+    Some(!zombie)
 }
 
 /// For the real /proc, logind session membership comes from the cgroup tree
@@ -265,6 +279,22 @@ mod tests {
         );
         let rows = interactive_sessions(Some(&[]), None, &Err(na.clone()), |_| None);
         assert_eq!(rows.rows().map(Vec::len), Some(0));
+    }
+
+    #[test]
+    fn zombies_are_not_alive() {
+        // A child that exits and is not yet reaped is a zombie.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let became_zombie = (0..500).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            login_process_alive(pid) == Some(false)
+        });
+        assert_eq!(sys::pid_alive(pid), Some(true), "still exists until reaped");
+        child.wait().unwrap();
+        assert!(became_zombie);
+        assert_eq!(login_process_alive(pid), Some(false));
+        assert_eq!(login_process_alive(std::process::id()), Some(true));
     }
 
     #[test]
