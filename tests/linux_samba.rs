@@ -156,3 +156,39 @@ fn smbstatus_with_no_server_running_is_an_empty_answer() {
         snapshot.smb_sessions
     );
 }
+
+#[test]
+fn fixture_maps_an_admin_group_and_cleans_up_after_itself() {
+    if !support::require(
+        "fixture_maps_an_admin_group_and_cleans_up_after_itself",
+        true,
+        &["smbd", "smbclient", "smbstatus", "smbpasswd", "net"],
+    ) {
+        return;
+    }
+    let admin = SambaUser::new("lsadmin", "Linger-Pass-3").admin();
+    let mut options = SambaOptions::new(Ipv4Addr::new(127, 0, 0, 13), 14453).user(admin.clone());
+    options.admin_group = Some("lsadmins".into());
+    let server = SambaServer::start(&options);
+    let conf = server.conf_path().to_str().unwrap().to_string();
+    let mapping = support::run("net", &["-s", &conf, "groupmap", "list"]);
+    assert!(
+        mapping.contains("S-1-5-32-544") && mapping.contains("lsadmins"),
+        "{mapping}"
+    );
+    assert!(
+        support::run("id", &["-Gn", "lsadmin"])
+            .split_whitespace()
+            .any(|g| g == "lsadmins")
+    );
+    let session = server.hold_session(&admin);
+    let (smbd, child) = (server.smbd_pid(), session.server_pid);
+    assert!(support::alive(smbd) && support::alive(child));
+    drop(session);
+    drop(server);
+    assert!(!support::alive(smbd), "smbd {smbd} survived the fixture");
+    assert!(
+        support::wait_until(Duration::from_secs(5), || !support::alive(child)),
+        "smbd child {child} survived the fixture"
+    );
+}
