@@ -20,6 +20,9 @@ pub fn open_at(dir: &impl AsRawFd, name: &CStr, directory: bool) -> io::Result<O
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// procfs files are small; anything this big is not one.
+const MAX_FILE: usize = 16 << 20;
+
 /// Read the whole of `name` under `dir` into `buf` (cleared first), reusing
 /// its allocation. procfs files are produced in one go, so a read that
 /// returns less than asked is taken as the end (as procps does): usually one
@@ -53,6 +56,12 @@ pub fn read_at(dir: &impl AsRawFd, name: &CStr, buf: &mut Vec<u8>) -> io::Result
         unsafe { buf.set_len(buf.len() + n) };
         if n == 0 || n < spare {
             return Ok(());
+        }
+        if buf.len() >= MAX_FILE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "file larger than 16 MiB",
+            ));
         }
         buf.reserve(buf.capacity());
     }
