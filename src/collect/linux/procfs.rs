@@ -30,8 +30,19 @@ pub struct ProcStat<'a> {
     pub comm: &'a [u8],
     pub state: u8,
     pub ppid: u32,
+    /// Field 9: the kernel's PF_* flags.
+    pub flags: u64,
     /// Field 22: start time in clock ticks after boot.
     pub start_ticks: u64,
+}
+
+/// PF_KTHREAD: the process is a kernel thread.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+impl ProcStat<'_> {
+    pub fn is_kernel_thread(&self) -> bool {
+        self.flags & PF_KTHREAD != 0
+    }
 }
 
 /// Parse /proc/PID/stat. The command name sits between the first `(` and
@@ -51,13 +62,15 @@ pub fn parse_stat(text: &[u8]) -> Option<ProcStat<'_>> {
         .filter(|f| !f.is_empty());
     let state = *fields.next()?.first()?;
     let ppid = parse_decimal(fields.next()?)?;
-    // Fields 5..=21 are skipped; field 22 is start time.
-    let start_ticks = parse_decimal_u64(fields.nth(17)?)?;
+    // Fields 5..=8 skipped, 9 is flags; 10..=21 skipped, 22 is start time.
+    let flags = parse_decimal_u64(fields.nth(4)?)?;
+    let start_ticks = parse_decimal_u64(fields.nth(12)?)?;
     Some(ProcStat {
         pid,
         comm,
         state,
         ppid,
+        flags,
         start_ticks,
     })
 }
@@ -333,6 +346,11 @@ fn scan_one(
                 row.name = String::from_utf8_lossy(stat.comm).into_owned();
                 row.ppid = Some(stat.ppid);
                 row.start_time = clock.start_time(stat.start_ticks);
+                if stat.is_kernel_thread() {
+                    // Kernel threads are root's, with no login and no session: skip the rest.
+                    row.uid = Some(0);
+                    return Some(row);
+                }
             }
             None => {
                 row.access_error = Some("stat: unexpected format".to_string());
@@ -358,15 +376,21 @@ fn scan_one(
     }
 
     // Absent files here mean a kernel without audit or cgroups, not a vanished process.
-    for (file, slot) in [
-        (c"loginuid", &mut row.loginuid),
-        (c"sessionid", &mut row.audit_session),
-    ] {
-        match sys::read_at(&dir, file, buf) {
-            Ok(()) => *slot = parse_id_file(buf),
+    match sys::read_at(&dir, c"loginuid", buf) {
+        Ok(()) => row.loginuid = parse_id_file(buf),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => note_error(&mut row.access_error, c"loginuid", &e),
+    }
+    // The kernel gives a process an audit session exactly when its login uid
+    // is set (both are set, cleared and inherited together), so an unset
+    // login uid means an unset session: no need to read it.
+    if row.loginuid.is_some() {
+        match sys::read_at(&dir, c"sessionid", buf) {
+            Ok(()) => row.audit_session = parse_id_file(buf),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => note_error(&mut row.access_error, file, &e),
+            Err(e) => note_error(&mut row.access_error, c"sessionid", &e),
         }
     }
     if !read_cgroup {
@@ -423,6 +447,18 @@ mod tests {
             (stat.pid, stat.ppid, stat.start_ticks, stat.state),
             (42, 7, 12345, b'S')
         );
+    }
+
+    #[test]
+    fn kernel_thread_flag() {
+        let mut fields: Vec<String> = (5..=21).map(|i| i.to_string()).collect();
+        fields[4] = (0x0020_0040u64).to_string(); // field 9: PF_KTHREAD | PF_FORKNOEXEC
+        let text = format!("2 (kthreadd) S 0 {} 77 0 0\n", fields.join(" "));
+        let stat = parse_stat(text.as_bytes()).unwrap();
+        assert!(stat.is_kernel_thread());
+        assert_eq!(stat.start_ticks, 77);
+        let user = stat_line(5, "sleep", 1, 9);
+        assert!(!parse_stat(user.as_bytes()).unwrap().is_kernel_thread());
     }
 
     #[test]
