@@ -29,6 +29,11 @@ fn scripts() -> &'static Path {
             "echo 'boom: cannot open the lock database' >&2\nexit 1",
         );
         write("garbage", "echo 'this is not json'");
+        // What Samba 4.17's smbstatus does for a non-root user.
+        write(
+            "notroot",
+            "echo '{\"timestamp\": \"x\"}'\necho 'smbstatus only works as root!' >&2\nexit 1",
+        );
         let pids = dir.path().join("pids");
         write(
             "hang",
@@ -222,6 +227,18 @@ fn smbstatus_exiting_non_zero_is_other_with_stderr() {
         message.contains("boom: cannot open the lock database"),
         "{message}"
     );
+}
+
+#[test]
+fn smbstatus_refusing_a_non_root_user_is_access_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = working(dir.path());
+    options.linux.smbstatus = script("notroot");
+    let snapshot = collect(&options).unwrap();
+    assert_ok_except(&snapshot, &[SmbSessions]);
+    let (kind, message, _) = failure(&snapshot, SmbSessions);
+    assert_eq!(kind, FailureKind::AccessDenied);
+    assert!(message.contains("only works as root"), "{message}");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! smbstatus reads Samba's databases directly; it answers the same whether
 //! or not smbd is running (with no sessions when it is not), so "smbd not
 //! running" is an empty list, not a failure. smbstatus missing is
-//! NotAvailable, a non-zero exit is Other (with its stderr), output that is
+//! NotAvailable, its "only works as root" refusal is AccessDenied, any other
+//! non-zero exit is Other (with its stderr), output that is
 //! not the expected JSON is ParseError, and a hang is Timeout (the child and
 //! anything it started are killed: it runs in its own process group).
 //!
@@ -211,8 +212,14 @@ pub fn collect(paths: &LinuxPaths, timeout: Duration) -> Result<SambaResult, Sou
     let output = run_with_timeout(command, timeout, &paths.smbstatus.display().to_string())?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.success {
+        // Samba 4.17 as non-root: exit 1, "smbstatus only works as root!".
+        let kind = if stderr.contains("only works as root") {
+            FailureKind::AccessDenied
+        } else {
+            FailureKind::Other
+        };
         return Err(SourceFailure::new(
-            FailureKind::Other,
+            kind,
             output.code.map(i64::from),
             format!(
                 "{} --json failed ({}): {}",
