@@ -280,7 +280,7 @@ fn hanging_smbstatus_times_out_and_is_killed_with_its_children() {
 }
 
 /// A fake /proc: one complete process, one whose status cannot be read,
-/// one with a damaged stat, and non-process entries.
+/// one with a damaged stat, one that vanished, and non-process entries.
 fn fake_proc(root: &Path) {
     let write = |rel: &str, text: &str| {
         let path = root.join(rel);
@@ -305,6 +305,8 @@ fn fake_proc(root: &Path) {
     std::fs::create_dir_all(root.join("200/status")).unwrap(); // reading it fails: EISDIR
     write("200/loginuid", "4294967295");
     write("300/stat", "garbage");
+    // A process that exited between listing and reading: its files are gone.
+    std::fs::create_dir_all(root.join("400")).unwrap();
     write("self/stat", "not a pid directory");
     write("sys/kernel/hostname", "x");
 }
