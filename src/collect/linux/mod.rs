@@ -13,6 +13,7 @@
 pub mod cgroup;
 pub mod logind;
 pub mod procfs;
+pub mod procparse;
 pub mod samba;
 pub mod sys;
 pub mod utmp;
