@@ -4,6 +4,9 @@
 //! source becomes `Observed::Failed` and the others go on. Only "there is no
 //! collector for this target on this platform" is an error.
 
+#[cfg(target_os = "linux")]
+pub mod linux;
+
 /// Portable MS-RPC over SMB; `collect()` uses it for remote hosts except on
 /// Windows, where the native Net* APIs take `\\host` themselves.
 pub mod msrpc;
@@ -73,6 +76,10 @@ pub enum CollectError {
 
 /// Collect a snapshot of the target described by `options`.
 pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
+    #[cfg(target_os = "linux")]
+    if options.host.is_none() {
+        return Ok(linux::collect_local(options));
+    }
     #[cfg(not(windows))]
     if let Some(host) = &options.host {
         let credentials =
