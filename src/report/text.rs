@@ -10,7 +10,7 @@ use super::table::{Align, Table};
 use crate::analyze::{Analysis, Finding, UserAssessment, UserState, Verdict, human_duration};
 use crate::identity::{TargetUser, is_set_aside, split_account};
 use crate::model::{
-    HostSnapshot, Observed, Source, SourceFailure, WorkstationUser, logon_type_name,
+    FailureKind, HostSnapshot, Observed, Source, SourceFailure, WorkstationUser, logon_type_name,
 };
 
 const RULE: &str =
@@ -95,11 +95,18 @@ impl Writer<'_> {
             .code
             .map(|c| format!(" (code {c})"))
             .unwrap_or_default();
-        self.line(&format!(
-            "ERROR: {api} could not be read: {}: {}{code}",
-            failure.kind,
-            for_terminal(&failure.message)
-        ));
+        let message = for_terminal(&failure.message).into_owned();
+        if failure.kind == FailureKind::NotAvailable {
+            // Not an error: the host simply has no such source, so it holds nothing.
+            self.line(&format!(
+                "NOTE: {api} is not available on this host: {message}"
+            ));
+        } else {
+            self.line(&format!(
+                "ERROR: {api} could not be read: {}: {message}{code}",
+                failure.kind
+            ));
+        }
     }
 
     fn target_name(&self) -> String {
@@ -599,11 +606,14 @@ impl Writer<'_> {
 
     fn summary(&mut self) {
         self.heading("SUMMARY");
-        let count = |o: Option<usize>| {
-            o.map(|n| n.to_string())
-                .unwrap_or_else(|| "unknown (source failed)".into())
-        };
         let s = self.snapshot;
+        let count = |o: Option<usize>, source: Source| match (o, s.failure_of(source)) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(f)) if f.kind == FailureKind::NotAvailable => {
+                "0 (not available on this host)".to_string()
+            }
+            (None, _) => "unknown (source failed)".to_string(),
+        };
         let wanted_logons = s.logon_sessions.rows().map(|rows| {
             rows.iter()
                 .filter(|l| self.wanted(l.domain.as_deref(), l.user.as_deref().unwrap_or_default()))
@@ -619,14 +629,23 @@ impl Writer<'_> {
                 .filter(|x| self.wanted(x.domain.as_deref(), x.user.as_deref().unwrap_or_default()))
                 .count()
         });
-        let wksta = s.workstation_users.rows().map(Vec::len);
+        let wksta = match s.workstation_users.rows() {
+            Some(rows) => format!("{} total", rows.len()),
+            None => count(None, Source::WorkstationUsers),
+        };
+        self.line(&format!("NetWkstaUserEnum Sessions: {wksta}"));
         self.line(&format!(
-            "NetWkstaUserEnum Sessions: {} total",
-            count(wksta)
+            "Active Logon Sessions: {}",
+            count(wanted_logons, Source::LogonSessions)
         ));
-        self.line(&format!("Active Logon Sessions: {}", count(wanted_logons)));
-        self.line(&format!("Running Processes: {}", count(wanted_procs)));
-        self.line(&format!("SMB Sessions: {}", count(wanted_smb)));
+        self.line(&format!(
+            "Running Processes: {}",
+            count(wanted_procs, Source::Processes)
+        ));
+        self.line(&format!(
+            "SMB Sessions: {}",
+            count(wanted_smb, Source::SmbSessions)
+        ));
         let lingering = self.analysis.lingering_count();
         let inconclusive = self
             .analysis
