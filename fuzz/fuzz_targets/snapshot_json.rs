@@ -1,0 +1,19 @@
+#![no_main]
+//! Snapshot files are outside data: parsing arbitrary text never panics, and
+//! whatever parses can be analysed, rendered and written back unchanged.
+use libfuzzer_sys::fuzz_target;
+use lingerscan::analyze::{AnalyzeOptions, analyze};
+use lingerscan::report::text::{TextOptions, render};
+use lingerscan::snapshot_io;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let path = std::path::Path::new("fuzz.json");
+    if let Ok(snapshot) = snapshot_io::parse(text, path) {
+        let analysis = analyze(&snapshot, &AnalyzeOptions::for_snapshot(&snapshot));
+        let report = render(&snapshot, &analysis, TextOptions::default());
+        assert!(!report.contains('\x1b'));
+        let again = snapshot_io::parse(&snapshot_io::to_json(&snapshot), path).expect("round trip");
+        assert_eq!(again, snapshot);
+    }
+});
