@@ -34,7 +34,7 @@ impl AccountIndex {
     }
 
     /// Rows whose account matches `target`; `domain_of` gives a row's domain, if it has one.
-    pub fn matching<'s, 'd>(
+    fn matching<'s, 'd>(
         &'s self,
         target: &'s TargetUser,
         domain_of: impl Fn(u32) -> Option<&'d str> + 's,
@@ -67,16 +67,17 @@ fn lower(name: &str) -> Cow<'_, str> {
 }
 
 pub(super) struct SnapshotIndex<'a> {
+    snapshot: &'a HostSnapshot,
     /// Process rows by the logon session (LUID / logind id) they belong to.
     pub procs_by_logon: HashMap<&'a str, Vec<u32>>,
     /// Process rows by Linux audit session id.
     pub procs_by_audit: HashMap<u32, Vec<u32>>,
     /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
     pub unattributed_procs: Vec<u32>,
-    pub procs_by_user: AccountIndex,
-    pub workstation_by_user: AccountIndex,
-    pub logons_by_user: AccountIndex,
-    pub smb_by_user: AccountIndex,
+    procs_by_user: AccountIndex,
+    workstation_by_user: AccountIndex,
+    logons_by_user: AccountIndex,
+    smb_by_user: AccountIndex,
     /// Interactive rows by session id.
     pub interactive_by_id: HashMap<&'a str, u32>,
 }
@@ -101,6 +102,7 @@ impl<'a> SnapshotIndex<'a> {
         let logons = snapshot.logon_sessions.rows_or_empty();
         let smb = snapshot.smb_sessions.rows_or_empty();
         SnapshotIndex {
+            snapshot,
             procs_by_logon,
             procs_by_audit,
             unattributed_procs,
@@ -122,5 +124,37 @@ impl<'a> SnapshotIndex<'a> {
                 .map(|(row, s)| (s.session_id.as_str(), row as u32))
                 .collect(),
         }
+    }
+}
+
+/// Rows of each source that belong to an account (domain-aware, case-insensitive).
+impl<'a> SnapshotIndex<'a> {
+    pub fn workstation_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+        let rows = self.snapshot.workstation_users.rows_or_empty();
+        self.workstation_by_user.matching(account, move |r| {
+            Some(rows[r as usize].logon_domain.as_str())
+        })
+    }
+
+    pub fn logons_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+        let rows = self.snapshot.logon_sessions.rows_or_empty();
+        self.logons_by_user
+            .matching(account, move |r| rows[r as usize].domain.as_deref())
+    }
+
+    pub fn processes_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+        let rows = self.snapshot.processes.rows_or_empty();
+        self.procs_by_user.matching(account, move |r| {
+            rows[r as usize]
+                .user
+                .as_deref()
+                .and_then(|u| split_account(u).0)
+        })
+    }
+
+    pub fn smb_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+        let rows = self.snapshot.smb_sessions.rows_or_empty();
+        self.smb_by_user
+            .matching(account, move |r| rows[r as usize].domain.as_deref())
     }
 }

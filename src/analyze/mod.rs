@@ -100,6 +100,20 @@ pub enum SessionKind {
     AuditSession,
 }
 
+impl SessionKind {
+    /// The name used in JSON, CSV and the text report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::LogonSession => "logon_session",
+            SessionKind::InteractiveSession => "interactive_session",
+            SessionKind::UtmpEntry => "utmp_entry",
+            SessionKind::WorkstationUser => "workstation_user",
+            SessionKind::SmbSession => "smb_session",
+            SessionKind::AuditSession => "audit_session",
+        }
+    }
+}
+
 /// Rows of one source that support a finding (indices into that source's rows).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Evidence {
@@ -254,5 +268,24 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
         findings,
         users,
         failed_sources,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SessionKind;
+
+    #[test]
+    fn session_kind_names_match_their_json() {
+        for kind in [
+            SessionKind::LogonSession,
+            SessionKind::InteractiveSession,
+            SessionKind::UtmpEntry,
+            SessionKind::WorkstationUser,
+            SessionKind::SmbSession,
+            SessionKind::AuditSession,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 }

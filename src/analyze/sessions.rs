@@ -235,11 +235,7 @@ fn logon_finding(
                 domain: None,
                 user: user.to_string(),
             };
-            let smb = ctx.snapshot.smb_sessions.rows_or_empty();
-            ctx.index
-                .smb_by_user
-                .matching(&target, |r| smb[r as usize].domain.as_deref())
-                .collect()
+            ctx.index.smb_of(&target).collect()
         } else {
             Vec::new()
         };
@@ -467,8 +463,6 @@ fn workstation_user_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
             .1
             .push(row as u32);
     }
-    let logons = ctx.snapshot.logon_sessions.rows_or_empty();
-    let processes = ctx.snapshot.processes.rows_or_empty();
     let mut findings = Vec::new();
     for (first, wk_rows) in groups.into_values() {
         let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
@@ -476,23 +470,8 @@ fn workstation_user_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
             domain: domain.map(str::to_string),
             user: first.user.clone(),
         };
-        let has_logon = ctx
-            .index
-            .logons_by_user
-            .matching(&account, |r| logons[r as usize].domain.as_deref())
-            .next()
-            .is_some();
-        let has_process = ctx
-            .index
-            .procs_by_user
-            .matching(&account, |r| {
-                processes[r as usize]
-                    .user
-                    .as_deref()
-                    .and_then(|u| split_account(u).0)
-            })
-            .next()
-            .is_some();
+        let has_logon = ctx.index.logons_of(&account).next().is_some();
+        let has_process = ctx.index.processes_of(&account).next().is_some();
         if has_logon || has_process {
             continue;
         }

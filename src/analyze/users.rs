@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::index::SnapshotIndex;
 use super::{AnalyzeOptions, rules_out};
-use crate::identity::{TargetUser, is_set_aside, split_account};
+use crate::identity::{TargetUser, is_set_aside};
 use crate::model::{HostSnapshot, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -128,51 +128,28 @@ fn assess(
 ) -> UserAssessment {
     let workstation = snapshot.workstation_users.rows_or_empty();
     let mut workstation_rows: Vec<u32> = index
-        .workstation_by_user
-        .matching(account, |r| {
-            Some(workstation[r as usize].logon_domain.as_str())
-        })
+        .workstation_of(account)
         .filter(|&r| !is_set_aside(None, &workstation[r as usize].user))
         .collect();
     workstation_rows.sort_unstable();
-    let logons = snapshot.logon_sessions.rows_or_empty();
-    let processes = snapshot.processes.rows_or_empty();
-    let smb = snapshot.smb_sessions.rows_or_empty();
     let count_if = |ok: bool, n: usize| ok.then_some(n);
     let logon_sessions = count_if(
         rules_out(&snapshot.logon_sessions),
-        index
-            .logons_by_user
-            .matching(account, |r| logons[r as usize].domain.as_deref())
-            .count(),
-    );
-    let process_count = count_if(
-        rules_out(&snapshot.processes),
-        index
-            .procs_by_user
-            .matching(account, |r| {
-                processes[r as usize]
-                    .user
-                    .as_deref()
-                    .and_then(|u| split_account(u).0)
-            })
-            .count(),
+        index.logons_of(account).count(),
     );
     // On Linux a live utmp login process is a process of that login even when
     // it runs as root (sshd, smbd), so it counts like one.
     let live_login_processes = workstation_rows
         .iter()
-        .filter(|&&r| {
-            snapshot.workstation_users.rows_or_empty()[r as usize].pid_alive == Some(true)
-        })
+        .filter(|&&r| workstation[r as usize].pid_alive == Some(true))
         .count();
-    let process_count = process_count.map(|n| n + live_login_processes);
+    let process_count = count_if(
+        rules_out(&snapshot.processes),
+        index.processes_of(account).count() + live_login_processes,
+    );
     let smb_sessions = count_if(
         rules_out(&snapshot.smb_sessions),
-        index
-            .smb_by_user
-            .matching(account, |r| smb[r as usize].domain.as_deref())
-            .count(),
+        index.smb_of(account).count(),
     );
     let unchecked: Vec<Source> = [
         (

@@ -24,10 +24,7 @@ pub fn rows(analysis: &Analysis) -> Vec<[String; 11]> {
         .findings
         .iter()
         .map(|f| {
-            let kind = serde_json::to_value(f.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = f.kind.as_str().to_string();
             let evidence: Vec<String> = f
                 .evidence
                 .iter()

@@ -568,10 +568,7 @@ impl Writer<'_> {
         order.sort_by_key(|f| (!f.lingering, f.verdict == Verdict::Active, f.verdict));
         let mut verdicts = Vec::new();
         for f in order {
-            let kind = serde_json::to_value(f.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = f.kind.as_str().to_string();
             let evidence: Vec<String> = f
                 .evidence
                 .iter()
