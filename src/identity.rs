@@ -55,7 +55,10 @@ impl TargetUser {
         if !eq_ignore_case(&self.user, user) {
             return false;
         }
-        match (self.domain.as_deref(), domain.map(str::trim).filter(|d| !d.is_empty())) {
+        match (
+            self.domain.as_deref(),
+            domain.map(str::trim).filter(|d| !d.is_empty()),
+        ) {
             (None, _) | (_, None) => true,
             (Some(want), Some(have)) => domains_equal(want, have),
         }
@@ -76,7 +79,10 @@ impl std::fmt::Display for TargetUser {
 
 /// Case-insensitive equality without allocating (Unicode-aware, not just ASCII).
 pub fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+    a.eq_ignore_ascii_case(b)
+        || a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Split `DOMAIN\user` / `user@domain` / `user` into (domain, user).
@@ -124,7 +130,12 @@ pub fn is_service_identity(domain: Option<&str>, user: &str) -> bool {
     let domain_upper = domain.unwrap_or_default().to_ascii_uppercase();
     matches!(
         user_upper.as_str(),
-        "SYSTEM" | "LOCAL SERVICE" | "NETWORK SERVICE" | "ANONYMOUS LOGON" | "LOCALSERVICE" | "NETWORKSERVICE"
+        "SYSTEM"
+            | "LOCAL SERVICE"
+            | "NETWORK SERVICE"
+            | "ANONYMOUS LOGON"
+            | "LOCALSERVICE"
+            | "NETWORKSERVICE"
     ) || user_upper.starts_with("DWM-")
         || user_upper.starts_with("UMFD-")
         || matches!(
@@ -145,9 +156,15 @@ mod tests {
     #[test]
     fn parses_the_three_forms() {
         let t = TargetUser::parse("CONTOSO\\alice").unwrap();
-        assert_eq!((t.domain.as_deref(), t.user.as_str()), (Some("CONTOSO"), "alice"));
+        assert_eq!(
+            (t.domain.as_deref(), t.user.as_str()),
+            (Some("CONTOSO"), "alice")
+        );
         let t = TargetUser::parse("alice@contoso.com").unwrap();
-        assert_eq!((t.domain.as_deref(), t.user.as_str()), (Some("contoso.com"), "alice"));
+        assert_eq!(
+            (t.domain.as_deref(), t.user.as_str()),
+            (Some("contoso.com"), "alice")
+        );
         assert_eq!(t.display(), "contoso.com\\alice");
         let t = TargetUser::parse("  alice ").unwrap();
         assert_eq!((t.domain, t.user.as_str()), (None, "alice"));
@@ -157,10 +174,22 @@ mod tests {
     fn rejects_empty_and_malformed() {
         assert_eq!(TargetUser::parse("   "), Err(IdentityError::Empty));
         assert_eq!(TargetUser::parse(""), Err(IdentityError::Empty));
-        assert!(matches!(TargetUser::parse("\\alice"), Err(IdentityError::Malformed(_))));
-        assert!(matches!(TargetUser::parse("DOM\\"), Err(IdentityError::Malformed(_))));
-        assert!(matches!(TargetUser::parse("a\\b\\c"), Err(IdentityError::Malformed(_))));
-        assert!(matches!(TargetUser::parse("@dom"), Err(IdentityError::Malformed(_))));
+        assert!(matches!(
+            TargetUser::parse("\\alice"),
+            Err(IdentityError::Malformed(_))
+        ));
+        assert!(matches!(
+            TargetUser::parse("DOM\\"),
+            Err(IdentityError::Malformed(_))
+        ));
+        assert!(matches!(
+            TargetUser::parse("a\\b\\c"),
+            Err(IdentityError::Malformed(_))
+        ));
+        assert!(matches!(
+            TargetUser::parse("@dom"),
+            Err(IdentityError::Malformed(_))
+        ));
     }
 
     #[test]

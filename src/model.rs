@@ -129,7 +129,9 @@ impl std::fmt::Display for FailureKind {
 }
 
 /// The five evidence sources, named as in reports and JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     WorkstationUsers,
@@ -200,9 +202,18 @@ pub struct HostSnapshot {
 
 impl HostSnapshot {
     /// A snapshot in which every source is "not collected yet"; collectors fill in what they can.
-    pub fn empty(host: impl Into<String>, platform: Platform, collector: impl Into<String>) -> Self {
-        let not_collected =
-            || SourceFailure::new(FailureKind::NotSupported, None, "not collected by this collector");
+    pub fn empty(
+        host: impl Into<String>,
+        platform: Platform,
+        collector: impl Into<String>,
+    ) -> Self {
+        let not_collected = || {
+            SourceFailure::new(
+                FailureKind::NotSupported,
+                None,
+                "not collected by this collector",
+            )
+        };
         HostSnapshot {
             schema_version: SCHEMA_VERSION,
             host: host.into(),

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use crate::model::HostSnapshot;
 
+#[cfg(windows)]
+pub mod windows;
+pub mod windows_decode;
+
 /// What a scan should look at and how.
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
@@ -61,9 +65,28 @@ pub enum CollectError {
 
 /// Collect a snapshot of the target described by `options`.
 pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
-    let target = options.host.clone().unwrap_or_else(|| "this machine".to_string());
+    #[cfg(windows)]
+    {
+        Ok(match options.host.as_deref() {
+            None => windows::collect_local(options),
+            Some(host) => windows::collect_remote(host, options),
+        })
+    }
+    #[cfg(not(windows))]
+    collect_unsupported(options)
+}
+
+#[cfg(not(windows))]
+fn collect_unsupported(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
+    let target = options
+        .host
+        .clone()
+        .unwrap_or_else(|| "this machine".to_string());
     Err(CollectError::NoCollector {
         target,
-        missing: format!("collectors for {} are not built in this version", std::env::consts::OS),
+        missing: format!(
+            "collectors for {} are not built in this version",
+            std::env::consts::OS
+        ),
     })
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Windows cross-build and Wine test tools: mingw-w64, wine64 (no i386
+# multiarch needed for 64-bit programs), the Rust Windows target, and a
+# project-local Wine prefix with the ProcessPrng stand-in DLL.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SUDO="${SUDO-}"
+need=()
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(gcc-mingw-w64-x86-64-win32)
+command -v wine64 >/dev/null 2>&1 || [ -x /usr/lib/wine/wine64 ] || need+=(wine64)
+command -v wine >/dev/null 2>&1 || need+=(wine)
+if [ "${#need[@]}" -gt 0 ]; then
+    $SUDO apt-get update
+    $SUDO apt-get install -y --no-install-recommends "${need[@]}"
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+    rustup target add x86_64-pc-windows-gnu
+fi
+bash scripts/wine/make-prefix.sh

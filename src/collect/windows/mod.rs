@@ -1,0 +1,159 @@
+//! Windows collectors: native APIs for this machine, and NetAPI / WTS / WMI
+//! for a remote Windows host.
+//!
+//! Each source is a function returning `Observed<…>`; the FFI and buffer
+//! ownership live here, the decoding in `collect::windows_decode` (portable
+//! and tested on any OS).
+
+pub mod lsa;
+pub mod netapi;
+pub mod process;
+pub mod wmi;
+pub mod wts;
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use windows_sys::Win32::System::SystemInformation::{
+    ComputerNamePhysicalDnsHostname, GetComputerNameExW,
+};
+
+use super::CollectOptions;
+use crate::collect::windows_decode::wide::fixed_wide;
+use crate::model::{FailureKind, HostSnapshot, Observed, Platform, SourceFailure};
+
+/// This computer's host name.
+pub fn local_host_name() -> String {
+    let mut buffer = vec![0u16; 256];
+    let mut len = buffer.len() as u32;
+    // SAFETY: `buffer` holds `len` units; `len` is a valid in/out pointer.
+    let ok = unsafe {
+        GetComputerNameExW(
+            ComputerNamePhysicalDnsHostname,
+            buffer.as_mut_ptr(),
+            &mut len,
+        )
+    };
+    if ok != 0 {
+        let name = fixed_wide(&buffer[..(len as usize).min(buffer.len())]);
+        if !name.is_empty() {
+            return name;
+        }
+    }
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "localhost".to_string())
+}
+
+/// Scan this machine with the native APIs.
+pub fn collect_local(_options: &CollectOptions) -> HostSnapshot {
+    let mut snapshot = HostSnapshot::empty(local_host_name(), Platform::Windows, "windows-local");
+    snapshot.collected_at = Timestamp::now();
+    let mut notes = Vec::new();
+    if !process::enable_debug_privilege() {
+        notes.push(
+            "SeDebugPrivilege is not available: processes of other users may be unreadable"
+                .to_string(),
+        );
+    }
+    snapshot.workstation_users = netapi::workstation_users(None);
+    snapshot.logon_sessions = lsa::logon_sessions(&mut notes);
+    snapshot.processes = process::processes(&mut notes);
+    snapshot.smb_sessions = netapi::smb_sessions(None, &mut notes);
+    snapshot.interactive_sessions = wts::interactive_sessions(None);
+    snapshot.notes = notes;
+    snapshot
+}
+
+/// Run one remote source on its own thread and give up after `deadline`.
+/// Win32 network calls cannot be cancelled; a call that overruns is left to
+/// finish on its detached thread and its answer is dropped.
+fn with_deadline<T: Send + 'static>(
+    deadline: Instant,
+    what: &'static str,
+    host: &str,
+    work: impl FnOnce() -> (Observed<T>, Vec<String>) + Send + 'static,
+) -> impl FnOnce() -> (Observed<T>, Vec<String>) {
+    let (sender, receiver) = mpsc::channel();
+    let spawned = thread::Builder::new()
+        .name(format!("lingerscan-{what}"))
+        .spawn(move || {
+            let _ = sender.send(work());
+        });
+    let host = host.to_string();
+    move || {
+        if let Err(error) = spawned {
+            let failure = SourceFailure::new(
+                FailureKind::Other,
+                None,
+                format!("{what}: cannot start a thread: {error}"),
+            );
+            return (Observed::Failed(failure), Vec::new());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        receiver.recv_timeout(left).unwrap_or_else(|_| {
+            let failure = SourceFailure::new(
+                FailureKind::Timeout,
+                None,
+                format!("{what} on {host}: no answer within the time limit"),
+            );
+            (Observed::Failed(failure), Vec::new())
+        })
+    }
+}
+
+/// Scan a remote Windows host: NetAPI and WTS over `\\host` (SMB/RPC),
+/// logon sessions and processes over WMI. The sources run concurrently, each
+/// bounded by `options.timeout`.
+pub fn collect_remote(host: &str, options: &CollectOptions) -> HostSnapshot {
+    let host = host.trim_start_matches('\\').to_string();
+    let mut snapshot = HostSnapshot::empty(host.clone(), Platform::Windows, "windows-remote");
+    let deadline = Instant::now() + options.timeout.max(Duration::from_millis(100));
+    let wksta = {
+        let h = host.clone();
+        with_deadline(deadline, "NetWkstaUserEnum", &host, move || {
+            (netapi::workstation_users(Some(&h)), vec![])
+        })
+    };
+    let smb = {
+        let h = host.clone();
+        with_deadline(deadline, "NetSessionEnum", &host, move || {
+            let mut notes = Vec::new();
+            (netapi::smb_sessions(Some(&h), &mut notes), notes)
+        })
+    };
+    let wts = {
+        let h = host.clone();
+        with_deadline(deadline, "WTSEnumerateSessions", &host, move || {
+            (wts::interactive_sessions(Some(&h)), vec![])
+        })
+    };
+    let logons = {
+        let h = host.clone();
+        with_deadline(deadline, "WMI logon sessions", &host, move || {
+            (wmi::remote_logon_sessions(&h), vec![])
+        })
+    };
+    let procs = {
+        let h = host.clone();
+        with_deadline(deadline, "WMI processes", &host, move || {
+            (wmi::remote_processes(&h), vec![])
+        })
+    };
+    let mut notes = Vec::new();
+    snapshot.workstation_users = take_notes(&mut notes, wksta());
+    snapshot.smb_sessions = take_notes(&mut notes, smb());
+    snapshot.interactive_sessions = take_notes(&mut notes, wts());
+    snapshot.logon_sessions = take_notes(&mut notes, logons());
+    snapshot.processes = take_notes(&mut notes, procs());
+    snapshot.notes = notes;
+    snapshot
+}
+
+fn take_notes<T>(
+    notes: &mut Vec<String>,
+    (observed, mut more): (Observed<T>, Vec<String>),
+) -> Observed<T> {
+    notes.append(&mut more);
+    observed
+}
