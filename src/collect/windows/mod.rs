@@ -61,8 +61,25 @@ pub fn collect_local(_options: &CollectOptions) -> HostSnapshot {
     snapshot.processes = process::processes(&mut notes);
     snapshot.smb_sessions = netapi::smb_sessions(None, &mut notes);
     snapshot.interactive_sessions = wts::interactive_sessions(None);
+    if let Some(note) = implausible_lsa_note(&snapshot) {
+        notes.push(note);
+    }
     snapshot.notes = notes;
     snapshot
+}
+
+/// Every process runs in some logon session, so an LSA that lists none while
+/// processes run is not telling the truth (Wine's LSA is such a stub). The
+/// source stays "ok" (LSA did answer) but the reader is told.
+fn implausible_lsa_note(snapshot: &HostSnapshot) -> Option<String> {
+    let lsa_empty = snapshot.logon_sessions.rows().is_some_and(Vec::is_empty);
+    let processes = snapshot.processes.rows().map_or(0, Vec::len);
+    (lsa_empty && processes > 0).then(|| {
+        format!(
+            "logon_sessions: LSA listed no logon sessions although {processes} processes run; \
+             its answer is not plausible (a stubbed LSA, as under Wine)"
+        )
+    })
 }
 
 /// Run one remote source on its own thread and give up after `deadline`.
