@@ -1,8 +1,11 @@
 //! lingerscan: find lingering user sessions on Windows and Linux hosts.
 //!
-//! Data flows one way: `collect` → [`model::HostSnapshot`] → `analyze` →
-//! findings → `report`.
+//! Data flows one way: [`collect`] → [`model::HostSnapshot`] → [`analyze`] →
+//! findings → [`report`].
 
+pub mod analyze;
 pub mod collect;
 pub mod identity;
 pub mod model;
+pub mod report;
+pub mod snapshot_io;

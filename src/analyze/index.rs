@@ -1,0 +1,104 @@
+//! Lookup tables over a snapshot, built once so that correlation stays linear.
+
+use std::collections::HashMap;
+
+use crate::identity::{TargetUser, domains_equal, split_account};
+use crate::model::HostSnapshot;
+
+/// Rows of one source grouped by lower-case account name (without domain).
+#[derive(Default)]
+pub(super) struct AccountIndex {
+    by_name: HashMap<Box<str>, Vec<u32>>,
+}
+
+impl AccountIndex {
+    fn build<'a>(accounts: impl Iterator<Item = Option<&'a str>>) -> Self {
+        let mut by_name: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        for (row, account) in accounts.enumerate() {
+            let Some(account) = account else { continue };
+            let (_, user) = split_account(account);
+            if user.is_empty() {
+                continue;
+            }
+            let key: Box<str> = if user.is_ascii() && !user.bytes().any(|b| b.is_ascii_uppercase())
+            {
+                user.into()
+            } else {
+                user.to_lowercase().into()
+            };
+            by_name.entry(key).or_default().push(row as u32);
+        }
+        AccountIndex { by_name }
+    }
+
+    /// Rows whose account matches `target`; `domain_of` gives a row's domain, if it has one.
+    pub fn matching<'s, 'd>(
+        &'s self,
+        target: &'s TargetUser,
+        domain_of: impl Fn(u32) -> Option<&'d str> + 's,
+    ) -> impl Iterator<Item = u32> + 's {
+        self.by_name
+            .get(target.user.to_lowercase().as_str())
+            .map(|rows| rows.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(
+                move |&row| match (&target.domain, domain_of(row).filter(|d| !d.is_empty())) {
+                    (Some(want), Some(have)) => domains_equal(want, have),
+                    _ => true,
+                },
+            )
+    }
+}
+
+pub(super) struct SnapshotIndex<'a> {
+    /// Process rows by the logon session (LUID / logind id) they belong to.
+    pub procs_by_logon: HashMap<&'a str, Vec<u32>>,
+    /// Process rows by Linux audit session id.
+    pub procs_by_audit: HashMap<u32, Vec<u32>>,
+    /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
+    pub unattributed_procs: Vec<u32>,
+    pub procs_by_user: AccountIndex,
+    pub logons_by_user: AccountIndex,
+    pub smb_by_user: AccountIndex,
+    /// Interactive rows by session id.
+    pub interactive_by_id: HashMap<&'a str, u32>,
+}
+
+impl<'a> SnapshotIndex<'a> {
+    pub fn build(snapshot: &'a HostSnapshot) -> Self {
+        let processes = snapshot.processes.rows_or_empty();
+        let mut procs_by_logon: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut procs_by_audit: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut unattributed_procs = Vec::new();
+        for (row, process) in processes.iter().enumerate() {
+            let row = row as u32;
+            match &process.logon_id {
+                Some(logon) => procs_by_logon.entry(logon.as_str()).or_default().push(row),
+                None if process.access_error.is_some() => unattributed_procs.push(row),
+                None => {}
+            }
+            if let Some(audit) = process.audit_session {
+                procs_by_audit.entry(audit).or_default().push(row);
+            }
+        }
+        let logons = snapshot.logon_sessions.rows_or_empty();
+        let smb = snapshot.smb_sessions.rows_or_empty();
+        SnapshotIndex {
+            procs_by_logon,
+            procs_by_audit,
+            unattributed_procs,
+            procs_by_user: AccountIndex::build(processes.iter().map(|p| p.user.as_deref())),
+            logons_by_user: AccountIndex::build(logons.iter().map(|l| l.user.as_deref())),
+            smb_by_user: AccountIndex::build(smb.iter().map(|s| s.user.as_deref())),
+            interactive_by_id: snapshot
+                .interactive_sessions
+                .rows_or_empty()
+                .iter()
+                .enumerate()
+                .map(|(row, s)| (s.session_id.as_str(), row as u32))
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Correlation and verdicts: a pure function from a snapshot to findings.
+//!
+//! No I/O happens here. Every finding carries the rows that led to it, so a
+//! reader can check the reasoning, and a verdict that needed a source which
+//! could not be read is INCONCLUSIVE, never LINGERING or ACTIVE by default.
+//!
+//! Session-level findings (one per logon session, interactive session,
+//! utmp entry, SMB session, or stale workstation-list user) come from
+//! [`sessions`]; the script's user-level rule from [`users`].
+
+mod index;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::identity::TargetUser;
+use crate::model::{FailureKind, HostSnapshot, Observed, Platform, Source, SourceFailure};
+
+pub use sessions::human_duration;
+pub use users::{UserAssessment, UserState};
+
+/// Default for `--max-idle`: a disconnected or idle session older than this lingers.
+pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// Only this user; None analyses every user on the host.
+    pub target: Option<TargetUser>,
+    /// Disconnected interactive sessions and idle SMB sessions past this linger.
+    pub max_idle: Duration,
+    /// "Now" for idle computations (the snapshot's collection time when analysing offline).
+    pub now: Timestamp,
+}
+
+impl AnalyzeOptions {
+    pub fn for_snapshot(snapshot: &HostSnapshot) -> Self {
+        AnalyzeOptions {
+            target: None,
+            max_idle: DEFAULT_MAX_IDLE,
+            now: snapshot.collected_at,
+        }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    Active,
+    Disconnected,
+    LeakedLogon,
+    StaleWksta,
+    Closing,
+    StaleUtmp,
+    IdleSmb,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Active => "ACTIVE",
+            Verdict::Disconnected => "DISCONNECTED",
+            Verdict::LeakedLogon => "LEAKED_LOGON",
+            Verdict::StaleWksta => "STALE_WKSTA",
+            Verdict::Closing => "CLOSING",
+            Verdict::StaleUtmp => "STALE_UTMP",
+            Verdict::IdleSmb => "IDLE_SMB",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of record a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// A Windows LSA/WMI logon session or a systemd-logind session.
+    LogonSession,
+    /// A WTS (RDP/console) session or Linux terminal not tied to a logon session above.
+    InteractiveSession,
+    /// A utmp login record (Linux).
+    UtmpEntry,
+    /// A user in the workstation service's list (per user, as the list has no session ids).
+    WorkstationUser,
+    SmbSession,
+    /// Processes grouped by Linux audit session id when logind is absent.
+    AuditSession,
+}
+
+/// Rows of one source that support a finding (indices into that source's rows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Evidence {
+    pub source: Source,
+    pub rows: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub verdict: Verdict,
+    /// Whether this session lingers (the verdict, and for DISCONNECTED/IDLE_SMB the idle time past `max_idle`).
+    pub lingering: bool,
+    pub kind: SessionKind,
+    /// LUID, logind id, WTS id, tty, SMB session id or client, or the user for workstation rows.
+    pub session_id: String,
+    /// The account, `DOMAIN\user` or `user`.
+    pub user: String,
+    /// Why this verdict, in one sentence.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    /// How many rows of `source` support this finding.
+    pub fn evidence_count(&self, source: Source) -> usize {
+        self.evidence
+            .iter()
+            .filter(|e| e.source == source)
+            .map(|e| e.rows.len())
+            .sum()
+    }
+}
+
+/// A source that failed, as the analysis saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FailedSource {
+    pub source: Source,
+    pub failure: SourceFailure,
+}
+
+/// Everything concluded about one host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Analysis {
+    pub host: String,
+    pub platform: Platform,
+    pub collected_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub max_idle_secs: u64,
+    pub findings: Vec<Finding>,
+    /// The script's user-level rule, per user (or for the target only).
+    pub users: Vec<UserAssessment>,
+    pub failed_sources: Vec<FailedSource>,
+}
+
+/// The process exit code contract: 0 nothing lingering, 1 something lingering, 2 could not decide.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Clean,
+    Lingering,
+    Undecided,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Lingering => 1,
+            Outcome::Undecided => 2,
+        }
+    }
+
+    /// Several hosts: lingering anywhere wins, then undecided anywhere.
+    pub fn combine(self, other: Outcome) -> Outcome {
+        match (self, other) {
+            (Outcome::Lingering, _) | (_, Outcome::Lingering) => Outcome::Lingering,
+            (Outcome::Undecided, _) | (_, Outcome::Undecided) => Outcome::Undecided,
+            _ => Outcome::Clean,
+        }
+    }
+}
+
+impl Analysis {
+    pub fn lingering_count(&self) -> usize {
+        self.findings.iter().filter(|f| f.lingering).count()
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        let user_lingers = self.users.iter().any(|u| u.state == UserState::Lingering);
+        if user_lingers || self.findings.iter().any(|f| f.lingering) {
+            return Outcome::Lingering;
+        }
+        let undecided_finding = self
+            .findings
+            .iter()
+            .any(|f| f.verdict == Verdict::Inconclusive);
+        let undecided_user = self
+            .users
+            .iter()
+            .any(|u| u.state == UserState::Inconclusive);
+        // A source that broke (rather than one the host simply lacks) means we did not see everything.
+        let broken_source = self.failed_sources.iter().any(|f| {
+            !matches!(
+                f.failure.kind,
+                FailureKind::NotAvailable | FailureKind::NotSupported
+            )
+        });
+        if undecided_finding || undecided_user || broken_source {
+            Outcome::Undecided
+        } else {
+            Outcome::Clean
+        }
+    }
+}
+
+/// Can a source's silence be trusted? Yes when it answered, or when the
+/// thing it reads does not exist on the host at all (no Samba, no utmp).
+pub(crate) fn rules_out<T>(observed: &Observed<T>) -> bool {
+    match observed {
+        Observed::Ok { .. } => true,
+        Observed::Failed(f) => f.kind == FailureKind::NotAvailable,
+    }
+}
+
+/// Analyse one snapshot.
+pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
+    let index = index::SnapshotIndex::build(snapshot);
+    let findings = sessions::session_findings(snapshot, &index, options);
+    let users = users::assess_users(snapshot, &index, options);
+    let failed_sources = Source::ALL
+        .iter()
+        .filter_map(|&source| {
+            snapshot.failure_of(source).map(|failure| FailedSource {
+                source,
+                failure: failure.clone(),
+            })
+        })
+        .collect();
+    Analysis {
+        host: snapshot.host.clone(),
+        platform: snapshot.platform,
+        collected_at: snapshot.collected_at,
+        target: options.target.as_ref().map(TargetUser::display),
+        max_idle_secs: options.max_idle.as_secs(),
+        findings,
+        users,
+        failed_sources,
+    }
+}

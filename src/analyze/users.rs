@@ -1,0 +1,188 @@
+//! The script's user-level rule (its section 5), kept as its own result:
+//! a user listed by the workstation service with no logon session and no
+//! process lingers; any logon session or process makes the user active.
+//! SMB sessions are informational only, as in the script.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::index::SnapshotIndex;
+use super::{AnalyzeOptions, rules_out};
+use crate::identity::{TargetUser, account_key, is_set_aside, split_account};
+use crate::model::{HostSnapshot, Source};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserState {
+    /// Listed by the workstation service, no logon session, no process.
+    Lingering,
+    /// Has a logon session or a process.
+    Active,
+    /// Not listed by the workstation service, and nothing else either: not logged on.
+    NotPresent,
+    /// A source the rule needs could not be read.
+    Inconclusive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserAssessment {
+    pub user: String,
+    pub state: UserState,
+    /// Matching rows of the workstation-user list (machine accounts excluded).
+    pub workstation_rows: Vec<u32>,
+    /// Counts per source; None when that source could not be read.
+    pub logon_sessions: Option<usize>,
+    pub processes: Option<usize>,
+    pub smb_sessions: Option<usize>,
+    /// Sources the rule needed that failed (the script's "checks were incomplete" warning).
+    pub unchecked: Vec<Source>,
+}
+
+pub(super) fn assess_users(
+    snapshot: &HostSnapshot,
+    index: &SnapshotIndex<'_>,
+    options: &AnalyzeOptions,
+) -> Vec<UserAssessment> {
+    let accounts = match &options.target {
+        Some(target) => vec![target.clone()],
+        None => accounts_on_host(snapshot),
+    };
+    accounts
+        .iter()
+        .map(|a| assess(snapshot, index, a))
+        .collect()
+}
+
+/// Every human account seen by a login source (not processes alone, which
+/// would list every daemon), with domain-less duplicates folded into the
+/// domain-qualified account of the same name.
+fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
+    let mut seen: BTreeMap<String, TargetUser> = BTreeMap::new();
+    let mut add = |domain: Option<&str>, user: &str| {
+        let domain = domain.map(str::trim).filter(|d| !d.is_empty());
+        let user = user.trim();
+        if is_set_aside(domain, user) {
+            return;
+        }
+        seen.entry(account_key(domain, user))
+            .or_insert_with(|| TargetUser {
+                domain: domain.map(str::to_string),
+                user: user.to_string(),
+            });
+    };
+    for w in snapshot.workstation_users.rows_or_empty() {
+        add(Some(&w.logon_domain), &w.user);
+    }
+    for l in snapshot.logon_sessions.rows_or_empty() {
+        if let Some(user) = &l.user {
+            add(l.domain.as_deref(), user);
+        }
+    }
+    for i in snapshot.interactive_sessions.rows_or_empty() {
+        if let Some(user) = &i.user {
+            add(i.domain.as_deref(), user);
+        }
+    }
+    for s in snapshot.smb_sessions.rows_or_empty() {
+        if let Some(user) = &s.user {
+            add(s.domain.as_deref(), user);
+        }
+    }
+    let qualified: std::collections::HashSet<String> = seen
+        .values()
+        .filter(|t| t.domain.is_some())
+        .map(|t| t.user.to_lowercase())
+        .collect();
+    seen.into_values()
+        .filter(|t| t.domain.is_some() || !qualified.contains(&t.user.to_lowercase()))
+        .collect()
+}
+
+fn assess(
+    snapshot: &HostSnapshot,
+    index: &SnapshotIndex<'_>,
+    account: &TargetUser,
+) -> UserAssessment {
+    let workstation_rows: Vec<u32> = snapshot
+        .workstation_users
+        .rows_or_empty()
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| {
+            !is_set_aside(None, &w.user) && account.matches(Some(&w.logon_domain), &w.user)
+        })
+        .map(|(row, _)| row as u32)
+        .collect();
+    let logons = snapshot.logon_sessions.rows_or_empty();
+    let processes = snapshot.processes.rows_or_empty();
+    let smb = snapshot.smb_sessions.rows_or_empty();
+    let count_if = |ok: bool, n: usize| ok.then_some(n);
+    let logon_sessions = count_if(
+        rules_out(&snapshot.logon_sessions),
+        index
+            .logons_by_user
+            .matching(account, |r| logons[r as usize].domain.as_deref())
+            .count(),
+    );
+    let process_count = count_if(
+        rules_out(&snapshot.processes),
+        index
+            .procs_by_user
+            .matching(account, |r| {
+                processes[r as usize]
+                    .user
+                    .as_deref()
+                    .and_then(|u| split_account(u).0)
+            })
+            .count(),
+    );
+    // On Linux a live utmp login process is a process of that login even when
+    // it runs as root (sshd, smbd), so it counts like one.
+    let live_login_processes = workstation_rows
+        .iter()
+        .filter(|&&r| {
+            snapshot.workstation_users.rows_or_empty()[r as usize].pid_alive == Some(true)
+        })
+        .count();
+    let process_count = process_count.map(|n| n + live_login_processes);
+    let smb_sessions = count_if(
+        rules_out(&snapshot.smb_sessions),
+        index
+            .smb_by_user
+            .matching(account, |r| smb[r as usize].domain.as_deref())
+            .count(),
+    );
+    let unchecked: Vec<Source> = [
+        (
+            Source::WorkstationUsers,
+            rules_out(&snapshot.workstation_users),
+        ),
+        (Source::LogonSessions, logon_sessions.is_some()),
+        (Source::Processes, process_count.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, ok)| !ok)
+    .map(|(s, _)| s)
+    .collect();
+    let active = logon_sessions.unwrap_or(0) > 0 || process_count.unwrap_or(0) > 0;
+    let state = if active {
+        UserState::Active
+    } else if !unchecked.is_empty() {
+        UserState::Inconclusive
+    } else if workstation_rows.is_empty() {
+        UserState::NotPresent
+    } else {
+        UserState::Lingering
+    };
+    UserAssessment {
+        user: account.display(),
+        state,
+        workstation_rows,
+        logon_sessions,
+        processes: process_count,
+        smb_sessions,
+        unchecked,
+    }
+}

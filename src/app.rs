@@ -1,0 +1,216 @@
+//! What each subcommand does. The only place that talks to the terminal.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
+use clap::CommandFactory;
+
+use crate::cli::{
+    AnalysisArgs, AnalyzeArgs, Cli, ColorChoice, Command, ScanArgs, SnapshotArgs, TargetArgs,
+};
+use lingerscan::analyze::{self, Analysis, AnalyzeOptions, Outcome};
+use lingerscan::collect::{self, CollectOptions, LinuxPaths};
+use lingerscan::identity::TargetUser;
+use lingerscan::model::HostSnapshot;
+use lingerscan::report::{self, Format, json::HostReport, text::TextOptions};
+use lingerscan::snapshot_io;
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        None => scan(&cli.scan),
+        Some(Command::Scan(args)) => scan(&args),
+        Some(Command::Analyze(args)) => analyze_files(&args),
+        Some(Command::Snapshot(args)) => snapshot(&args),
+        Some(Command::Schema) => {
+            emit(&snapshot_io::json_schema())?;
+            Ok(Outcome::Clean)
+        }
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "lingerscan", &mut std::io::stdout());
+            Ok(Outcome::Clean)
+        }
+        Some(Command::Man) => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            std::io::stdout().write_all(&page)?;
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+/// Write to standard output; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing the report"),
+    }
+}
+
+fn is_local(host: &str) -> bool {
+    let host = host.trim();
+    host.is_empty()
+        || host == "."
+        || host.eq_ignore_ascii_case("localhost")
+        || local_hostname().is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
+fn local_hostname() -> Option<String> {
+    std::env::var("COMPUTERNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+fn collect_options(target: &TargetArgs) -> CollectOptions {
+    CollectOptions {
+        host: target.host.clone().filter(|h| !is_local(h)),
+        timeout: target.timeout,
+        linux: LinuxPaths {
+            utmp: target.linux.utmp_file.clone(),
+            logind_dir: target.linux.logind_dir.clone(),
+            proc_dir: target.linux.proc_dir.clone(),
+            smb_conf: target.linux.smb_conf.clone(),
+            smbstatus: target.linux.smbstatus.clone(),
+        },
+    }
+}
+
+fn parse_target(args: &AnalysisArgs) -> Result<Option<TargetUser>> {
+    args.user
+        .as_deref()
+        .map(|u| TargetUser::parse(u).with_context(|| "invalid --user"))
+        .transpose()
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn scan(args: &ScanArgs) -> Result<Outcome> {
+    let target = parse_target(&args.analysis)?;
+    let options = collect_options(&args.target);
+    let snapshot = collect::collect(&options)?;
+    let mut analyze_options = AnalyzeOptions::for_snapshot(&snapshot);
+    analyze_options.target = target;
+    analyze_options.max_idle = args.analysis.max_idle;
+    report_hosts(&[snapshot], &analyze_options, &args.analysis, false)
+}
+
+fn analyze_files(args: &AnalyzeArgs) -> Result<Outcome> {
+    let target = parse_target(&args.analysis)?;
+    let mut snapshots = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        snapshots.push(snapshot_io::load(path)?);
+    }
+    let options = AnalyzeOptions {
+        target,
+        max_idle: args.analysis.max_idle,
+        // Replaced per snapshot below unless --now was given.
+        now: args.now.unwrap_or_else(jiff::Timestamp::now),
+    };
+    if args.now.is_some() {
+        report_hosts(&snapshots, &options, &args.analysis, true)
+    } else {
+        report_each_at_collection_time(&snapshots, &options, &args.analysis)
+    }
+}
+
+fn report_each_at_collection_time(
+    snapshots: &[HostSnapshot],
+    options: &AnalyzeOptions,
+    args: &AnalysisArgs,
+) -> Result<Outcome> {
+    let analyses: Vec<Analysis> = snapshots
+        .iter()
+        .map(|s| {
+            let options = AnalyzeOptions {
+                now: s.collected_at,
+                ..options.clone()
+            };
+            analyze::analyze(s, &options)
+        })
+        .collect();
+    render(snapshots, &analyses, args, true)
+}
+
+fn report_hosts(
+    snapshots: &[HostSnapshot],
+    options: &AnalyzeOptions,
+    args: &AnalysisArgs,
+    offline: bool,
+) -> Result<Outcome> {
+    let analyses: Vec<Analysis> = snapshots
+        .iter()
+        .map(|s| analyze::analyze(s, options))
+        .collect();
+    render(snapshots, &analyses, args, offline)
+}
+
+fn render(
+    snapshots: &[HostSnapshot],
+    analyses: &[Analysis],
+    args: &AnalysisArgs,
+    offline: bool,
+) -> Result<Outcome> {
+    let outcome = analyses
+        .iter()
+        .map(Analysis::outcome)
+        .fold(Outcome::Clean, Outcome::combine);
+    match args.format {
+        Format::Text => {
+            let options = TextOptions {
+                color: use_color(args.color),
+                offline,
+            };
+            for (snapshot, analysis) in snapshots.iter().zip(analyses) {
+                emit(&report::text::render(snapshot, analysis, options))?;
+            }
+            if analyses.len() > 1 {
+                let lines: Vec<String> = analyses.iter().map(report::text::host_line).collect();
+                emit(&format!("\nHosts:\n  {}\n", lines.join("\n  ")))?;
+            }
+        }
+        Format::Json => {
+            let hosts: Vec<HostReport> = snapshots
+                .iter()
+                .zip(analyses)
+                .map(|(s, a)| HostReport::new(s, a))
+                .collect();
+            emit(&report::json::document(&hosts)?)?;
+        }
+        Format::Ndjson => {
+            for (s, a) in snapshots.iter().zip(analyses) {
+                emit(&report::json::line(&HostReport::new(s, a))?)?;
+            }
+        }
+        Format::Csv => emit(&report::csv::document(analyses)?)?,
+    }
+    Ok(outcome)
+}
+
+fn snapshot(args: &SnapshotArgs) -> Result<Outcome> {
+    let options = collect_options(&args.target);
+    let snapshot = collect::collect(&options)?;
+    snapshot_io::save(&snapshot, &args.out)?;
+    if args.out.as_os_str() != "-" {
+        eprintln!(
+            "snapshot of {} written to {}",
+            snapshot.host,
+            args.out.display()
+        );
+    }
+    if snapshot.host.is_empty() {
+        bail!("collector returned a snapshot without a host name");
+    }
+    Ok(Outcome::Clean)
+}

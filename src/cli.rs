@@ -1,0 +1,209 @@
+//! Command-line definitions only (clap derive). Behaviour lives in `app`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use lingerscan::report::Format;
+
+const AFTER_HELP: &str = "\
+Examples:
+  lingerscan                                  scan this machine, every user
+  lingerscan --user 'CONTOSO\\alice'           the script's report for one user
+  lingerscan --host SRV01 --user alice        a remote host
+  lingerscan --format json > scan.json        machine-readable
+  lingerscan snapshot --out snap.json         raw evidence, to analyse elsewhere
+  lingerscan analyze snap.json --user alice   offline analysis
+
+Exit codes:
+  0  nothing lingering
+  1  something lingering
+  2  could not decide (a needed source failed) or an error";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lingerscan",
+    version,
+    about = "Find lingering user sessions on Windows and Linux hosts",
+    long_about = "Find lingering user sessions: logons a host still holds for users who are gone.\n\n\
+        Compares the workstation service's user list, logon sessions, processes, SMB sessions and \
+        interactive sessions, gives a verdict per session with its evidence, and prints the \
+        sections of Get-LingeringSessions.ps1. Without a subcommand it runs `scan`.",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect evidence from a host and report (the default).
+    Scan(ScanArgs),
+    /// Analyse snapshots written earlier by `snapshot` (offline, no collection).
+    Analyze(AnalyzeArgs),
+    /// Collect evidence and write the raw snapshot as JSON.
+    Snapshot(SnapshotArgs),
+    /// Print the JSON Schema of the snapshot format.
+    Schema,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Colour when standard output is a terminal and NO_COLOR is not set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Options that shape the analysis and its output.
+#[derive(Debug, Clone, Args)]
+pub struct AnalysisArgs {
+    /// The user to check: DOMAIN\user, user@domain or user (default: every user).
+    #[arg(short = 'u', long, visible_alias = "target-user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Disconnected and idle sessions linger past this (e.g. 30m, 8h, 3d).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub max_idle: Duration,
+
+    /// Colour in the text report.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// The host to scan (default: this machine; `.` and `localhost` also mean this machine).
+    #[arg(
+        short = 'H',
+        long,
+        visible_alias = "target-server",
+        value_name = "HOST"
+    )]
+    pub host: Option<String>,
+
+    /// Time limit for network work on one host (e.g. 5s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    #[command(flatten)]
+    pub linux: LinuxSourceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Linux sources")]
+pub struct LinuxSourceArgs {
+    /// utmp file to read.
+    #[arg(long, value_name = "PATH", default_value = "/var/run/utmp")]
+    pub utmp_file: PathBuf,
+    /// systemd runtime directory holding sessions/ and users/.
+    #[arg(long, value_name = "DIR", default_value = "/run/systemd")]
+    pub logind_dir: PathBuf,
+    /// procfs mount.
+    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    pub proc_dir: PathBuf,
+    /// smb.conf for smbstatus (default: Samba's own).
+    #[arg(long, value_name = "PATH")]
+    pub smb_conf: Option<PathBuf>,
+    /// smbstatus program.
+    #[arg(long, value_name = "PATH", default_value = "smbstatus")]
+    pub smbstatus: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AnalyzeArgs {
+    /// Snapshot files (JSON, from `lingerscan snapshot`); `-` reads standard input.
+    #[arg(required = true, value_name = "SNAPSHOT")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    /// Judge idle times as of this moment (RFC 3339) instead of each snapshot's collection time.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// Where to write the snapshot (`-` for standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// `30m`, `8h`, `3d`, `1h 30m`, or ISO 8601 (`PT5M`); days are 24 hours.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let span: jiff::Span = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("'{text}' is not a duration like 30s, 15m, 8h or 3d ({e})"))?;
+    let signed = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("'{text}': {e}"))?;
+    Duration::try_from(signed).map_err(|_| format!("'{text}' must not be negative"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("PT5M"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("-5m").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn script_parameter_names_are_aliases() {
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "--target-user",
+            "DOM\\bob",
+            "--target-server",
+            "SRV",
+        ])
+        .unwrap();
+        assert_eq!(cli.scan.analysis.user.as_deref(), Some("DOM\\bob"));
+        assert_eq!(cli.scan.target.host.as_deref(), Some("SRV"));
+        assert!(cli.command.is_none());
+    }
+}

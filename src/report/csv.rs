@@ -1,0 +1,67 @@
+//! CSV: one row per finding, cells neutralised against formula injection.
+
+use super::sanitize::for_csv;
+use crate::analyze::Analysis;
+
+pub const HEADER: [&str; 11] = [
+    "host",
+    "verdict",
+    "lingering",
+    "kind",
+    "session_id",
+    "user",
+    "since",
+    "idle_secs",
+    "evidence",
+    "reason",
+    "outcome",
+];
+
+/// Rows for one host (no header).
+pub fn rows(analysis: &Analysis) -> Vec<[String; 11]> {
+    let outcome = format!("{:?}", analysis.outcome()).to_lowercase();
+    analysis
+        .findings
+        .iter()
+        .map(|f| {
+            let kind = serde_json::to_value(f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let evidence: Vec<String> = f
+                .evidence
+                .iter()
+                .map(|e| format!("{}:{}", e.source, e.rows.len()))
+                .collect();
+            [
+                analysis.host.clone(),
+                f.verdict.as_str().to_string(),
+                f.lingering.to_string(),
+                kind,
+                f.session_id.clone(),
+                f.user.clone(),
+                f.since.map(|t| t.to_string()).unwrap_or_default(),
+                f.idle_secs.map(|n| n.to_string()).unwrap_or_default(),
+                evidence.join(";"),
+                f.reason.clone(),
+                outcome.clone(),
+            ]
+            .map(|cell| for_csv(&cell).into_owned())
+        })
+        .collect()
+}
+
+/// A whole CSV document for several hosts.
+pub fn document<'a>(
+    analyses: impl IntoIterator<Item = &'a Analysis>,
+) -> Result<String, ::csv::Error> {
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    writer.write_record(HEADER)?;
+    for analysis in analyses {
+        for row in rows(analysis) {
+            writer.write_record(&row)?;
+        }
+    }
+    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

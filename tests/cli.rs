@@ -1,0 +1,241 @@
+//! The binary as a user runs it: exit codes, formats, and bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn lingerscan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn analyze(name: &str, extra: &[&str]) -> Output {
+    let path = fixture(name);
+    let mut args = vec!["analyze", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    lingerscan(&args)
+}
+
+#[test]
+fn exit_codes_follow_the_verdicts() {
+    assert_eq!(
+        analyze(
+            "script_example.json",
+            &["--user", "TESTDOMAIN\\Administrator"]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        analyze("lingering_wksta.json", &["--user", "alice"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        analyze("process_source_failed.json", &["--user", "alice"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(analyze("disconnected_rdp.json", &[]).status.code(), Some(1));
+    assert_eq!(
+        analyze("disconnected_rdp.json", &["--max-idle", "7d"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn text_report_has_the_script_sections_and_counts() {
+    let out = analyze(
+        "script_example.json",
+        &["--target-user", "TESTDOMAIN\\Administrator"],
+    );
+    let stdout = text(&out.stdout);
+    for needle in [
+        "LINGERING SESSION DETECTION REPORT",
+        "SECTION 1: NetWkstaUserEnum - ALL SESSIONS",
+        "Total sessions found: 13",
+        "SECTION 2: Win32_LogonSession - ACTIVE LOGON SESSIONS",
+        "Active logon sessions found: 1",
+        "SECTION 3: PROCESSES - ACTIVE PROCESSES RUNNING AS USER",
+        "Active processes found: 28",
+        "SECTION 4: SMB SESSIONS - NETWORK FILE SHARING SESSIONS",
+        "No SMB sessions found for 'TESTDOMAIN\\Administrator'",
+        "SECTION 5: LINGERING SESSION ANALYSIS",
+        "ACTIVE USER STATE (not lingering by this heuristic)",
+        "NetWkstaUserEnum Sessions: 13 total",
+        "Active Logon Sessions: 1",
+        "Running Processes: 28",
+        "SMB Sessions: 0",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains('\x1b'), "NO_COLOR must disable colour");
+}
+
+#[test]
+fn lingering_report_carries_the_recommendation() {
+    let stdout = text(&analyze("lingering_wksta.json", &["--user", "TESTDOMAIN\\alice"]).stdout);
+    assert!(stdout.contains("LINGERING USER STATE DETECTED"));
+    assert!(stdout.contains("Recommendation:"));
+    assert!(stdout.contains("STALE_WKSTA"));
+}
+
+#[test]
+fn failed_source_report_carries_the_warning() {
+    let stdout = text(&analyze("process_source_failed.json", &["--user", "alice"]).stdout);
+    assert!(stdout.contains("ERROR: The process list could not be read: access denied"));
+    assert!(stdout.contains("WARNING: Section 3 (processes) could not be read"));
+    assert!(stdout.contains("INCONCLUSIVE"));
+}
+
+#[test]
+fn json_ndjson_and_csv_carry_the_same_findings() {
+    let json: serde_json::Value =
+        serde_json::from_slice(&analyze("linux_mixed.json", &["-f", "json"]).stdout).unwrap();
+    assert_eq!(json["report_version"], 1);
+    assert_eq!(json["outcome"], "lingering");
+    let findings = json["hosts"][0]["analysis"]["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 5);
+    assert_eq!(json["hosts"][0]["snapshot"]["schema_version"], 1);
+
+    let ndjson = text(&analyze("linux_mixed.json", &["-f", "ndjson"]).stdout);
+    let lines: Vec<&str> = ndjson.lines().collect();
+    assert_eq!(lines.len(), 1);
+    let line: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(line["analysis"]["findings"].as_array().unwrap().len(), 5);
+
+    let csv = text(&analyze("linux_mixed.json", &["-f", "csv"]).stdout);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 5);
+    let verdicts: Vec<&str> = rows.iter().map(|r| &r[1]).collect();
+    assert!(verdicts.contains(&"STALE_UTMP") && verdicts.contains(&"CLOSING"));
+}
+
+#[test]
+fn several_snapshots_in_one_run() {
+    let a = fixture("script_example.json");
+    let b = fixture("leaked_logon.json");
+    let out = lingerscan(&[
+        "analyze",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-f",
+        "ndjson",
+    ]);
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    assert_eq!(out.status.code(), Some(1), "lingering on any host wins");
+}
+
+#[test]
+fn malformed_json_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, "{\n  \"schema_version\": 1,\n  \"host\": oops\n}\n").unwrap();
+    let out = lingerscan(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("broken.json:3:"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
+
+#[test]
+fn unknown_schema_version_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.json");
+    std::fs::write(&path, "{\"schema_version\": 99, \"host\": \"x\"}").unwrap();
+    let out = lingerscan(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("schema_version 99 is not supported"));
+}
+
+#[test]
+fn unreadable_or_missing_file_is_an_error_not_a_panic() {
+    let out = lingerscan(&["analyze", "/nonexistent/snap.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot read /nonexistent/snap.json"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = lingerscan(&["analyze", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!text(&out.stderr).contains("panicked"));
+}
+
+#[test]
+fn empty_or_whitespace_user_is_refused() {
+    for user in ["", "   ", "\\bob", "DOM\\"] {
+        let out = analyze("script_example.json", &["--user", user]);
+        assert_eq!(out.status.code(), Some(2), "user {user:?}");
+        assert!(
+            text(&out.stderr).contains("invalid --user"),
+            "user {user:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_names_do_not_reach_the_terminal_raw() {
+    let mut snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("lingering_wksta.json")).unwrap())
+            .unwrap();
+    snapshot["workstation_users"]["rows"][1]["user"] = "ev\u{1b}]0;owned\u{7}il".into();
+    snapshot["workstation_users"]["rows"][2]["user"] = "=HYPERLINK(\"x\")".into();
+    snapshot["workstation_users"]["rows"][2]["logon_domain"] = "".into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.json");
+    std::fs::write(&path, snapshot.to_string()).unwrap();
+    let out = lingerscan(&["analyze", path.to_str().unwrap()]);
+    assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07));
+    assert!(text(&out.stdout).contains("ev\\u{1b}]0;owned\\u{7}il"));
+    let csv = lingerscan(&["analyze", path.to_str().unwrap(), "-f", "csv"]);
+    let csv = text(&csv.stdout);
+    assert!(
+        !csv.contains(",=HYPERLINK") && csv.contains("'=HYPERLINK"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn snapshot_schema_file_is_current() {
+    let out = lingerscan(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let committed = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/snapshot.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        committed,
+        "regenerate with: lingerscan schema > docs/snapshot.schema.json"
+    );
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let out = lingerscan(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("lingerscan"));
+    let man = lingerscan(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    assert!(text(&man.stdout).contains(".TH lingerscan"));
+}
