@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use lingerscan::collect::windows::{collect_local, collect_remote};
 use lingerscan::collect::{CollectOptions, collect};
 use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform, ProcessRow};
-use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
 use windows_sys::Win32::Foundation::CloseHandle;
-use windows_sys::Win32::System::Threading::{CreateEventW, GetCurrentProcess, GetProcessHandleCount};
+use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
+use windows_sys::Win32::System::Threading::{
+    CreateEventW, GetCurrentProcess, GetProcessHandleCount,
+};
 
 /// Tests that spawn processes and tests that check every process's name do
 /// not overlap: a process caught while starting has no image name yet.
@@ -215,7 +217,10 @@ fn repeated_scans_leak_no_handles() {
         collect_local(&CollectOptions::default());
     }
     let (count_after, value_after) = (handle_count(), next_handle_value());
-    assert!(count_after <= count_before + 2, "handle count grew from {count_before} to {count_after} over 30 scans");
+    assert!(
+        count_after <= count_before + 2,
+        "handle count grew from {count_before} to {count_after} over 30 scans"
+    );
     // Handle values step by 4; a leak of one handle per scan would add 120.
     assert!(
         value_after <= value_before + 4 * 8,

@@ -6,7 +6,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export WINEPREFIX="${WINEPREFIX:-$root/target/wineprefix}"
 export WINEDEBUG="${WINEDEBUG:--all}"
 export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=;winemenubuilder.exe=d}"
-if command -v wine64 >/dev/null 2>&1; then wine=wine64; else wine=wine; fi
+if command -v wine64 >/dev/null 2>&1; then
+    wine=wine64
+elif [ -x /usr/lib/wine/wine64 ]; then
+    wine=/usr/lib/wine/wine64 # Debian: wine64 alone, not on PATH
+    export WINELOADER="${WINELOADER:-$wine}"
+else
+    wine=wine
+fi
 mkdir -p "$(dirname "$WINEPREFIX")"
 system32="$WINEPREFIX/drive_c/windows/system32"
 if [ ! -d "$system32" ]; then

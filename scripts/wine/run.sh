@@ -10,6 +10,13 @@ export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=;winemenubuilder.exe
 if [ ! -f "$WINEPREFIX/.lingerscan-ready" ]; then
     bash "$root/scripts/wine/make-prefix.sh"
 fi
-# wine64 alone is enough for 64-bit programs; /usr/bin/wine picks it when wine32 is absent.
-if command -v wine64 >/dev/null 2>&1; then wine=wine64; else wine=wine; fi
+# wine64 alone is enough for 64-bit programs (no i386 multiarch needed).
+if command -v wine64 >/dev/null 2>&1; then
+    wine=wine64
+elif [ -x /usr/lib/wine/wine64 ]; then
+    wine=/usr/lib/wine/wine64 # Debian: wine64 alone, not on PATH
+    export WINELOADER="${WINELOADER:-$wine}"
+else
+    wine=wine
+fi
 exec "$wine" "$@"
