@@ -16,6 +16,7 @@ pub mod process;
 pub mod sid;
 pub mod time;
 pub mod wide;
+pub mod wmi;
 pub mod wts;
 
 /// A slice of Win32 structures whose embedded pointers are known to be valid.
