@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use lingerscan::collect::windows::{collect_local, collect_remote};
 use lingerscan::collect::{CollectOptions, collect};
-use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform, ProcessRow};
+use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform, ProcessRow, Source};
 use windows_sys::Win32::Foundation::CloseHandle;
 use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
 use windows_sys::Win32::System::Threading::{
@@ -155,7 +155,7 @@ fn stubbed_sources_are_reported_with_their_reasons_under_wine() {
     let snapshot = collect_local(&CollectOptions::default());
     if !running_under_wine() {
         // On real Windows every source answers, or fails with a code and a reason.
-        for source in lingerscan::model::Source::ALL {
+        for source in Source::ALL {
             if let Some(failure) = snapshot.failure_of(source) {
                 assert!(
                     failure.code.is_some() && !failure.message.is_empty(),
@@ -245,18 +245,20 @@ fn remote_scan_of_a_silent_loopback_host_fails_each_source_cleanly_in_time() {
     );
     assert_eq!(snapshot.collector, "windows-remote");
     assert_eq!(snapshot.host, "127.0.0.2");
-    for source in [
-        lingerscan::model::Source::LogonSessions,
-        lingerscan::model::Source::Processes,
-    ] {
-        let failure = snapshot
-            .failure_of(source)
-            .expect("WMI sources are not implemented");
-        assert_eq!(
-            failure.kind,
-            FailureKind::NotSupported,
-            "{source}: {failure}"
-        );
+    if running_under_wine() {
+        // Wine's WMI cannot reach another host over DCOM.
+        for source in [Source::LogonSessions, Source::Processes] {
+            let failure = snapshot
+                .failure_of(source)
+                .expect("WMI to 127.0.0.2 fails under Wine");
+            assert_eq!(
+                failure.kind,
+                FailureKind::Unreachable,
+                "{source}: {failure}"
+            );
+            assert_eq!(failure.code, Some(0x8004_1015), "{source}: {failure}");
+            assert!(failure.message.contains("127.0.0.2"), "{failure}");
+        }
     }
     if running_under_wine() {
         // Wine's NetWkstaUserEnum refuses remote servers as it refuses the
@@ -270,4 +272,45 @@ fn remote_scan_of_a_silent_loopback_host_fails_each_source_cleanly_in_time() {
     }
     // Whatever answered, the snapshot serializes (no half-filled state).
     serde_json::to_string(&snapshot).unwrap();
+}
+
+#[test]
+fn wmi_queries_of_this_machine_list_this_process_or_fail_with_a_reason() {
+    let sources = lingerscan::collect::windows::wmi::query_host(None);
+    let rows = match &sources.processes {
+        Observed::Ok { rows } => rows,
+        Observed::Failed(f) => panic!("WMI Win32_Process failed: {f}"),
+    };
+    let me = rows
+        .iter()
+        .find(|r| r.pid == std::process::id())
+        .expect("WMI lists this process");
+    assert!(
+        me.name.to_ascii_lowercase().starts_with("windows_local"),
+        "{}",
+        me.name
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.name.eq_ignore_ascii_case("services.exe")),
+        "{rows:?}"
+    );
+    if running_under_wine() {
+        // Wine's WMI has the classes but, like its LSA, no logon sessions.
+        assert_eq!(sources.logon_sessions, Observed::ok(vec![]));
+    } else {
+        assert!(me.start_time.is_some() && me.ppid.is_some(), "{me:?}");
+        let logon = me
+            .logon_id
+            .as_deref()
+            .expect("Win32_SessionProcess links this process");
+        let sessions = sources
+            .logon_sessions
+            .rows()
+            .expect("Win32_LogonSession readable");
+        assert!(
+            sessions.iter().any(|s| s.logon_id == logon),
+            "{logon} not among {sessions:?}"
+        );
+    }
 }

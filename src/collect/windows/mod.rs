@@ -82,87 +82,91 @@ fn implausible_lsa_note(snapshot: &HostSnapshot) -> Option<String> {
     })
 }
 
-/// Run one remote source on its own thread and give up after `deadline`.
-/// Win32 network calls cannot be cancelled; a call that overruns is left to
-/// finish on its detached thread and its answer is dropped.
+/// Run `work` on its own thread and give up after `deadline`, answering
+/// `on_timeout()` instead. Win32 network calls cannot be cancelled; a call
+/// that overruns finishes on its detached thread and its answer is dropped.
 fn with_deadline<T: Send + 'static>(
     deadline: Instant,
-    what: &'static str,
-    host: &str,
-    work: impl FnOnce() -> (Observed<T>, Vec<String>) + Send + 'static,
-) -> impl FnOnce() -> (Observed<T>, Vec<String>) {
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+    on_timeout: impl FnOnce(String) -> T,
+) -> impl FnOnce() -> T {
     let (sender, receiver) = mpsc::channel();
     let spawned = thread::Builder::new()
-        .name(format!("lingerscan-{what}"))
+        .name(format!("lingerscan-{name}"))
         .spawn(move || {
             let _ = sender.send(work());
         });
-    let host = host.to_string();
-    move || {
-        if let Err(error) = spawned {
-            let failure = SourceFailure::new(
-                FailureKind::Other,
-                None,
-                format!("{what}: cannot start a thread: {error}"),
-            );
-            return (Observed::Failed(failure), Vec::new());
+    move || match spawned {
+        Err(error) => on_timeout(format!("cannot start a thread: {error}")),
+        Ok(_) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            receiver
+                .recv_timeout(left)
+                .unwrap_or_else(|_| on_timeout("no answer within the time limit".to_string()))
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        receiver.recv_timeout(left).unwrap_or_else(|_| {
-            let failure = SourceFailure::new(
-                FailureKind::Timeout,
-                None,
-                format!("{what} on {host}: no answer within the time limit"),
-            );
-            (Observed::Failed(failure), Vec::new())
-        })
     }
 }
 
+fn timed_out<T>(what: &str, host: &str, why: String) -> (Observed<T>, Vec<String>) {
+    let failure = SourceFailure::new(
+        FailureKind::Timeout,
+        None,
+        format!("{what} on {host}: {why}"),
+    );
+    (Observed::Failed(failure), Vec::new())
+}
+
 /// Scan a remote Windows host: NetAPI and WTS over `\\host` (SMB/RPC),
-/// logon sessions and processes over WMI. The sources run concurrently, each
-/// bounded by `options.timeout`.
+/// logon sessions and processes over WMI (DCOM). The sources run
+/// concurrently, each bounded by `options.timeout`.
 pub fn collect_remote(host: &str, options: &CollectOptions) -> HostSnapshot {
     let host = host.trim_start_matches('\\').to_string();
     let mut snapshot = HostSnapshot::empty(host.clone(), Platform::Windows, "windows-remote");
     let deadline = Instant::now() + options.timeout.max(Duration::from_millis(100));
-    let wksta = {
-        let h = host.clone();
-        with_deadline(deadline, "NetWkstaUserEnum", &host, move || {
-            (netapi::workstation_users(Some(&h)), vec![])
-        })
-    };
-    let smb = {
-        let h = host.clone();
-        with_deadline(deadline, "NetSessionEnum", &host, move || {
+    let (h1, h2, h3, h4) = (host.clone(), host.clone(), host.clone(), host.clone());
+    let wksta = with_deadline(
+        deadline,
+        "wksta",
+        move || (netapi::workstation_users(Some(&h1)), Vec::new()),
+        |why| timed_out("NetWkstaUserEnum", &host, why),
+    );
+    let smb = with_deadline(
+        deadline,
+        "smb",
+        move || {
             let mut notes = Vec::new();
-            (netapi::smb_sessions(Some(&h), &mut notes), notes)
-        })
-    };
-    let wts = {
-        let h = host.clone();
-        with_deadline(deadline, "WTSEnumerateSessions", &host, move || {
-            (wts::interactive_sessions(Some(&h)), vec![])
-        })
-    };
-    let logons = {
-        let h = host.clone();
-        with_deadline(deadline, "WMI logon sessions", &host, move || {
-            (wmi::remote_logon_sessions(&h), vec![])
-        })
-    };
-    let procs = {
-        let h = host.clone();
-        with_deadline(deadline, "WMI processes", &host, move || {
-            (wmi::remote_processes(&h), vec![])
-        })
-    };
+            (netapi::smb_sessions(Some(&h2), &mut notes), notes)
+        },
+        |why| timed_out("NetSessionEnum", &host, why),
+    );
+    let wts = with_deadline(
+        deadline,
+        "wts",
+        move || (wts::interactive_sessions(Some(&h3)), Vec::new()),
+        |why| timed_out("WTSEnumerateSessions", &host, why),
+    );
+    let wmi = with_deadline(
+        deadline,
+        "wmi",
+        move || {
+            let sources = wmi::query_host(Some(&h4));
+            (sources.logon_sessions, sources.processes, sources.notes)
+        },
+        |why| {
+            let (logons, _) = timed_out("WMI", &host, why.clone());
+            let (processes, _) = timed_out("WMI", &host, why);
+            (logons, processes, Vec::new())
+        },
+    );
     let mut notes = Vec::new();
     snapshot.workstation_users = take_notes(&mut notes, wksta());
     snapshot.smb_sessions = take_notes(&mut notes, smb());
     snapshot.interactive_sessions = take_notes(&mut notes, wts());
-    snapshot.logon_sessions = take_notes(&mut notes, logons());
-    snapshot.processes = take_notes(&mut notes, procs());
+    let (logons, processes, mut wmi_notes) = wmi();
+    snapshot.logon_sessions = logons;
+    snapshot.processes = processes;
+    notes.append(&mut wmi_notes);
     snapshot.notes = notes;
     snapshot
 }

@@ -119,17 +119,29 @@ pub fn describe_hresult(hr: i32) -> (FailureKind, String) {
             FailureKind::AccessDenied,
             "WMI access denied: the account needs remote WMI (DCOM) rights, usually administrator",
         ),
+        0x8004_1009 => (
+            FailureKind::NotAvailable,
+            "the WMI service or provider is not available",
+        ),
+        0x8004_100C => (
+            FailureKind::NotSupported,
+            "WMI does not support this operation",
+        ),
         0x8004_100E => (FailureKind::NotSupported, "WMI namespace not found"),
         0x8004_1010 => (
             FailureKind::NotSupported,
             "WMI class not found on this host",
         ),
-        0x8004_1017 => (
-            FailureKind::ParseError,
-            "WMI rejected the query (invalid query)",
+        0x8004_1013 => (FailureKind::Other, "the WMI provider failed to load"),
+        0x8004_1014 => (FailureKind::Other, "the WMI component failed to initialise"),
+        0x8004_1015 => (
+            FailureKind::Unreachable,
+            "WMI transport failure: the host cannot be reached over DCOM (host down, firewall, \
+             or the WMI service is stopped)",
         ),
-        0x8004_1013 => (FailureKind::Other, "WMI provider failed to load"),
-        0x8004_1032 => (FailureKind::Timeout, "the WMI call timed out"),
+        0x8004_1017 => (FailureKind::Other, "WMI rejected the query (invalid query)"),
+        0x8004_1032 => (FailureKind::Other, "the WMI call was cancelled"),
+        0x8004_3001 => (FailureKind::Timeout, "the WMI call timed out"),
         0x8001_0108 | 0x8001_0114 => (
             FailureKind::Unreachable,
             "the RPC connection to WMI was lost",

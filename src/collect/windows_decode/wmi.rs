@@ -24,7 +24,10 @@ pub struct ObjectPath {
 
 impl ObjectPath {
     pub fn key(&self, name: &str) -> Option<&str> {
-        self.keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.keys
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -46,7 +49,10 @@ pub fn parse_object_path(path: &str) -> Option<ObjectPath> {
     }
     let mut keys = Vec::new();
     if let Some(singleton) = rest.strip_prefix('=') {
-        return (singleton == "@").then(|| ObjectPath { class: class.to_string(), keys });
+        return (singleton == "@").then(|| ObjectPath {
+            class: class.to_string(),
+            keys,
+        });
     }
     if let Some(r) = rest.strip_prefix('.') {
         rest = r;
@@ -65,7 +71,10 @@ pub fn parse_object_path(path: &str) -> Option<ObjectPath> {
             }
         }
     }
-    Some(ObjectPath { class: class.to_string(), keys })
+    Some(ObjectPath {
+        class: class.to_string(),
+        keys,
+    })
 }
 
 /// A quoted string with escapes, or a bare token up to the next ','.
@@ -110,7 +119,8 @@ pub fn parse_cim_datetime(text: &str) -> Option<Timestamp> {
     let second = i8::try_from(num(12..14)?).ok()?;
     let micros = num(15..21)?;
     let offset_minutes = num(22..25)? * if b[21] == b'-' { -1 } else { 1 };
-    let civil = jiff::civil::DateTime::new(year, month, day, hour, minute, second, micros * 1000).ok()?;
+    let civil =
+        jiff::civil::DateTime::new(year, month, day, hour, minute, second, micros * 1000).ok()?;
     let offset = Offset::from_seconds(offset_minutes * 60).ok()?;
     offset.to_timestamp(civil).ok()
 }
@@ -157,11 +167,15 @@ pub struct WmiAnswers {
 fn accounts_by_logon(assocs: &[WmiAssociation]) -> HashMap<String, (String, String)> {
     let mut map = HashMap::new();
     for assoc in assocs {
-        let (Some(account), Some(session)) = (parse_object_path(&assoc.antecedent), parse_object_path(&assoc.dependent))
-        else {
+        let (Some(account), Some(session)) = (
+            parse_object_path(&assoc.antecedent),
+            parse_object_path(&assoc.dependent),
+        ) else {
             continue;
         };
-        let (Some(logon_id), Some(name)) = (session.key("LogonId"), account.key("Name")) else { continue };
+        let (Some(logon_id), Some(name)) = (session.key("LogonId"), account.key("Name")) else {
+            continue;
+        };
         let domain = account.key("Domain").unwrap_or_default();
         map.insert(logon_id.to_string(), (domain.to_string(), name.to_string()));
     }
@@ -172,12 +186,16 @@ fn accounts_by_logon(assocs: &[WmiAssociation]) -> HashMap<String, (String, Stri
 fn logon_by_pid(assocs: &[WmiAssociation]) -> HashMap<u32, String> {
     let mut map = HashMap::new();
     for assoc in assocs {
-        let (Some(session), Some(process)) = (parse_object_path(&assoc.antecedent), parse_object_path(&assoc.dependent))
-        else {
+        let (Some(session), Some(process)) = (
+            parse_object_path(&assoc.antecedent),
+            parse_object_path(&assoc.dependent),
+        ) else {
             continue;
         };
-        let (Some(logon_id), Some(pid)) = (session.key("LogonId"), process.key("Handle").and_then(|h| h.parse().ok()))
-        else {
+        let (Some(logon_id), Some(pid)) = (
+            session.key("LogonId"),
+            process.key("Handle").and_then(|h| h.parse().ok()),
+        ) else {
             continue;
         };
         map.insert(pid, logon_id.to_string());
@@ -187,7 +205,11 @@ fn logon_by_pid(assocs: &[WmiAssociation]) -> HashMap<u32, String> {
 
 /// Join the four answers into model rows.
 pub fn join_answers(answers: &WmiAnswers) -> (Vec<LogonSession>, Vec<ProcessRow>) {
-    let accounts = answers.logged_on_users.as_deref().map(accounts_by_logon).unwrap_or_default();
+    let accounts = answers
+        .logged_on_users
+        .as_deref()
+        .map(accounts_by_logon)
+        .unwrap_or_default();
     let sessions = answers
         .logon_sessions
         .iter()
@@ -196,7 +218,9 @@ pub fn join_answers(answers: &WmiAnswers) -> (Vec<LogonSession>, Vec<ProcessRow>
             LogonSession {
                 logon_id: s.logon_id.clone(),
                 user: account.map(|(_, name)| name.clone()),
-                domain: account.map(|(domain, _)| domain.clone()).filter(|d| !d.is_empty()),
+                domain: account
+                    .map(|(domain, _)| domain.clone())
+                    .filter(|d| !d.is_empty()),
                 logon_type: s.logon_type,
                 auth_package: s.auth_package.clone().filter(|p| !p.is_empty()),
                 start_time: s.start_time.as_deref().and_then(parse_cim_datetime),
@@ -204,7 +228,11 @@ pub fn join_answers(answers: &WmiAnswers) -> (Vec<LogonSession>, Vec<ProcessRow>
             }
         })
         .collect();
-    let logons = answers.session_processes.as_deref().map(logon_by_pid).unwrap_or_default();
+    let logons = answers
+        .session_processes
+        .as_deref()
+        .map(logon_by_pid)
+        .unwrap_or_default();
     let processes = answers
         .processes
         .iter()
@@ -236,7 +264,9 @@ mod tests {
 
     #[test]
     fn object_paths_with_namespace_quotes_and_escapes() {
-        let p = parse_object_path(r#"\\SRV01\root\cimv2:Win32_Account.Domain="CONTOSO",Name="alice""#).unwrap();
+        let p =
+            parse_object_path(r#"\\SRV01\root\cimv2:Win32_Account.Domain="CONTOSO",Name="alice""#)
+                .unwrap();
         assert_eq!(p.class, "Win32_Account");
         assert_eq!(p.key("domain"), Some("CONTOSO"));
         assert_eq!(p.key("Name"), Some("alice"));
@@ -251,7 +281,15 @@ mod tests {
 
     #[test]
     fn malformed_paths_are_rejected() {
-        for bad in ["", ":", r#"Win32_A.Name="unterminated"#, r#"Win32_A.="x""#, r#"Win32_A.Name="a"junk"#, "Bad Class.X=1", "W=x"] {
+        for bad in [
+            "",
+            ":",
+            r#"Win32_A.Name="unterminated"#,
+            r#"Win32_A.="x""#,
+            r#"Win32_A.Name="a"junk"#,
+            "Bad Class.X=1",
+            "W=x",
+        ] {
             assert_eq!(parse_object_path(bad), None, "{bad}");
         }
     }
@@ -262,28 +300,44 @@ mod tests {
             parse_cim_datetime("20240102030405.500000+060"),
             Some("2024-01-02T02:04:05.5Z".parse().unwrap())
         );
-        assert_eq!(parse_cim_datetime("20240102030405.000000-300"), Some("2024-01-02T08:04:05Z".parse().unwrap()));
+        assert_eq!(
+            parse_cim_datetime("20240102030405.000000-300"),
+            Some("2024-01-02T08:04:05Z".parse().unwrap())
+        );
         assert_eq!(parse_cim_datetime("2024010203****.******+000"), None);
         assert_eq!(parse_cim_datetime("20241302030405.000000+000"), None);
         assert_eq!(parse_cim_datetime(""), None);
     }
 
     fn assoc(a: &str, d: &str) -> WmiAssociation {
-        WmiAssociation { antecedent: a.into(), dependent: d.into() }
+        WmiAssociation {
+            antecedent: a.into(),
+            dependent: d.into(),
+        }
     }
 
     #[test]
     fn join_links_accounts_sessions_and_processes() {
         let answers = WmiAnswers {
             logon_sessions: vec![
-                WmiLogonSession { logon_id: "999".into(), logon_type: Some(0), auth_package: Some("NTLM".into()), start_time: None },
+                WmiLogonSession {
+                    logon_id: "999".into(),
+                    logon_type: Some(0),
+                    auth_package: Some("NTLM".into()),
+                    start_time: None,
+                },
                 WmiLogonSession {
                     logon_id: "4660".into(),
                     logon_type: Some(10),
                     auth_package: Some("Kerberos".into()),
                     start_time: Some("20240101000000.000000+000".into()),
                 },
-                WmiLogonSession { logon_id: "7777".into(), logon_type: Some(3), auth_package: None, start_time: None },
+                WmiLogonSession {
+                    logon_id: "7777".into(),
+                    logon_type: Some(3),
+                    auth_package: None,
+                    start_time: None,
+                },
             ],
             logged_on_users: Some(vec![
                 assoc(
@@ -297,8 +351,20 @@ mod tests {
                 assoc("garbage", "more garbage"),
             ]),
             processes: vec![
-                WmiProcess { pid: 500, ppid: Some(4), name: "explorer.exe".into(), session_id: Some(2), creation_date: None },
-                WmiProcess { pid: 600, ppid: None, name: "orphan.exe".into(), session_id: None, creation_date: None },
+                WmiProcess {
+                    pid: 500,
+                    ppid: Some(4),
+                    name: "explorer.exe".into(),
+                    session_id: Some(2),
+                    creation_date: None,
+                },
+                WmiProcess {
+                    pid: 600,
+                    ppid: None,
+                    name: "orphan.exe".into(),
+                    session_id: None,
+                    creation_date: None,
+                },
             ],
             session_processes: Some(vec![assoc(
                 r#"\\SRV\root\cimv2:Win32_LogonSession.LogonId="4660""#,
@@ -307,21 +373,40 @@ mod tests {
         };
         let (sessions, processes) = join_answers(&answers);
         assert_eq!(sessions.len(), 3);
-        assert_eq!((sessions[0].domain.as_deref(), sessions[0].user.as_deref()), (Some("NT AUTHORITY"), Some("SYSTEM")));
+        assert_eq!(
+            (sessions[0].domain.as_deref(), sessions[0].user.as_deref()),
+            (Some("NT AUTHORITY"), Some("SYSTEM"))
+        );
         assert_eq!(sessions[1].user.as_deref(), Some("alice"));
-        assert_eq!(sessions[1].start_time, Some("2024-01-01T00:00:00Z".parse().unwrap()));
-        assert_eq!((sessions[2].user.as_ref(), sessions[2].auth_package.as_ref()), (None, None));
+        assert_eq!(
+            sessions[1].start_time,
+            Some("2024-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            (sessions[2].user.as_ref(), sessions[2].auth_package.as_ref()),
+            (None, None)
+        );
         assert_eq!(processes[0].user.as_deref(), Some(r"CONTOSO\alice"));
         assert_eq!(processes[0].logon_id.as_deref(), Some("4660"));
         assert_eq!(processes[0].terminal_session_id, Some(2));
-        assert_eq!((processes[1].user.as_ref(), processes[1].logon_id.as_ref()), (None, None));
+        assert_eq!(
+            (processes[1].user.as_ref(), processes[1].logon_id.as_ref()),
+            (None, None)
+        );
     }
 
     #[test]
     fn missing_associations_leave_rows_without_owner() {
         let answers = WmiAnswers {
-            logon_sessions: vec![WmiLogonSession { logon_id: "1".into(), ..Default::default() }],
-            processes: vec![WmiProcess { pid: 1, name: "a".into(), ..Default::default() }],
+            logon_sessions: vec![WmiLogonSession {
+                logon_id: "1".into(),
+                ..Default::default()
+            }],
+            processes: vec![WmiProcess {
+                pid: 1,
+                name: "a".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let (sessions, processes) = join_answers(&answers);
