@@ -25,6 +25,13 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(5);
+    let spawn: usize = args
+        .iter()
+        .position(|a| a == "--spawn")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let children = Children::spawn(spawn);
     let mut notes = Vec::new();
     let mut best = std::collections::BTreeMap::<&str, (f64, String)>::new();
     for _ in 0..rounds {
@@ -58,7 +65,10 @@ fn main() {
             format!("{} processes", s.processes.rows_or_empty().len())
         });
     }
-    println!("best of {rounds} rounds:");
+    println!(
+        "best of {rounds} rounds, {} extra cmd.exe processes:",
+        children.0.len()
+    );
     for (name, (ms, summary)) in &best {
         println!("{name:>22}: {ms:9.3} ms  ({summary})");
     }
@@ -67,6 +77,40 @@ fn main() {
         match serde_json::to_string_pretty(&snapshot) {
             Ok(json) => println!("{json}"),
             Err(e) => eprintln!("cannot serialize: {e}"),
+        }
+    }
+}
+
+/// Extra processes to make the process source work harder; each is a
+/// `cmd.exe` waiting on its stdin, ended (and reaped) on drop.
+#[cfg(windows)]
+struct Children(Vec<std::process::Child>);
+
+#[cfg(windows)]
+impl Children {
+    fn spawn(count: usize) -> Self {
+        use std::process::{Command, Stdio};
+        let children = (0..count)
+            .filter_map(|_| {
+                Command::new("cmd.exe")
+                    .arg("/q")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .ok()
+            })
+            .collect();
+        Children(children)
+    }
+}
+
+#[cfg(windows)]
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -314,3 +314,54 @@ fn wmi_queries_of_this_machine_list_this_process_or_fail_with_a_reason() {
         );
     }
 }
+
+/// Child processes ended and reaped on drop, even when an assertion fails.
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn many_processes_are_all_listed_once_with_names_and_parents() {
+    let _spawning = PROCESS_LIFECYCLE.lock().unwrap_or_else(|e| e.into_inner());
+    // Enough processes that the token reads are split over several workers.
+    let children = Children(
+        (0..80)
+            .map(|_| {
+                Command::new("cmd.exe")
+                    .arg("/q")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("cmd.exe starts")
+            })
+            .collect(),
+    );
+    let snapshot = collect_local(&CollectOptions::default());
+    let rows = processes(&snapshot);
+    let mut pids: Vec<u32> = rows.iter().map(|r| r.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), rows.len(), "a process is listed twice");
+    let me = rows
+        .iter()
+        .find(|r| r.pid == std::process::id())
+        .expect("this process");
+    for child in &children.0 {
+        let row = rows
+            .iter()
+            .find(|r| r.pid == child.id())
+            .expect("every child is listed");
+        assert!(row.name.eq_ignore_ascii_case("cmd.exe"), "{row:?}");
+        assert_eq!(row.ppid, Some(std::process::id()));
+        assert_eq!((&row.sid, &row.logon_id), (&me.sid, &me.logon_id));
+        assert!(row.start_time.is_some(), "{row:?}");
+    }
+}

@@ -268,6 +268,41 @@ fn process_facts(pid: u32, names: &mut AccountNames) -> ProcessFacts {
     facts
 }
 
+/// Entries per worker below which threads cost more than they save.
+const ENTRIES_PER_WORKER: usize = 64;
+
+/// Read each process's token facts, split over the available cores: each
+/// process costs a handful of kernel calls, and 10,000 processes are common
+/// on terminal servers. Each worker keeps its own SID → name cache.
+fn rows_in_parallel(entries: &[ProcessEntry32]) -> Vec<ProcessRow> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(entries.len().div_ceil(ENTRIES_PER_WORKER)).max(1);
+    let chunk_len = entries.len().div_ceil(workers).max(1);
+    let read_chunk = |chunk: &[ProcessEntry32]| {
+        let mut names = AccountNames {
+            by_sid: HashMap::new(),
+        };
+        chunk
+            .iter()
+            .map(|entry| process_row(entry, process_facts(entry.process_id, &mut names)))
+            .collect::<Vec<_>>()
+    };
+    if workers == 1 {
+        return read_chunk(entries);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(chunk_len)
+            .map(|chunk| (chunk, scope.spawn(move || read_chunk(chunk))))
+            .collect();
+        handles
+            .into_iter()
+            // A worker that panicked (it should not) is redone on this thread.
+            .flat_map(|(chunk, handle)| handle.join().unwrap_or_else(|_| read_chunk(chunk)))
+            .collect()
+    })
+}
+
 /// Every process on this machine. Processes that cannot be opened stay in
 /// the list with `access_error` set, and a note counts them.
 pub fn processes(notes: &mut Vec<String>) -> Observed<Vec<ProcessRow>> {
@@ -283,10 +318,7 @@ pub fn processes(notes: &mut Vec<String>) -> Observed<Vec<ProcessRow>> {
             ));
         }
     };
-    let mut names = AccountNames {
-        by_sid: HashMap::new(),
-    };
-    let mut rows = Vec::new();
+    let mut entries = Vec::new();
     let mut entry = ProcessEntry32::zeroed();
     // SAFETY: `entry` mirrors PROCESSENTRY32W (asserted above) with dwSize set.
     let mut more =
@@ -298,11 +330,12 @@ pub fn processes(notes: &mut Vec<String>) -> Observed<Vec<ProcessRow>> {
         }
     }
     while more {
-        let facts = process_facts(entry.process_id, &mut names);
-        rows.push(process_row(&entry, facts));
+        entries.push(entry);
         // SAFETY: as for Process32FirstW.
         more = unsafe { Process32NextW(snapshot.as_raw_handle(), (&raw mut entry).cast()) } != 0;
     }
+    drop(snapshot);
+    let rows = rows_in_parallel(&entries);
     if let Some(note) = access_note(&rows) {
         notes.push(note);
     }
