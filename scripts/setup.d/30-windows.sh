@@ -16,6 +16,12 @@ if [ "${#need[@]}" -gt 0 ]; then
     $SUDO apt-get install -y --no-install-recommends "${need[@]}"
 fi
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
-    rustup target add x86_64-pc-windows-gnu
+    if ! rustup target add x86_64-pc-windows-gnu; then
+        # No Windows std from rustup: Debian's toolchain builds it from source
+        # (scripts/wine/cargo-win.sh switches to it).
+        echo "rustup cannot add x86_64-pc-windows-gnu; installing Debian's rustc-web route"
+        $SUDO apt-get update
+        $SUDO apt-get install -y --no-install-recommends rustc-web cargo-web rust-web-src
+    fi
 fi
 bash scripts/wine/make-prefix.sh

@@ -9,13 +9,13 @@ export WINEPREFIX="$PWD/target/wineprefix"
 bash scripts/wine/make-prefix.sh
 
 echo "-- clippy ($target)"
-cargo clippy --target "$target" --all-targets -- -D warnings
+bash scripts/wine/cargo-win.sh clippy --all-targets -- -D warnings
 
 echo "-- cargo test ($target, under Wine)"
-cargo test --target "$target"
+bash scripts/wine/cargo-win.sh test
 
 echo "-- lingerscan.exe under Wine"
-cargo build --target "$target" --bin lingerscan
+bash scripts/wine/cargo-win.sh build --bin lingerscan
 exe="target/$target/debug/lingerscan.exe"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -98,7 +98,7 @@ check(status == expected_exit, f"remote: exit code {status} matches outcome {rep
 PY
 
 echo "-- scan timing under Wine (smoke figure; 200 extra processes)"
-cargo run -q --release --target "$target" --example windows_scan -- --rounds 5 --spawn 200
+bash scripts/wine/cargo-win.sh run -q --release --example windows_scan -- --rounds 5 --spawn 200
 
 # Stop this prefix's wineserver and the Wine services it started (only ours:
 # wineserver -k acts on the WINEPREFIX given).

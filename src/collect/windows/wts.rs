@@ -135,8 +135,8 @@ fn query(server: &WtsServer, session_id: u32, class: WTS_INFO_CLASS) -> Option<(
 fn query_struct<T: Copy>(server: &WtsServer, session_id: u32, class: WTS_INFO_CLASS) -> Option<T> {
     let (memory, bytes) = query(server, session_id, class)?;
     // SAFETY: the buffer holds at least size_of::<T>() bytes of the documented
-    // structure (checked) and WTS allocations are suitably aligned.
-    (bytes >= size_of::<T>()).then(|| unsafe { *memory.0.cast::<T>() })
+    // structure (checked); read unaligned so no alignment is assumed.
+    (bytes >= size_of::<T>()).then(|| unsafe { memory.0.cast::<T>().read_unaligned() })
 }
 
 fn query_string(server: &WtsServer, session_id: u32, class: WTS_INFO_CLASS) -> Option<String> {
