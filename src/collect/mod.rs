@@ -69,6 +69,7 @@ pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
     {
         Ok(match options.host.as_deref() {
             None => windows::collect_local(options),
+            Some(host) if windows::names_this_machine(host) => windows::collect_local(options),
             Some(host) => windows::collect_remote(host, options),
         })
     }

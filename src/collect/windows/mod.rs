@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use windows_sys::Win32::System::SystemInformation::{
+    COMPUTER_NAME_FORMAT, ComputerNameNetBIOS, ComputerNamePhysicalDnsFullyQualified,
     ComputerNamePhysicalDnsHostname, GetComputerNameExW,
 };
 
@@ -24,25 +25,38 @@ use super::CollectOptions;
 use crate::collect::windows_decode::wide::fixed_wide;
 use crate::model::{FailureKind, HostSnapshot, Observed, Platform, SourceFailure};
 
-/// This computer's host name.
-pub fn local_host_name() -> String {
+fn computer_name(format: COMPUTER_NAME_FORMAT) -> Option<String> {
     let mut buffer = vec![0u16; 256];
     let mut len = buffer.len() as u32;
     // SAFETY: `buffer` holds `len` units; `len` is a valid in/out pointer.
-    let ok = unsafe {
-        GetComputerNameExW(
-            ComputerNamePhysicalDnsHostname,
-            buffer.as_mut_ptr(),
-            &mut len,
-        )
-    };
-    if ok != 0 {
-        let name = fixed_wide(&buffer[..(len as usize).min(buffer.len())]);
-        if !name.is_empty() {
-            return name;
-        }
+    let ok = unsafe { GetComputerNameExW(format, buffer.as_mut_ptr(), &mut len) };
+    let name = fixed_wide(&buffer[..(len as usize).min(buffer.len())]);
+    (ok != 0 && !name.is_empty()).then_some(name)
+}
+
+/// This computer's host name.
+pub fn local_host_name() -> String {
+    computer_name(ComputerNamePhysicalDnsHostname)
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Does `host` name this machine? (`.`, `localhost`, or its NetBIOS, DNS
+/// host or DNS fully qualified name, in any case.) Such a target is scanned
+/// with the local APIs, which see more than the remote ones (LSA, not WMI).
+pub fn names_this_machine(host: &str) -> bool {
+    let host = host.trim_start_matches('\\').trim_end_matches('.');
+    if host.is_empty() || host.eq_ignore_ascii_case("localhost") {
+        return true;
     }
-    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "localhost".to_string())
+    [
+        ComputerNameNetBIOS,
+        ComputerNamePhysicalDnsHostname,
+        ComputerNamePhysicalDnsFullyQualified,
+    ]
+    .into_iter()
+    .filter_map(computer_name)
+    .any(|name| host.eq_ignore_ascii_case(&name))
 }
 
 /// Scan this machine with the native APIs.
@@ -177,4 +191,50 @@ fn take_notes<T>(
 ) -> Observed<T> {
     notes.append(&mut more);
     observed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_machine_is_recognised_by_its_names_only() {
+        assert!(names_this_machine("."));
+        assert!(names_this_machine("localhost"));
+        assert!(names_this_machine(r"\\localhost"));
+        let own = local_host_name();
+        assert!(names_this_machine(&own.to_uppercase()), "{own}");
+        if let Some(netbios) = computer_name(ComputerNameNetBIOS) {
+            assert!(names_this_machine(&netbios.to_lowercase()), "{netbios}");
+        }
+        assert!(!names_this_machine("127.0.0.2"));
+        assert!(!names_this_machine(&format!("{own}-other")));
+    }
+
+    #[test]
+    fn a_slow_source_is_cut_off_at_the_deadline() {
+        let start = Instant::now();
+        let slow = with_deadline(
+            start + Duration::from_millis(200),
+            "slow",
+            || {
+                thread::sleep(Duration::from_secs(3));
+                "answer"
+            },
+            |_| "timed out",
+        );
+        assert_eq!(slow(), "timed out");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        let fast = with_deadline(
+            start + Duration::from_secs(5),
+            "fast",
+            || "answer",
+            |_| "timed out",
+        );
+        assert_eq!(fast(), "answer");
+    }
 }
