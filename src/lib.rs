@@ -9,3 +9,5 @@ pub mod identity;
 pub mod model;
 pub mod report;
 pub mod snapshot_io;
+#[doc(hidden)]
+pub mod synthetic;

@@ -1,6 +1,7 @@
 //! Lookup tables over a snapshot, built once so that correlation stays linear.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
+use std::borrow::Cow;
 
 use crate::identity::{TargetUser, domains_equal, split_account};
 use crate::model::HostSnapshot;
@@ -20,13 +21,14 @@ impl AccountIndex {
             if user.is_empty() {
                 continue;
             }
-            let key: Box<str> = if user.is_ascii() && !user.bytes().any(|b| b.is_ascii_uppercase())
-            {
-                user.into()
-            } else {
-                user.to_lowercase().into()
-            };
-            by_name.entry(key).or_default().push(row as u32);
+            let key = lower(user);
+            // Look up before inserting so that only the first row of an account allocates a key.
+            match by_name.get_mut(key.as_ref()) {
+                Some(rows) => rows.push(row as u32),
+                None => {
+                    by_name.insert(key.into(), vec![row as u32]);
+                }
+            }
         }
         AccountIndex { by_name }
     }
@@ -38,7 +40,7 @@ impl AccountIndex {
         domain_of: impl Fn(u32) -> Option<&'d str> + 's,
     ) -> impl Iterator<Item = u32> + 's {
         self.by_name
-            .get(target.user.to_lowercase().as_str())
+            .get(lower(&target.user).as_ref())
             .map(|rows| rows.as_slice())
             .unwrap_or_default()
             .iter()
@@ -52,6 +54,18 @@ impl AccountIndex {
     }
 }
 
+/// Lower-case without allocating when the name already is (the common case).
+fn lower(name: &str) -> Cow<'_, str> {
+    if name
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
+        Cow::Owned(name.to_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
 pub(super) struct SnapshotIndex<'a> {
     /// Process rows by the logon session (LUID / logind id) they belong to.
     pub procs_by_logon: HashMap<&'a str, Vec<u32>>,
@@ -60,6 +74,7 @@ pub(super) struct SnapshotIndex<'a> {
     /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
     pub unattributed_procs: Vec<u32>,
     pub procs_by_user: AccountIndex,
+    pub workstation_by_user: AccountIndex,
     pub logons_by_user: AccountIndex,
     pub smb_by_user: AccountIndex,
     /// Interactive rows by session id.
@@ -90,6 +105,13 @@ impl<'a> SnapshotIndex<'a> {
             procs_by_audit,
             unattributed_procs,
             procs_by_user: AccountIndex::build(processes.iter().map(|p| p.user.as_deref())),
+            workstation_by_user: AccountIndex::build(
+                snapshot
+                    .workstation_users
+                    .rows_or_empty()
+                    .iter()
+                    .map(|w| Some(w.user.as_str())),
+            ),
             logons_by_user: AccountIndex::build(logons.iter().map(|l| l.user.as_deref())),
             smb_by_user: AccountIndex::build(smb.iter().map(|s| s.user.as_deref())),
             interactive_by_id: snapshot

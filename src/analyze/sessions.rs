@@ -6,7 +6,9 @@
 //! nothing above explained (utmp entries, workstation-list users,
 //! interactive sessions, SMB sessions).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::index::SnapshotIndex;
 use super::{AnalyzeOptions, Evidence, Finding, SessionKind, Verdict, rules_out};

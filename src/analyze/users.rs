@@ -3,14 +3,14 @@
 //! process lingers; any logon session or process makes the user active.
 //! SMB sessions are informational only, as in the script.
 
-use std::collections::BTreeMap;
+use foldhash::{HashMap, HashMapExt};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::index::SnapshotIndex;
 use super::{AnalyzeOptions, rules_out};
-use crate::identity::{TargetUser, account_key, is_set_aside, split_account};
+use crate::identity::{TargetUser, is_set_aside, split_account};
 use crate::model::{HostSnapshot, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -59,18 +59,28 @@ pub(super) fn assess_users(
 /// would list every daemon), with domain-less duplicates folded into the
 /// domain-qualified account of the same name.
 fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
-    let mut seen: BTreeMap<String, TargetUser> = BTreeMap::new();
+    let mut seen: HashMap<String, TargetUser> = HashMap::new();
+    let mut key = String::new();
     let mut add = |domain: Option<&str>, user: &str| {
         let domain = domain.map(str::trim).filter(|d| !d.is_empty());
         let user = user.trim();
-        if is_set_aside(domain, user) {
+        // Build the key in a reused buffer: most rows repeat an account already seen.
+        key.clear();
+        if let Some(d) = domain {
+            push_lowercase(&mut key, d);
+            key.push('\\');
+        }
+        push_lowercase(&mut key, user);
+        if seen.contains_key(&key) || is_set_aside(domain, user) {
             return;
         }
-        seen.entry(account_key(domain, user))
-            .or_insert_with(|| TargetUser {
+        seen.insert(
+            key.clone(),
+            TargetUser {
                 domain: domain.map(str::to_string),
                 user: user.to_string(),
-            });
+            },
+        );
     };
     for w in snapshot.workstation_users.rows_or_empty() {
         add(Some(&w.logon_domain), &w.user);
@@ -95,9 +105,20 @@ fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
         .filter(|t| t.domain.is_some())
         .map(|t| t.user.to_lowercase())
         .collect();
-    seen.into_values()
-        .filter(|t| t.domain.is_some() || !qualified.contains(&t.user.to_lowercase()))
-        .collect()
+    let mut accounts: Vec<(String, TargetUser)> = seen
+        .into_iter()
+        .filter(|(_, t)| t.domain.is_some() || !qualified.contains(&t.user.to_lowercase()))
+        .collect();
+    accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    accounts.into_iter().map(|(_, t)| t).collect()
+}
+
+fn push_lowercase(out: &mut String, text: &str) {
+    if text.is_ascii() {
+        out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.push_str(&text.to_lowercase());
+    }
 }
 
 fn assess(
@@ -105,16 +126,15 @@ fn assess(
     index: &SnapshotIndex<'_>,
     account: &TargetUser,
 ) -> UserAssessment {
-    let workstation_rows: Vec<u32> = snapshot
-        .workstation_users
-        .rows_or_empty()
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| {
-            !is_set_aside(None, &w.user) && account.matches(Some(&w.logon_domain), &w.user)
+    let workstation = snapshot.workstation_users.rows_or_empty();
+    let mut workstation_rows: Vec<u32> = index
+        .workstation_by_user
+        .matching(account, |r| {
+            Some(workstation[r as usize].logon_domain.as_str())
         })
-        .map(|(row, _)| row as u32)
+        .filter(|&r| !is_set_aside(None, &workstation[r as usize].user))
         .collect();
+    workstation_rows.sort_unstable();
     let logons = snapshot.logon_sessions.rows_or_empty();
     let processes = snapshot.processes.rows_or_empty();
     let smb = snapshot.smb_sessions.rows_or_empty();
