@@ -45,7 +45,11 @@ impl Input<'_> {
         // SAFETY: `ptr` is NUL-terminated (made by `wide`).
         let len = (0..).take_while(|&i| unsafe { *ptr.add(i) } != 0).count();
         let bytes = (len * 2) as u16;
-        CountedWide { length: bytes, maximum_length: bytes, buffer: ptr }
+        CountedWide {
+            length: bytes,
+            maximum_length: bytes,
+            buffer: ptr,
+        }
     }
 }
 
@@ -89,7 +93,10 @@ fuzz_target!(|data: &[u8]| {
     let lsa: Vec<_> = (0..count)
         .map(|_| LogonSessionData {
             size: input.u32(),
-            logon_id: Luid { low_part: input.u32(), high_part: input.u32() as i32 },
+            logon_id: Luid {
+                low_part: input.u32(),
+                high_part: input.u32() as i32,
+            },
             user_name: input.counted(&mut arena),
             logon_domain: input.counted(&mut arena),
             authentication_package: input.counted(&mut arena),
@@ -111,7 +118,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(decode_sessions_ex(RawEntries::new(&wts)).len(), count);
         assert_eq!(decode_logon_sessions(RawEntries::new(&lsa)).len(), count);
     }
-    let mut address = WtsClientAddress { address_family: input.u32() % 32, address: [0; 20] };
+    let mut address = WtsClientAddress {
+        address_family: input.u32() % 32,
+        address: [0; 20],
+    };
     for byte in &mut address.address {
         *byte = input.byte();
     }
