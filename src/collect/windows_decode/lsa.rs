@@ -93,6 +93,43 @@ mod tests {
     use super::*;
     use crate::collect::windows_decode::arena::WideArena;
     use crate::collect::windows_decode::sid::sid_bytes;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_session_record_decodes_to_its_fields(
+            low in any::<u32>(), high in any::<i32>(),
+            user in proptest::option::of("[^\u{0}]{0,30}"),
+            domain in proptest::option::of("[A-Z]{0,15}"),
+            logon_type in 0u32..14, session in any::<u32>(),
+            subs in proptest::option::of(proptest::collection::vec(any::<u32>(), 1..6)),
+            ticks in any::<i64>(),
+        ) {
+            let mut arena = WideArena::new();
+            let data = [LogonSessionData {
+                size: u32::try_from(size_of::<LogonSessionData>()).unwrap(),
+                logon_id: Luid { low_part: low, high_part: high },
+                user_name: arena.counted(user.as_deref()),
+                logon_domain: arena.counted(domain.as_deref()),
+                authentication_package: CountedWide::EMPTY,
+                logon_type,
+                session,
+                sid: arena.bytes(subs.as_ref().map(|s| sid_bytes(5, s))),
+                logon_time: ticks,
+                logon_server: CountedWide::EMPTY,
+                dns_domain_name: CountedWide::EMPTY,
+                upn: CountedWide::EMPTY,
+            }];
+            // SAFETY: pointers into `arena`.
+            let s = &decode_logon_sessions(unsafe { RawEntries::new(&data) })[0];
+            prop_assert_eq!(s.logon_id.parse::<u64>().unwrap(), (u64::from(high as u32) << 32) | u64::from(low));
+            prop_assert_eq!(s.user.as_deref(), user.as_deref().filter(|u| !u.is_empty()));
+            prop_assert_eq!(s.domain.as_deref(), domain.as_deref().filter(|d| !d.is_empty()));
+            prop_assert_eq!((s.logon_type, s.terminal_session_id), (Some(logon_type), Some(session)));
+            prop_assert_eq!(s.sid.is_some(), subs.is_some());
+            prop_assert_eq!(s.start_time, crate::collect::windows_decode::time::filetime_to_timestamp(ticks));
+        }
+    }
 
     fn full_size() -> u32 {
         // The real structure is larger; any size ≥ the mirror's means "all fields present".

@@ -264,6 +264,38 @@ mod tests {
 
     proptest! {
         #[test]
+        fn session_502_round_trip(rows in proptest::collection::vec(
+            (proptest::option::of("[^\u{0}]{0,20}"), proptest::option::of("[^\u{0}]{0,20}"), any::<u32>(), any::<u32>(), any::<u32>()),
+            0..20,
+        )) {
+            let mut arena = WideArena::new();
+            let entries: Vec<_> = rows
+                .iter()
+                .map(|(client, user, opens, time, flags)| SessionInfo502 {
+                    cname: arena.ptr(client.as_deref()),
+                    username: arena.ptr(user.as_deref()),
+                    num_opens: *opens,
+                    time: *time,
+                    idle_time: time / 2,
+                    user_flags: *flags,
+                    cltype_name: arena.ptr(None),
+                    transport: arena.ptr(None),
+                })
+                .collect();
+            // SAFETY: pointers into `arena`.
+            let decoded = decode_sessions_502(unsafe { RawEntries::new(&entries) });
+            prop_assert_eq!(decoded.len(), rows.len());
+            for (row, (client, user, opens, time, flags)) in decoded.iter().zip(&rows) {
+                let want_client = client.as_deref().unwrap_or_default().trim_start_matches('\\');
+                prop_assert_eq!(row.client.as_str(), want_client);
+                prop_assert_eq!(row.user.as_deref(), user.as_deref().filter(|u| !u.is_empty()));
+                prop_assert_eq!(row.open_files, Some(*opens));
+                prop_assert_eq!((row.active_secs, row.idle_secs), (Some(u64::from(*time)), Some(u64::from(time / 2))));
+                prop_assert_eq!(row.is_guest, Some(flags & SESS_GUEST != 0));
+            }
+        }
+
+        #[test]
         fn wksta_round_trip(users in proptest::collection::vec((proptest::option::of("[^\u{0}]{0,20}"), proptest::option::of("[A-Z]{0,15}")), 0..20)) {
             let mut arena = WideArena::new();
             let entries: Vec<_> = users.iter().map(|(u, d)| wksta(&mut arena, u.as_deref(), d.as_deref())).collect();

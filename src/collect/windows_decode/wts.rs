@@ -160,6 +160,45 @@ pub fn decode_client_address(addr: &WtsClientAddress) -> Option<String> {
 mod tests {
     use super::*;
     use crate::collect::windows_decode::arena::WideArena;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_session_list_decodes_entry_for_entry(rows in proptest::collection::vec(
+            (any::<u32>(), -2i32..12, proptest::option::of("[^\u{0}]{0,20}"), proptest::option::of("[^\u{0}]{0,20}")),
+            0..16,
+        )) {
+            let mut arena = WideArena::new();
+            let entries: Vec<_> = rows
+                .iter()
+                .map(|(id, state, station, user)| WtsSessionInfo1 {
+                    exec_env_id: 0,
+                    state: *state,
+                    session_id: *id,
+                    session_name: arena.ptr(station.as_deref()),
+                    host_name: arena.ptr(None),
+                    user_name: arena.ptr(user.as_deref()),
+                    domain_name: arena.ptr(None),
+                    farm_name: arena.ptr(None),
+                })
+                .collect();
+            // SAFETY: pointers into `arena`.
+            let decoded = decode_sessions_ex(unsafe { RawEntries::new(&entries) });
+            prop_assert_eq!(decoded.len(), rows.len());
+            for (s, (id, state, station, user)) in decoded.iter().zip(&rows) {
+                prop_assert_eq!(&s.session_id, &id.to_string());
+                prop_assert_eq!(s.state, connect_state(*state));
+                prop_assert_eq!(s.station.as_deref(), station.as_deref().filter(|v| !v.is_empty()));
+                prop_assert_eq!(s.user.as_deref(), user.as_deref().filter(|v| !v.is_empty()));
+            }
+        }
+
+        #[test]
+        fn client_address_never_panics(family in any::<u32>(), bytes in any::<[u8; 20]>()) {
+            let decoded = decode_client_address(&WtsClientAddress { address_family: family, address: bytes });
+            prop_assert_eq!(decoded.is_some(), family == AF_INET || family == AF_INET6);
+        }
+    }
 
     const SECOND: i64 = 10_000_000;
 
