@@ -9,7 +9,11 @@ use crate::cli::{
     AnalysisArgs, AnalyzeArgs, Cli, ColorChoice, Command, ScanArgs, SnapshotArgs, TargetArgs,
 };
 use lingerscan::analyze::{self, Analysis, AnalyzeOptions, Outcome};
+use lingerscan::collect::msrpc::{Credentials, read_password};
 use lingerscan::collect::{self, CollectOptions, LinuxPaths};
+
+/// Environment variable that may hold the password for remote scans.
+const PASSWORD_ENV: &str = "LINGERSCAN_PASSWORD";
 use lingerscan::identity::TargetUser;
 use lingerscan::model::HostSnapshot;
 use lingerscan::report::{self, Format, json::HostReport, text::TextOptions};
@@ -64,10 +68,26 @@ fn local_hostname() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-fn collect_options(target: &TargetArgs) -> CollectOptions {
-    CollectOptions {
-        host: target.host.clone().filter(|h| !is_local(h)),
+fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
+    let host = target.host.clone().filter(|h| !is_local(h));
+    // Ask for a password only when it will be used: a remote host and an account.
+    let credentials = match (&host, &target.remote.username) {
+        (Some(_), Some(account)) => {
+            let password = read_password(
+                target.remote.password_file.as_deref(),
+                PASSWORD_ENV,
+                "Password: ",
+            )
+            .context("reading the password")?;
+            Some(Credentials::parse(account, password).context("invalid --username")?)
+        }
+        _ => None,
+    };
+    Ok(CollectOptions {
+        host,
         timeout: target.timeout,
+        credentials,
+        port: target.remote.port,
         linux: LinuxPaths {
             utmp: target.linux.utmp_file.clone(),
             logind_dir: target.linux.logind_dir.clone(),
@@ -75,7 +95,7 @@ fn collect_options(target: &TargetArgs) -> CollectOptions {
             smb_conf: target.linux.smb_conf.clone(),
             smbstatus: target.linux.smbstatus.clone(),
         },
-    }
+    })
 }
 
 fn parse_target(args: &AnalysisArgs) -> Result<Option<TargetUser>> {
@@ -98,7 +118,7 @@ fn use_color(choice: ColorChoice) -> bool {
 
 fn scan(args: &ScanArgs) -> Result<Outcome> {
     let target = parse_target(&args.analysis)?;
-    let options = collect_options(&args.target);
+    let options = collect_options(&args.target)?;
     let snapshot = collect::collect(&options)?;
     let mut analyze_options = AnalyzeOptions::for_snapshot(&snapshot);
     analyze_options.target = target;
@@ -199,7 +219,7 @@ fn render(
 }
 
 fn snapshot(args: &SnapshotArgs) -> Result<Outcome> {
-    let options = collect_options(&args.target);
+    let options = collect_options(&args.target)?;
     let snapshot = collect::collect(&options)?;
     snapshot_io::save(&snapshot, &args.out)?;
     if args.out.as_os_str() != "-" {

@@ -105,7 +105,25 @@ pub struct TargetArgs {
     pub timeout: Duration,
 
     #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    #[command(flatten)]
     pub linux: LinuxSourceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Remote scans from Linux (MS-RPC over SMB)")]
+pub struct RemoteArgs {
+    /// Account to authenticate as: DOMAIN\user, user@domain or user. The password
+    /// comes from --password-file, else LINGERSCAN_PASSWORD, else a prompt.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub username: Option<String>,
+    /// File holding the password (one line).
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// SMB port of the remote host.
+    #[arg(long, value_name = "PORT", default_value_t = 445)]
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,13 @@
 //! source becomes `Observed::Failed` and the others go on. Only "there is no
 //! collector for this target on this platform" is an error.
 
+#[cfg(target_os = "linux")]
+pub mod linux;
+
+/// Portable MS-RPC over SMB; `collect()` uses it for remote hosts except on
+/// Windows, where the native Net* APIs take `\\host` themselves.
+pub mod msrpc;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +29,10 @@ pub struct CollectOptions {
     pub timeout: Duration,
     /// Linux local sources: where to read them (tests point these elsewhere).
     pub linux: LinuxPaths,
+    /// Remote scans from a non-Windows OS: the account to authenticate as.
+    pub credentials: Option<msrpc::Credentials>,
+    /// Remote scans from a non-Windows OS: the SMB port (445).
+    pub port: u16,
 }
 
 impl Default for CollectOptions {
@@ -30,6 +41,8 @@ impl Default for CollectOptions {
             host: None,
             timeout: Duration::from_secs(10),
             linux: LinuxPaths::default(),
+            credentials: None,
+            port: 445,
         }
     }
 }
@@ -61,6 +74,8 @@ impl Default for LinuxPaths {
 pub enum CollectError {
     #[error("no collector can scan {target} from this platform yet: {missing}")]
     NoCollector { target: String, missing: String },
+    #[error("scanning {target} remotely needs credentials (--username and a password)")]
+    NoCredentials { target: String },
 }
 
 /// Collect a snapshot of the target described by `options`.
@@ -74,11 +89,30 @@ pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
         })
     }
     #[cfg(not(windows))]
-    collect_unsupported(options)
+    collect_not_windows(options)
 }
 
 #[cfg(not(windows))]
-fn collect_unsupported(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
+fn collect_not_windows(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
+    #[cfg(target_os = "linux")]
+    if options.host.is_none() {
+        return Ok(linux::collect_local(options));
+    }
+    if let Some(host) = &options.host {
+        let credentials =
+            options
+                .credentials
+                .as_ref()
+                .ok_or_else(|| CollectError::NoCredentials {
+                    target: host.clone(),
+                })?;
+        return Ok(msrpc::collect_remote(
+            host,
+            options.port,
+            credentials,
+            options.timeout,
+        ));
+    }
     let target = options
         .host
         .clone()

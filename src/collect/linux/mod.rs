@@ -1,0 +1,308 @@
+//! The local Linux collector (`linux-local`): utmp, systemd-logind, /proc and smbstatus.
+//!
+//! Each source is read on its own; one failing leaves the others intact.
+//! smbstatus (an external process, mostly waiting) runs on a second thread
+//! while /proc is scanned.
+//!
+//! Interactive sessions come from logind sessions with a tty or seat, plus
+//! utmp USER_PROCESS entries on terminals logind does not already cover.
+//! Samba's `smb/N` utmp lines are not terminals (they are SMB sessions, a
+//! source of their own) and are left out. A utmp-only row is Active while its
+//! login process lives and Down once it is gone.
+
+pub mod cgroup;
+pub mod logind;
+pub mod procfs;
+pub mod procparse;
+pub mod samba;
+pub mod sys;
+pub mod utmp;
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::CollectOptions;
+use crate::model::{
+    FailureKind, HostSnapshot, InteractiveSession, InteractiveState, Observed, Platform,
+    SourceFailure, WorkstationUser,
+};
+
+/// Name of this collector in snapshots.
+pub const COLLECTOR: &str = "linux-local";
+
+/// An I/O error reading `what` as a source failure: missing → NotAvailable,
+/// permission → AccessDenied, anything else → Other (errno kept as the code).
+pub(crate) fn io_failure(err: &std::io::Error, what: &str) -> SourceFailure {
+    let kind = match err.kind() {
+        std::io::ErrorKind::NotFound => FailureKind::NotAvailable,
+        std::io::ErrorKind::PermissionDenied => FailureKind::AccessDenied,
+        _ => FailureKind::Other,
+    };
+    SourceFailure::new(
+        kind,
+        err.raw_os_error().map(i64::from),
+        format!("cannot read {what}: {err}"),
+    )
+}
+
+/// Collect a snapshot of this machine.
+pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
+    let paths = &options.linux;
+    let mut snapshot = HostSnapshot::empty(sys::hostname(), Platform::Linux, COLLECTOR);
+
+    std::thread::scope(|scope| {
+        let smb = scope.spawn(|| samba::collect(paths, options.timeout));
+
+        let mut users = procfs::UserNames::load();
+        let sessions = session_source(&paths.proc_dir);
+        let processes = procfs::scan(&paths.proc_dir, &sessions, &mut users, &mut snapshot.notes);
+
+        let utmp_records = utmp::read(&paths.utmp);
+        let logind_state = logind::read(&paths.logind_dir);
+        let now = Timestamp::now();
+
+        snapshot.workstation_users = utmp_records
+            .as_ref()
+            .map(|records| utmp::workstation_users(records, login_process_alive))
+            .map_err(Clone::clone)
+            .into();
+        snapshot.logon_sessions = logind_state
+            .as_ref()
+            .map(|state| {
+                state
+                    .sessions
+                    .iter()
+                    .map(|s| s.to_logon_session(&state.users))
+                    .collect()
+            })
+            .map_err(Clone::clone)
+            .into();
+        snapshot.interactive_sessions = interactive_sessions(
+            snapshot.workstation_users.rows().map(Vec::as_slice),
+            snapshot.workstation_users.failure(),
+            &logind_state,
+            |tty| idle_secs_of_tty(tty, now),
+        );
+        snapshot.processes = processes.into();
+        if logind_state.is_ok() {
+            note_lingering(
+                &paths.logind_dir,
+                logind_state.as_ref().ok(),
+                &mut snapshot.notes,
+            );
+        }
+
+        snapshot.smb_sessions = match smb.join() {
+            Ok(Ok(result)) => {
+                snapshot.notes.extend(result.notes);
+                Observed::ok(result.sessions)
+            }
+            Ok(Err(failure)) => Observed::Failed(failure),
+            Err(_) => Observed::failed(
+                FailureKind::Other,
+                None,
+                "the smbstatus reader thread panicked",
+            ),
+        };
+    });
+    snapshot.collected_at = Timestamp::now();
+    snapshot
+}
+
+/// Whether a utmp login process is alive: it exists (`kill(pid, 0)`) and is
+/// not a zombie (a dead process its parent has not reaped yet).
+fn login_process_alive(pid: u32) -> Option<bool> {
+    let exists = sys::pid_alive(pid)?;
+    if !exists {
+        return Some(false);
+    }
+    let zombie = std::fs::read(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|text| procfs::parse_stat(&text).map(|s| s.state == b'Z'))
+        .unwrap_or(false);
+    Some(!zombie)
+}
+
+/// For the real /proc, logind session membership comes from the cgroup tree
+/// (cheap); for any other proc directory, or without a cgroup hierarchy,
+/// from each process's cgroup file.
+fn session_source(proc_dir: &Path) -> procfs::SessionSource {
+    if proc_dir != Path::new("/proc") {
+        return procfs::SessionSource::PerProcess;
+    }
+    match cgroup::find_hierarchy(Path::new("/sys/fs/cgroup")) {
+        Some(hierarchy) => procfs::SessionSource::Tree(cgroup::session_members(&hierarchy)),
+        None => procfs::SessionSource::PerProcess,
+    }
+}
+
+/// Interactive rows from logind (tty/seat sessions) and utmp (other terminals).
+/// Fails only when both logind and utmp failed.
+fn interactive_sessions(
+    utmp_users: Option<&[WorkstationUser]>,
+    utmp_failure: Option<&SourceFailure>,
+    logind_state: &Result<logind::LogindState, SourceFailure>,
+    idle_of_tty: impl Fn(&str) -> Option<u64>,
+) -> Observed<Vec<InteractiveSession>> {
+    let mut rows: Vec<InteractiveSession> = match logind_state {
+        Ok(state) => state
+            .sessions
+            .iter()
+            .filter_map(|s| s.to_interactive(&state.users, &idle_of_tty))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if let Some(users) = utmp_users {
+        let covered: Vec<String> = rows.iter().filter_map(|r| r.station.clone()).collect();
+        for u in users {
+            let Some(tty) = u.tty.as_deref() else {
+                continue;
+            };
+            if tty.starts_with("smb/") || covered.iter().any(|c| c == tty) {
+                continue;
+            }
+            rows.push(InteractiveSession {
+                session_id: tty.to_string(),
+                station: Some(tty.to_string()),
+                user: Some(u.user.clone()),
+                state: match u.pid_alive {
+                    Some(true) => InteractiveState::Active,
+                    Some(false) => InteractiveState::Down,
+                    None => InteractiveState::Unknown,
+                },
+                client_name: u.remote_host.clone(),
+                logon_time: u.login_time,
+                idle_secs: idle_of_tty(tty),
+                pid: u.pid,
+                ..InteractiveSession::default()
+            });
+        }
+    }
+    match (logind_state, utmp_failure) {
+        (Err(logind), Some(utmp)) => Observed::Failed(SourceFailure::new(
+            if logind.kind == utmp.kind {
+                logind.kind
+            } else {
+                FailureKind::Other
+            },
+            None,
+            format!(
+                "no terminal evidence: logind: {}; utmp: {}",
+                logind.message, utmp.message
+            ),
+        )),
+        _ => Observed::ok(rows),
+    }
+}
+
+/// Seconds since a terminal last had input: now minus the atime of its device, as `w` does.
+fn idle_secs_of_tty(tty: &str, now: Timestamp) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let tty = tty.strip_prefix("/dev/").unwrap_or(tty);
+    if tty.is_empty() || tty.split('/').any(|part| part == ".." || part.is_empty()) {
+        return None;
+    }
+    let meta = std::fs::metadata(Path::new("/dev").join(tty)).ok()?;
+    u64::try_from(now.as_second().checked_sub(meta.atime())?).ok()
+}
+
+/// Note users with linger enabled, and logind users in the `lingering` state:
+/// their processes are meant to outlive their logins.
+fn note_lingering(logind_dir: &Path, state: Option<&logind::LogindState>, notes: &mut Vec<String>) {
+    let mut names = logind::lingering_users(&logind::linger_dir_for(logind_dir));
+    if let Some(state) = state {
+        for user in &state.users {
+            if user.state.as_deref() == Some("lingering") {
+                names.push(user.name.clone().unwrap_or_else(|| user.uid.to_string()));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    if !names.is_empty() {
+        notes.push(format!(
+            "systemd linger is enabled for: {} (their user services run without a login by design)",
+            names.join(", ")
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utmp_user(user: &str, tty: &str, alive: Option<bool>) -> WorkstationUser {
+        WorkstationUser {
+            user: user.into(),
+            tty: Some(tty.into()),
+            pid: Some(10),
+            pid_alive: alive,
+            ..WorkstationUser::default()
+        }
+    }
+
+    #[test]
+    fn utmp_terminals_join_logind_sessions_without_duplicates() {
+        let state = Ok(logind::LogindState {
+            sessions: vec![logind::parse_session(
+                "4",
+                "USER=alice\nTTY=pts/0\nSTATE=active\n",
+            )],
+            users: vec![],
+        });
+        let users = [
+            utmp_user("alice", "pts/0", Some(true)),
+            utmp_user("bob", "pts/1", Some(false)),
+            utmp_user("carol", "smb/99", Some(true)),
+        ];
+        let rows = interactive_sessions(Some(&users), None, &state, |_| Some(5));
+        let rows = rows.rows().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].session_id.as_str(), rows[0].state),
+            ("4", InteractiveState::Active)
+        );
+        assert_eq!(
+            (rows[1].session_id.as_str(), rows[1].state),
+            ("pts/1", InteractiveState::Down)
+        );
+        assert_eq!(rows[1].idle_secs, Some(5));
+    }
+
+    #[test]
+    fn interactive_fails_only_when_both_sources_fail() {
+        let na = SourceFailure::new(FailureKind::NotAvailable, None, "x");
+        let rows = interactive_sessions(None, Some(&na), &Err(na.clone()), |_| None);
+        assert_eq!(
+            rows.failure().map(|f| f.kind),
+            Some(FailureKind::NotAvailable)
+        );
+        let rows = interactive_sessions(Some(&[]), None, &Err(na.clone()), |_| None);
+        assert_eq!(rows.rows().map(Vec::len), Some(0));
+    }
+
+    #[test]
+    fn zombies_are_not_alive() {
+        // A child that exits and is not yet reaped is a zombie.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let became_zombie = (0..500).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            login_process_alive(pid) == Some(false)
+        });
+        assert_eq!(sys::pid_alive(pid), Some(true), "still exists until reaped");
+        child.wait().unwrap();
+        assert!(became_zombie);
+        assert_eq!(login_process_alive(pid), Some(false));
+        assert_eq!(login_process_alive(std::process::id()), Some(true));
+    }
+
+    #[test]
+    fn tty_idle_rejects_odd_paths() {
+        let now = Timestamp::now();
+        assert_eq!(idle_secs_of_tty("../etc/passwd", now), None);
+        assert_eq!(idle_secs_of_tty("", now), None);
+        assert!(idle_secs_of_tty("null", now).is_some());
+    }
+}

@@ -1,0 +1,271 @@
+//! The few libc calls the Linux collector needs, each in a small safe wrapper.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Open `name` relative to the directory `dir` (read-only, close-on-exec).
+pub fn open_at(dir: &impl AsRawFd, name: &CStr, directory: bool) -> io::Result<OwnedFd> {
+    let mut flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+    if directory {
+        flags |= libc::O_DIRECTORY;
+    }
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the
+    // call and `dir` is an open descriptor owned by the caller.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// procfs files are small; anything this big is not one.
+const MAX_FILE: usize = 16 << 20;
+
+/// Read the whole of `name` under `dir` into `buf` (cleared first), reusing
+/// its allocation. procfs files are produced in one go, so a read that
+/// returns less than asked is taken as the end (as procps does): usually one
+/// `read` per file.
+pub fn read_at(dir: &impl AsRawFd, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
+    let fd = open_at(dir, name, false)?;
+    buf.clear();
+    if buf.capacity() < 4096 {
+        buf.reserve(4096);
+    }
+    loop {
+        let spare = buf.capacity() - buf.len();
+        // SAFETY: the pointer and length describe the uninitialised spare
+        // capacity of `buf`, which read() may fill; `fd` is open.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().add(buf.len()).cast(),
+                spare,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        let n = n as usize;
+        // SAFETY: read() initialised exactly `n` more bytes.
+        unsafe { buf.set_len(buf.len() + n) };
+        if n == 0 || n < spare {
+            return Ok(());
+        }
+        if buf.len() >= MAX_FILE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "file larger than 16 MiB",
+            ));
+        }
+        buf.reserve(buf.capacity());
+    }
+}
+
+/// `struct pidfd_info` (Linux 6.13+, version 0: 64 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    pid: u32,
+    tgid: u32,
+    ppid: u32,
+    ruid: u32,
+    rgid: u32,
+    euid: u32,
+    egid: u32,
+    suid: u32,
+    sgid: u32,
+    fsuid: u32,
+    fsgid: u32,
+    exit_code: i32,
+}
+
+/// `_IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info)` with the 64-byte struct.
+const PIDFD_GET_INFO: libc::c_ulong = 0xC040_FF0B;
+const PIDFD_INFO_PID: u64 = 1 << 0;
+const PIDFD_INFO_CREDS: u64 = 1 << 1;
+
+/// A pidfd for `pid` (`pidfd_open`, Linux 5.3+): refers to that very
+/// process for as long as it is held, whatever happens to the number.
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: pidfd_open takes a pid and flags, no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = i32::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: the syscall returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The real uid of the process behind a pidfd, via `PIDFD_GET_INFO`
+/// (Linux 6.13+): the same value as the first field of `Uid:` in
+/// /proc/PID/status, without the kernel formatting that whole file.
+pub fn pidfd_real_uid(pidfd: &OwnedFd) -> io::Result<u32> {
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_PID | PIDFD_INFO_CREDS,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: `info` is a properly sized, writable pidfd_info matching the
+    // size encoded in the request number; `pidfd` is open.
+    let rc = unsafe {
+        libc::ioctl(
+            pidfd.as_raw_fd(),
+            PIDFD_GET_INFO as _,
+            &mut info as *mut PidfdInfo,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if info.mask & PIDFD_INFO_CREDS == 0 {
+        return Err(io::Error::from(io::ErrorKind::Unsupported));
+    }
+    Ok(info.ruid)
+}
+
+/// Is a process with this pid alive? `kill(pid, 0)`: success or EPERM mean it
+/// exists. Zero, and pids that do not fit a pid_t, are never checked (kill(0)
+/// would address our own process group).
+pub fn pid_alive(pid: u32) -> Option<bool> {
+    let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
+    // SAFETY: signal 0 only checks for existence and permission; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    if rc == 0 {
+        return Some(true);
+    }
+    match io::Error::last_os_error().raw_os_error() {
+        Some(libc::ESRCH) => Some(false),
+        Some(libc::EPERM) => Some(true),
+        _ => None,
+    }
+}
+
+/// SIGKILL the process group led by `pid` (a child we started with
+/// `process_group(0)`, so the group is ours alone).
+pub fn kill_process_group(pid: u32) {
+    let Some(pgid) = libc::pid_t::try_from(pid).ok().filter(|&p| p > 1) else {
+        return;
+    };
+    // SAFETY: kill has no memory-safety preconditions; a negative pid
+    // addresses exactly the group the caller created.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
+/// Clock ticks per second (USER_HZ) for /proc times.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes
+    // at most that many.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::from("localhost");
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The user name of `uid` through NSS (LDAP, SSSD …), for uids /etc/passwd lacks.
+pub fn user_name_of(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids).
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call; `buf` outlives the use
+        // of `pwd`'s string pointers below.
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
+        let name = unsafe { CStr::from_ptr(pwd.pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_pid_is_alive_and_zero_is_not_checked() {
+        assert_eq!(pid_alive(std::process::id()), Some(true));
+        assert_eq!(pid_alive(0), None);
+        assert_eq!(pid_alive(u32::MAX), None);
+    }
+
+    #[test]
+    fn reads_a_proc_file_in_full() {
+        let proc = std::fs::File::open("/proc/self").unwrap();
+        let mut buf = Vec::new();
+        read_at(&proc, c"status", &mut buf).unwrap();
+        assert!(buf.starts_with(b"Name:"));
+        assert!(buf.ends_with(b"\n"));
+    }
+
+    #[test]
+    fn reads_a_file_larger_than_the_first_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("big"), &data).unwrap();
+        let d = std::fs::File::open(dir.path()).unwrap();
+        let mut buf = Vec::new();
+        read_at(&d, c"big", &mut buf).unwrap();
+        assert_eq!(buf, data);
+    }
+
+    #[test]
+    fn pidfd_gives_the_real_uid_where_the_kernel_supports_it() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let real_uid: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        let fd = pidfd_open(std::process::id()).unwrap();
+        match pidfd_real_uid(&fd) {
+            Ok(uid) => assert_eq!(uid, real_uid),
+            // Kernels before 6.13: the collector reads status instead.
+            Err(e) => assert!(
+                matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)),
+                "{e}"
+            ),
+        }
+    }
+
+    #[test]
+    fn root_has_a_name() {
+        assert_eq!(user_name_of(0).as_deref(), Some("root"));
+        assert!(clock_ticks_per_second() > 0);
+        assert!(!hostname().is_empty());
+    }
+}

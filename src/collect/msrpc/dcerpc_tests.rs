@@ -1,0 +1,193 @@
+use std::collections::VecDeque;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// Server-side encoding of a RESPONSE fragment, for building test input.
+fn response_pdu(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
+    let mut pdu = Vec::new();
+    put_header(&mut pdu, PTYPE_RESPONSE, flags, call_id);
+    pdu.put_u32(stub.len() as u32);
+    pdu.put_u16(0);
+    pdu.extend_from_slice(&[0, 0]);
+    pdu.extend_from_slice(stub);
+    finish(pdu)
+}
+
+fn bind_ack(call_id: u32, max_recv: u16, result: u16) -> Vec<u8> {
+    let mut pdu = Vec::new();
+    put_header(
+        &mut pdu,
+        PTYPE_BIND_ACK,
+        PFC_FIRST_FRAG | PFC_LAST_FRAG,
+        call_id,
+    );
+    pdu.put_u16(4280);
+    pdu.put_u16(max_recv);
+    pdu.put_u32(0x1234);
+    pdu.put_u16(13);
+    pdu.extend_from_slice(b"\\PIPE\\wkssvc\0");
+    pdu.pad_to(4);
+    pdu.extend_from_slice(&[1, 0, 0, 0]);
+    pdu.put_u16(result);
+    pdu.put_u16(if result == 0 { 0 } else { 1 });
+    put_syntax(&mut pdu, &NDR20);
+    finish(pdu)
+}
+
+fn fault(call_id: u32, status: u32) -> Vec<u8> {
+    let mut pdu = Vec::new();
+    put_header(
+        &mut pdu,
+        PTYPE_FAULT,
+        PFC_FIRST_FRAG | PFC_LAST_FRAG,
+        call_id,
+    );
+    pdu.put_u32(0);
+    pdu.put_u16(0);
+    pdu.extend_from_slice(&[0, 0]);
+    pdu.put_u32(status);
+    pdu.put_u32(0);
+    finish(pdu)
+}
+
+/// Plays back prepared pipe messages and records what the client wrote.
+#[derive(Default)]
+struct Scripted {
+    written: Vec<Vec<u8>>,
+    replies: VecDeque<Vec<u8>>,
+}
+
+impl PipeTransport for &mut Scripted {
+    fn transceive(&mut self, data: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        self.written.push(data.to_vec());
+        self.read()
+    }
+    fn write(&mut self, data: &[u8]) -> Result<(), RemoteError> {
+        self.written.push(data.to_vec());
+        Ok(())
+    }
+    fn read(&mut self) -> Result<Vec<u8>, RemoteError> {
+        Ok(self.replies.pop_front().unwrap_or_default())
+    }
+}
+
+const WKSSVC: Interface = Interface {
+    name: "wkssvc",
+    syntax: SyntaxId {
+        uuid: uuid("6bffd098-a112-3610-9833-46c3f87e345a"),
+        major: 1,
+        minor: 0,
+    },
+};
+
+#[test]
+fn uuid_is_in_ndr_byte_order() {
+    assert_eq!(
+        NDR20.uuid,
+        [
+            0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10,
+            0x48, 0x60
+        ]
+    );
+}
+
+#[test]
+fn bind_pdu_layout() {
+    let pdu = bind_pdu(1, 4280, &WKSSVC.syntax);
+    assert_eq!(pdu.len(), 72);
+    assert_eq!(u16::from_le_bytes([pdu[8], pdu[9]]), 72);
+    assert_eq!(pdu[2], PTYPE_BIND);
+    assert_eq!(&pdu[32..48], &WKSSVC.syntax.uuid);
+    assert_eq!(&pdu[52..68], &NDR20.uuid);
+}
+
+#[test]
+fn call_reassembles_fragments_split_across_pipe_reads() {
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 2000, 0));
+    let one = response_pdu(2, PFC_FIRST_FRAG, &[1; 1000]);
+    let two = response_pdu(2, 0, &[2; 1000]);
+    let three = response_pdu(2, PFC_LAST_FRAG, &[3; 10]);
+    // Boundaries of pipe messages need not match fragments.
+    let all = [one, two, three].concat();
+    pipe.replies.push_back(all[..700].to_vec());
+    pipe.replies.push_back(all[700..1500].to_vec());
+    pipe.replies.push_back(all[1500..].to_vec());
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    assert_eq!(client.max_xmit, 2000);
+    let stub = client.call(2, &[0xAA; 5000]).unwrap();
+    assert_eq!(stub.len(), 2010);
+    assert!(stub[..1000].iter().all(|&b| b == 1) && stub[1000..2000].iter().all(|&b| b == 2));
+    drop(client);
+    // Request went out in fragments no longer than the negotiated 2000 bytes.
+    let request: Vec<_> = pipe.written[1..].to_vec();
+    assert_eq!(request.len(), 3);
+    assert!(request.iter().all(|f| f.len() <= 2000));
+    assert_eq!(request[0][3], PFC_FIRST_FRAG);
+    assert_eq!(request[1][3], 0);
+    assert_eq!(request[2][3], PFC_LAST_FRAG);
+    let carried: usize = request.iter().map(|f| f.len() - 24).sum();
+    assert_eq!(carried, 5000);
+}
+
+#[test]
+fn fault_and_rejection_are_errors_with_codes() {
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 4280, 0));
+    pipe.replies.push_back(fault(2, 0x1C01_0002));
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    match client.call(99, &[]) {
+        Err(RemoteError::Fault { status }) => assert_eq!(status, 0x1C01_0002),
+        other => panic!("expected fault, got {other:?}"),
+    }
+
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 4280, 2));
+    assert!(matches!(
+        RpcClient::bind(&mut pipe, &WKSSVC, 4280),
+        Err(RemoteError::BindRejected { .. })
+    ));
+}
+
+#[test]
+fn truncated_and_bogus_pdus_are_rejected() {
+    let pdu = response_pdu(2, 3, &[1, 2, 3]);
+    assert!(parse_pdu(&pdu[..pdu.len() - 1]).is_err());
+    let mut bad = pdu.clone();
+    bad[8] = 4; // frag_length below header
+    assert!(complete_pdu_len(&bad).is_err());
+    let mut auth = pdu.clone();
+    auth[10] = 200; // auth_length beyond the fragment
+    assert!(parse_pdu(&auth).is_err());
+}
+
+proptest! {
+    #[test]
+    fn request_fragments_carry_the_stub_in_order(stub in proptest::collection::vec(any::<u8>(), 0..12_000), max in 1432u16..6000) {
+        let fragments = request_fragments(7, 12, &stub, max);
+        let mut carried = Vec::new();
+        for (i, f) in fragments.iter().enumerate() {
+            prop_assert!(f.len() <= usize::from(max));
+            prop_assert_eq!(usize::from(u16::from_le_bytes([f[8], f[9]])), f.len());
+            prop_assert_eq!(f[3] & PFC_FIRST_FRAG != 0, i == 0);
+            prop_assert_eq!(f[3] & PFC_LAST_FRAG != 0, i == fragments.len() - 1);
+            carried.extend_from_slice(&f[24..]);
+        }
+        prop_assert_eq!(carried, stub);
+    }
+
+    #[test]
+    fn response_decode_of_encode(stub in proptest::collection::vec(any::<u8>(), 0..4000), call_id: u32, flags in 0u8..4) {
+        let pdu = response_pdu(call_id, flags, &stub);
+        prop_assert_eq!(complete_pdu_len(&pdu).unwrap(), Some(pdu.len()));
+        prop_assert_eq!(parse_pdu(&pdu).unwrap(), Pdu::Response { call_id, flags, stub });
+    }
+
+    #[test]
+    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = complete_pdu_len(&bytes);
+        let _ = parse_pdu(&bytes);
+    }
+}

@@ -1,0 +1,196 @@
+//! What can go wrong in a remote scan, and how each failure is reported as a
+//! [`SourceFailure`] with its real reason and native code.
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::model::{FailureKind, SourceFailure};
+
+use super::smb2;
+use super::wire::DecodeError;
+
+pub const WERR_ACCESS_DENIED: u32 = 5;
+pub const WERR_INVALID_LEVEL: u32 = 124;
+pub const WERR_MORE_DATA: u32 = 234;
+pub const NCA_OP_RNG_ERROR: u32 = 0x1C01_0002;
+pub const NCA_UNK_IF: u32 = 0x1C01_0003;
+pub const NCA_PROTO_ERROR: u32 = 0x1C01_000B;
+pub const RPC_S_ACCESS_DENIED: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot resolve host '{host}': {detail}")]
+    Resolve { host: String, detail: String },
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: SocketAddr, source: io::Error },
+    #[error("no answer within the time limit while {during}")]
+    Timeout { during: &'static str },
+    #[error("connection failed while {during}: {source}")]
+    Io {
+        during: &'static str,
+        source: io::Error,
+    },
+    #[error("the server sent a {0}")]
+    Decode(#[from] DecodeError),
+    #[error("SMB2 {command} failed with {} (0x{status:08x})", smb2::status_name(*status))]
+    Status { command: &'static str, status: u32 },
+    #[error("authentication failed: {detail}")]
+    Authentication { detail: String },
+    #[error("the server requires SMB3 encryption, which lingerscan does not implement")]
+    EncryptionRequired,
+    #[error("a response signature did not verify (tampering or a broken server)")]
+    BadSignature,
+    #[error("the RPC bind to {interface} was rejected: {reason}")]
+    BindRejected {
+        interface: &'static str,
+        reason: String,
+    },
+    #[error("RPC fault 0x{status:08x} ({})", fault_name(*status))]
+    Fault { status: u32 },
+    #[error("{call} returned Windows error {code} ({})", werror_name(*code))]
+    Win32 { call: &'static str, code: u32 },
+}
+
+pub fn fault_name(status: u32) -> &'static str {
+    match status {
+        RPC_S_ACCESS_DENIED => "access denied",
+        NCA_OP_RNG_ERROR => "nca_op_rng_error: operation not supported",
+        NCA_UNK_IF => "nca_unk_if: unknown interface",
+        NCA_PROTO_ERROR => "nca_proto_error",
+        0x1C00_001A => "nca_s_fault_ndr",
+        0x1C00_0001 => "nca_s_fault_int_div_by_zero",
+        0x6F7 => "RPC_X_BAD_STUB_DATA",
+        _ => "unknown fault",
+    }
+}
+
+pub fn werror_name(code: u32) -> &'static str {
+    match code {
+        WERR_ACCESS_DENIED => "ERROR_ACCESS_DENIED",
+        WERR_INVALID_LEVEL => "ERROR_INVALID_LEVEL",
+        WERR_MORE_DATA => "ERROR_MORE_DATA",
+        8 => "ERROR_NOT_ENOUGH_MEMORY",
+        87 => "ERROR_INVALID_PARAMETER",
+        50 => "ERROR_NOT_SUPPORTED",
+        2221 => "NERR_UserNotFound",
+        _ => "unknown error",
+    }
+}
+
+impl RemoteError {
+    pub fn io(during: &'static str, source: io::Error) -> Self {
+        match source.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => RemoteError::Timeout { during },
+            _ => RemoteError::Io { during, source },
+        }
+    }
+
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            RemoteError::Resolve { .. } => FailureKind::Unreachable,
+            RemoteError::Connect { source, .. } => match source.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => FailureKind::Timeout,
+                _ => FailureKind::Unreachable,
+            },
+            RemoteError::Timeout { .. } => FailureKind::Timeout,
+            RemoteError::Io { .. } => FailureKind::Other,
+            RemoteError::Decode(_) => FailureKind::ParseError,
+            RemoteError::Status { status, .. } => match *status {
+                smb2::STATUS_LOGON_FAILURE
+                | smb2::STATUS_ACCOUNT_RESTRICTION
+                | smb2::STATUS_PASSWORD_EXPIRED
+                | smb2::STATUS_ACCOUNT_DISABLED
+                | smb2::STATUS_ACCOUNT_LOCKED_OUT => FailureKind::LogonFailure,
+                smb2::STATUS_ACCESS_DENIED => FailureKind::AccessDenied,
+                smb2::STATUS_OBJECT_NAME_NOT_FOUND | smb2::STATUS_BAD_NETWORK_NAME => {
+                    FailureKind::NotAvailable
+                }
+                _ => FailureKind::Other,
+            },
+            RemoteError::Authentication { .. } => FailureKind::LogonFailure,
+            RemoteError::EncryptionRequired => FailureKind::NotSupported,
+            RemoteError::BadSignature => FailureKind::Other,
+            RemoteError::BindRejected { .. } => FailureKind::NotAvailable,
+            RemoteError::Fault { status } => match *status {
+                RPC_S_ACCESS_DENIED => FailureKind::AccessDenied,
+                _ => FailureKind::Other,
+            },
+            RemoteError::Win32 { code, .. } => match *code {
+                WERR_ACCESS_DENIED => FailureKind::AccessDenied,
+                _ => FailureKind::Other,
+            },
+        }
+    }
+
+    /// The native code worth showing: NTSTATUS, RPC fault status, Win32 error or errno.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            RemoteError::Status { status, .. } | RemoteError::Fault { status } => {
+                Some(i64::from(*status))
+            }
+            RemoteError::Win32 { code, .. } => Some(i64::from(*code)),
+            RemoteError::Connect { source, .. } | RemoteError::Io { source, .. } => {
+                source.raw_os_error().map(i64::from)
+            }
+            _ => None,
+        }
+    }
+
+    /// This error as the failure of one source, with a hint what to do where there is one.
+    pub fn to_failure(&self, source: &str) -> SourceFailure {
+        let hint = match self.kind() {
+            FailureKind::AccessDenied => {
+                "; the server answers this only to administrators (Samba: members of BUILTIN\\Administrators)"
+            }
+            FailureKind::LogonFailure => "; check the user name, domain and password",
+            _ => "",
+        };
+        SourceFailure::new(self.kind(), self.code(), format!("{source}: {self}{hint}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_the_real_reason() {
+        let status = |status| RemoteError::Status {
+            command: "X",
+            status,
+        };
+        assert_eq!(
+            status(smb2::STATUS_LOGON_FAILURE).kind(),
+            FailureKind::LogonFailure
+        );
+        assert_eq!(
+            status(smb2::STATUS_ACCESS_DENIED).kind(),
+            FailureKind::AccessDenied
+        );
+        assert_eq!(
+            status(smb2::STATUS_OBJECT_NAME_NOT_FOUND).kind(),
+            FailureKind::NotAvailable
+        );
+        let werr = RemoteError::Win32 {
+            call: "NetrSessionEnum",
+            code: 5,
+        };
+        assert_eq!(werr.kind(), FailureKind::AccessDenied);
+        assert_eq!(werr.code(), Some(5));
+        let fault = RemoteError::Fault {
+            status: NCA_OP_RNG_ERROR,
+        };
+        assert_eq!(fault.kind(), FailureKind::Other);
+        assert_eq!(fault.code(), Some(0x1C01_0002));
+        assert!(fault.to_string().contains("nca_op_rng_error"));
+        let refused = RemoteError::Connect {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: io::Error::from(io::ErrorKind::ConnectionRefused),
+        };
+        assert_eq!(refused.kind(), FailureKind::Unreachable);
+        assert_eq!(
+            RemoteError::io("x", io::ErrorKind::WouldBlock.into()).kind(),
+            FailureKind::Timeout
+        );
+    }
+}

@@ -1,0 +1,446 @@
+//! The remote collector against a real Samba smbd on loopback, compared with
+//! impacket as an independent client. Each test owns one 127.0.0.2x address
+//! and port (range 14500-14549).
+#![cfg(target_os = "linux")]
+
+mod msrpc_support;
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lingerscan::collect::msrpc::{
+    Credentials, Password, RemoteOptions, collect_remote, collect_remote_with,
+};
+use lingerscan::collect::{CollectError, CollectOptions, collect};
+use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform};
+use msrpc_support::samba::{self, Samba};
+use serde_json::Value;
+
+fn creds(user: &str, password: &str) -> Credentials {
+    Credentials::parse(
+        &format!("{}\\{user}", samba::WORKGROUP),
+        Password::new(password.into()),
+    )
+    .unwrap()
+}
+
+fn admin() -> Credentials {
+    creds(samba::ADMIN_USER, samba::ADMIN_PASSWORD)
+}
+
+/// impacket's answer for the same two queries, as JSON (tests/impacket/reference_scan.py).
+fn impacket(server: &Samba, user: &str, password: &str) -> Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let python = format!("{root}/target/impacket-venv/bin/python");
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "impacket venv missing: run scripts/setup.d/40-impacket.sh"
+    );
+    let out = Command::new(python)
+        .arg(format!("{root}/tests/impacket/reference_scan.py"))
+        .args([&server.ip, &server.port.to_string(), samba::WORKGROUP, user])
+        .env("LINGERSCAN_PASSWORD", password)
+        .output()
+        .expect("run impacket");
+    assert!(
+        out.status.success(),
+        "impacket failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("impacket JSON")
+}
+
+fn rows<T: Clone>(observed: &Observed<Vec<T>>) -> Vec<T> {
+    match observed {
+        Observed::Ok { rows } => rows.clone(),
+        Observed::Failed(f) => panic!("source failed: {f}"),
+    }
+}
+
+/// (user, logon_domain, oth_domains, logon_server), sorted.
+fn our_users(snap: &HostSnapshot) -> Vec<Vec<String>> {
+    let mut out: Vec<_> = rows(&snap.workstation_users)
+        .into_iter()
+        .map(|u| vec![u.user, u.logon_domain, u.other_domains, u.logon_server])
+        .collect();
+    out.sort();
+    out
+}
+
+fn their_users(json: &Value) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = json["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// (client, user, open files, guest), sorted.
+fn our_sessions(snap: &HostSnapshot) -> Vec<(String, String, u64, bool)> {
+    let mut out: Vec<_> = rows(&snap.smb_sessions)
+        .into_iter()
+        .map(|s| {
+            (
+                s.client,
+                s.user.unwrap_or_default(),
+                u64::from(s.open_files.unwrap()),
+                s.is_guest.unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn their_sessions(json: &Value) -> Vec<(String, String, u64, bool)> {
+    let mut out: Vec<_> = json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_string(),
+                row[1].as_str().unwrap().to_string(),
+                row[2].as_u64().unwrap(),
+                row[4].as_u64().unwrap() & 1 != 0,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Equal lists, with a short message (the lists can hold hundreds of rows).
+fn assert_same<T: PartialEq + std::fmt::Debug>(ours: &[T], theirs: &[T]) {
+    let first_difference = ours.iter().zip(theirs).position(|(a, b)| a != b);
+    assert!(
+        ours.len() == theirs.len() && first_difference.is_none(),
+        "lingerscan {} rows, impacket {} rows; first difference at {first_difference:?}: {:?} vs {:?}",
+        ours.len(),
+        theirs.len(),
+        first_difference.map(|i| &ours[i]),
+        first_difference.map(|i| &theirs[i]),
+    );
+}
+
+fn note_fragments(snap: &HostSnapshot, call: &str) -> usize {
+    let note = snap
+        .notes
+        .iter()
+        .find(|n| n.contains(call))
+        .expect("note for call");
+    let start = note.find('(').unwrap() + 1;
+    note[start..].split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn admin_sees_the_same_users_and_sessions_as_impacket() {
+    let mut server = Samba::start("127.0.0.21", 14511);
+    server.add_utmp(&[("alice", "pts/3", "10.1.1.1"), ("bob", "pts/4", "10.1.1.2")]);
+    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+
+    let snap = collect_remote(&server.ip, server.port, &admin(), Duration::from_secs(10));
+    assert_eq!(snap.collector, "msrpc");
+    assert_eq!(snap.platform, Platform::Unknown);
+    assert_eq!(snap.host, "127.0.0.21");
+    for source in [
+        &snap.logon_sessions.failure(),
+        &snap.processes.failure(),
+        &snap.interactive_sessions.failure(),
+    ] {
+        assert_eq!(source.map(|f| f.kind), Some(FailureKind::NotSupported));
+    }
+    let users = our_users(&snap);
+    let names: Vec<&str> = users.iter().map(|u| u[0].as_str()).collect();
+    for expected in ["alice", "bob", samba::PLAIN_USER, samba::ADMIN_USER] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let sessions = our_sessions(&snap);
+    assert_eq!(
+        sessions.iter().filter(|s| s.1 == samba::PLAIN_USER).count(),
+        2,
+        "{sessions:?}"
+    );
+
+    // impacket, run after us, adds its own session; compare with that accounted for.
+    let theirs = impacket(&server, samba::ADMIN_USER, samba::ADMIN_PASSWORD);
+    assert_same(&our_users(&snap), &their_users(&theirs));
+    // impacket's own session shows in its answer: drop it before comparing.
+    let mut their_sessions = their_sessions(&theirs);
+    if let Some(i) = their_sessions.iter().position(|s| s.1 == samba::ADMIN_USER) {
+        their_sessions.remove(i);
+    }
+    let ours_without_self: Vec<_> = sessions
+        .iter()
+        .filter(|s| s.1 != samba::ADMIN_USER)
+        .cloned()
+        .collect();
+    let theirs_without_self: Vec<_> = their_sessions
+        .into_iter()
+        .filter(|s| s.1 != samba::ADMIN_USER)
+        .collect();
+    assert_same(&ours_without_self, &theirs_without_self);
+}
+
+#[test]
+fn responses_larger_than_one_fragment_are_reassembled() {
+    let server = Samba::start("127.0.0.24", 14514);
+    let names: Vec<String> = (0..400)
+        .map(|i| format!("user{i:04}-with-a-long-name"))
+        .collect();
+    let entries: Vec<(&str, &str, &str)> = names
+        .iter()
+        .map(|n| (n.as_str(), "pts/9", "10.9.9.9"))
+        .collect();
+    server.add_utmp(&entries);
+    let options = RemoteOptions {
+        port: server.port,
+        max_frag: 1432,
+        ..RemoteOptions::default()
+    };
+    let snap = collect_remote_with(&server.ip, &admin(), &options);
+    let users = our_users(&snap);
+    for name in &names {
+        assert!(users.iter().any(|u| &u[0] == name), "{name} missing");
+    }
+    let fragments = note_fragments(&snap, "NetrWkstaUserEnum");
+    assert!(
+        fragments > 10,
+        "expected many fragments, got {fragments}: {:?}",
+        snap.notes
+    );
+    let theirs = impacket(&server, samba::ADMIN_USER, samba::ADMIN_PASSWORD);
+    assert_same(&users, &their_users(&theirs));
+}
+
+#[test]
+fn plain_user_is_denied_both_sources() {
+    let server = Samba::start("127.0.0.25", 14515);
+    server.add_utmp(&[("alice", "pts/3", "10.1.1.1")]);
+    let snap = collect_remote(
+        &server.ip,
+        server.port,
+        &creds(samba::PLAIN_USER, samba::PLAIN_PASSWORD),
+        Duration::from_secs(10),
+    );
+    for failure in [
+        snap.workstation_users.failure(),
+        snap.smb_sessions.failure(),
+    ] {
+        let failure = failure.expect("must fail");
+        assert_eq!(failure.kind, FailureKind::AccessDenied, "{failure}");
+        assert_eq!(failure.code, Some(5), "{failure}");
+    }
+}
+
+#[test]
+fn wrong_password_is_a_logon_failure() {
+    let server = Samba::start("127.0.0.26", 14516);
+    let snap = collect_remote(
+        &server.ip,
+        server.port,
+        &creds(samba::ADMIN_USER, "not-the-password"),
+        Duration::from_secs(10),
+    );
+    for failure in [
+        snap.workstation_users.failure(),
+        snap.smb_sessions.failure(),
+    ] {
+        let failure = failure.expect("must fail");
+        assert_eq!(failure.kind, FailureKind::LogonFailure, "{failure}");
+        assert_eq!(failure.code, Some(0xC000_006D), "{failure}");
+        assert!(!failure.message.contains("not-the-password"));
+    }
+}
+
+#[test]
+fn guest_only_logon_is_refused_as_a_logon_failure() {
+    // With "map to guest = bad user" an unknown account gets a guest session.
+    let server = Samba::start_with("127.0.0.20", 14503, "map to guest = bad user");
+    let snap = collect_remote(
+        &server.ip,
+        server.port,
+        &creds("nosuchuser", "whatever"),
+        Duration::from_secs(10),
+    );
+    for failure in [
+        snap.workstation_users.failure(),
+        snap.smb_sessions.failure(),
+    ] {
+        let failure = failure.expect("must fail");
+        assert_eq!(failure.kind, FailureKind::LogonFailure, "{failure}");
+        assert!(failure.message.contains("guest"), "{failure}");
+    }
+}
+
+#[test]
+fn nothing_listening_is_unreachable() {
+    let snap = collect_remote("127.0.0.22", 14520, &admin(), Duration::from_secs(5));
+    for failure in [
+        snap.workstation_users.failure(),
+        snap.smb_sessions.failure(),
+    ] {
+        assert_eq!(failure.expect("must fail").kind, FailureKind::Unreachable);
+    }
+}
+
+#[test]
+fn silent_listener_times_out_within_the_timeout() {
+    let listener = TcpListener::bind("127.0.0.23:14521").unwrap();
+    // Accept and hold connections, never answering.
+    let holder = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(stream);
+    });
+    let timeout = Duration::from_millis(1500);
+    let start = Instant::now();
+    let snap = collect_remote("127.0.0.23", 14521, &admin(), timeout);
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= timeout,
+        "returned before the timeout: {elapsed:?}"
+    );
+    assert!(
+        elapsed < timeout + Duration::from_millis(500),
+        "overran the timeout: {elapsed:?}"
+    );
+    for failure in [
+        snap.workstation_users.failure(),
+        snap.smb_sessions.failure(),
+    ] {
+        assert_eq!(failure.expect("must fail").kind, FailureKind::Timeout);
+    }
+    holder.join().unwrap();
+}
+
+#[test]
+fn smb2_and_smb3_signing_dialects_with_mandatory_signing() {
+    for (i, (max_protocol, dialect)) in [
+        ("SMB2_02", "2.0.2"),
+        ("SMB2_10", "2.1.0"),
+        ("SMB3_02", "3.0.2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let port = 14530 + i as u16;
+        let ip = format!("127.0.0.{}", 27);
+        let server = Samba::start_with(
+            &ip,
+            port,
+            &format!("server max protocol = {max_protocol}\nserver signing = mandatory"),
+        );
+        server.add_utmp(&[("carol", "pts/1", "10.2.2.2")]);
+        let snap = collect_remote(&server.ip, server.port, &admin(), Duration::from_secs(10));
+        assert!(
+            snap.notes[0].contains(&format!("dialect {dialect}")),
+            "{:?}",
+            snap.notes
+        );
+        assert!(
+            our_users(&snap).iter().any(|u| u[0] == "carol"),
+            "{max_protocol}: {:?}",
+            snap.workstation_users
+        );
+        assert!(
+            snap.smb_sessions.is_ok(),
+            "{max_protocol}: {:?}",
+            snap.smb_sessions
+        );
+    }
+}
+
+#[test]
+fn collect_dispatches_remote_hosts_to_msrpc() {
+    let server = Samba::start("127.0.0.28", 14540);
+    server.add_utmp(&[("dave", "pts/2", "10.3.3.3")]);
+    let mut options = CollectOptions {
+        host: Some(server.ip.clone()),
+        port: server.port,
+        ..CollectOptions::default()
+    };
+    assert!(matches!(
+        collect(&options),
+        Err(CollectError::NoCredentials { .. })
+    ));
+    options.credentials = Some(admin());
+    let snap = collect(&options).unwrap();
+    assert_eq!(snap.collector, "msrpc");
+    assert!(our_users(&snap).iter().any(|u| u[0] == "dave"));
+}
+
+#[test]
+fn cli_remote_scan_takes_the_password_from_the_environment_and_never_prints_it() {
+    let mut server = Samba::start("127.0.0.29", 14547);
+    server.add_utmp(&[("erin", "pts/5", "10.4.4.4")]);
+    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+    let account = format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER);
+    let port = server.port.to_string();
+    let run = |extra: &[&str], password: &str| {
+        let mut args = vec![
+            "scan",
+            "--host",
+            server.ip.as_str(),
+            "--port",
+            port.as_str(),
+        ];
+        args.extend_from_slice(&["--username", account.as_str(), "--timeout", "10s"]);
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .args(&args)
+            .env("LINGERSCAN_PASSWORD", password)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--user", "erin"], samba::ADMIN_PASSWORD);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Query mode: Remote (MS-RPC over SMB)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Sessions matching 'erin'"), "{stdout}");
+    // Logon sessions and processes cannot be read over these pipes: never LINGERING, exit 2.
+    assert!(
+        stdout.contains("INCONCLUSIVE USER STATE for erin"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stdout.contains(samba::ADMIN_PASSWORD));
+
+    let json = run(&["--format", "json"], samba::ADMIN_PASSWORD);
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let smb = doc["hosts"][0]["snapshot"]["smb_sessions"]["rows"]
+        .as_array()
+        .unwrap();
+    assert!(
+        smb.iter().any(|s| s["user"] == samba::PLAIN_USER),
+        "{smb:?}"
+    );
+
+    let denied = run(&[], "wrong-password");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&denied.stdout),
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    assert!(text.contains("logon failure"), "{text}");
+    assert!(!text.contains("wrong-password"));
+    assert_eq!(denied.status.code(), Some(2));
+}
