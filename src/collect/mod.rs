@@ -16,6 +16,10 @@ use std::time::Duration;
 
 use crate::model::HostSnapshot;
 
+#[cfg(windows)]
+pub mod windows;
+pub mod windows_decode;
+
 /// What a scan should look at and how.
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
@@ -76,11 +80,24 @@ pub enum CollectError {
 
 /// Collect a snapshot of the target described by `options`.
 pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
+    #[cfg(windows)]
+    {
+        Ok(match options.host.as_deref() {
+            None => windows::collect_local(options),
+            Some(host) if windows::names_this_machine(host) => windows::collect_local(options),
+            Some(host) => windows::collect_remote(host, options),
+        })
+    }
+    #[cfg(not(windows))]
+    collect_not_windows(options)
+}
+
+#[cfg(not(windows))]
+fn collect_not_windows(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
     #[cfg(target_os = "linux")]
     if options.host.is_none() {
         return Ok(linux::collect_local(options));
     }
-    #[cfg(not(windows))]
     if let Some(host) = &options.host {
         let credentials =
             options
