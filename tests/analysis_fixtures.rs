@@ -284,3 +284,17 @@ fn remote_scan_without_logon_sessions_cannot_call_a_user_stale() {
     assert_eq!(analysis.users[0].state, UserState::Inconclusive);
     assert_eq!(analysis.outcome(), Outcome::Undecided);
 }
+
+#[test]
+fn nothing_lingers_only_when_every_source_was_read_or_is_absent() {
+    use lingerscan::model::{FailureKind, Observed};
+    let mut snapshot = fixture("script_example.json");
+    snapshot.smb_sessions =
+        Observed::failed(FailureKind::NotAvailable, None, "Samba is not installed");
+    assert_eq!(run(&snapshot, None).outcome(), Outcome::Clean);
+    snapshot.smb_sessions =
+        Observed::failed(FailureKind::NotSupported, Some(87), "invalid parameter");
+    assert_eq!(run(&snapshot, None).outcome(), Outcome::Undecided);
+    snapshot.smb_sessions = Observed::failed(FailureKind::Timeout, None, "no answer");
+    assert_eq!(run(&snapshot, None).outcome(), Outcome::Undecided);
+}

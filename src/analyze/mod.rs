@@ -221,13 +221,13 @@ impl Analysis {
             .users
             .iter()
             .any(|u| u.state == UserState::Inconclusive);
-        // A source that broke (rather than one the host simply lacks) means we did not see everything.
-        let broken_source = self.failed_sources.iter().any(|f| {
-            !matches!(
-                f.failure.kind,
-                FailureKind::NotAvailable | FailureKind::NotSupported
-            )
-        });
+        // "Nothing lingers" is only claimed when every source was read, or is
+        // absent from the host altogether; a source this collector could not
+        // look at (even one it does not support) leaves the question open.
+        let broken_source = self
+            .failed_sources
+            .iter()
+            .any(|f| f.failure.kind != FailureKind::NotAvailable);
         if undecided_finding || undecided_user || broken_source {
             Outcome::Undecided
         } else {
