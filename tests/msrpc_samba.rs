@@ -1,5 +1,5 @@
 //! The remote collector against a real Samba smbd on loopback, compared with
-//! impacket as an independent client. Each test owns one 127.0.0.2x address
+//! impacket as an independent client. Each test owns one 127.0.0.2x-3x address
 //! and port (range 14500-14549).
 #![cfg(target_os = "linux")]
 
@@ -453,4 +453,50 @@ fn cli_remote_scan_takes_the_password_from_the_environment_and_never_prints_it()
     assert!(text.contains("logon failure"), "{text}");
     assert!(!text.contains("wrong-password"));
     assert_eq!(denied.status.code(), Some(2));
+}
+
+#[test]
+fn fixture_with_private_run_serves_its_own_utmp_and_stops_every_daemon() {
+    let server = start("127.0.0.31", 14549, "");
+    let held = server.hold_session(&samba::plain());
+    // smbd (utmp = yes) wrote the session's record to the fixture's file: its /run.
+    let utmp = std::fs::read(server.utmp_path()).unwrap();
+    let record_of_session = utmp.chunks_exact(384).any(|record| {
+        u32::from_le_bytes(record[4..8].try_into().unwrap()) == held.server_pid
+            && record[44..76].starts_with(samba::PLAIN_USER.as_bytes())
+    });
+    assert!(
+        record_of_session,
+        "no utmp record for smbd child {} in {}",
+        held.server_pid,
+        server.utmp_path().display()
+    );
+    // A query starts samba-dcerpcd and its rpcd_* workers on demand.
+    let snap = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
+    assert!(
+        our_users(&snap).iter().any(|u| u[0] == samba::PLAIN_USER),
+        "{:?}",
+        snap.workstation_users
+    );
+    let dcerpcd: u32 = std::fs::read_to_string(server.dir.path().join("pid/samba-dcerpcd.pid"))
+        .expect("samba-dcerpcd pid file")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut daemons = vec![server.smbd_pid(), held.server_pid, dcerpcd];
+    daemons.extend(support::children_of(dcerpcd));
+    assert!(daemons.len() > 3, "no rpcd_* workers under samba-dcerpcd");
+    assert!(daemons.iter().all(|&pid| support::alive(pid)));
+    drop(held);
+    drop(server);
+    assert!(
+        support::wait_until(Duration::from_secs(5), || daemons
+            .iter()
+            .all(|&pid| !support::alive(pid))),
+        "survived the fixture: {:?}",
+        daemons
+            .iter()
+            .filter(|&&pid| support::alive(pid))
+            .collect::<Vec<_>>()
+    );
 }
