@@ -9,12 +9,14 @@
 //! scan of each as a smoke test.
 
 #[cfg(target_os = "linux")]
-#[path = "../tests/msrpc_support/samba.rs"]
-mod samba;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 #[cfg(not(target_os = "linux"))]
 fn main() {}
 
+#[cfg(target_os = "linux")]
+use std::net::Ipv4Addr;
 #[cfg(target_os = "linux")]
 use std::process::Command;
 #[cfg(target_os = "linux")]
@@ -22,19 +24,21 @@ use std::time::{Duration, Instant};
 
 #[cfg(target_os = "linux")]
 use lingerscan::collect::msrpc::{Credentials, Password, collect_remote};
+#[cfg(target_os = "linux")]
+use support::samba::{SambaServer, remote as samba};
 
 #[cfg(target_os = "linux")]
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let iterations: u32 = if measuring { 20 } else { 1 };
-    let mut server = samba::Samba::start_with("127.0.0.29", 14545, "utmp = no\nlog level = 0");
-    let users: Vec<String> = (0..50).map(|i| format!("benchuser{i:02}")).collect();
-    let entries: Vec<(&str, &str, &str)> = users
-        .iter()
-        .map(|u| (u.as_str(), "pts/1", "10.0.0.1"))
-        .collect();
-    server.add_utmp(&entries);
-    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+    // 50 utmp users; smbd itself writes none (utmp = no), so every scan sees the same list.
+    let options = (0..50).fold(
+        samba::options(Ipv4Addr::new(127, 0, 0, 29), 14545).global("utmp = no\nlog level = 0"),
+        |options, i| options.utmp_entry(&format!("benchuser{i:02}"), "pts/1", "10.0.0.1"),
+    );
+    let server = SambaServer::start(&options);
+    let _held = server.hold_session(&samba::plain());
+    let ip = server.ip();
     let creds = Credentials::parse(
         &format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER),
         Password::new(samba::ADMIN_PASSWORD.into()),
@@ -42,7 +46,7 @@ fn main() {
     .expect("credentials");
 
     // Warm up both sides (samba-dcerpcd starts on first use).
-    let warm = collect_remote(&server.ip, server.port, &creds, Duration::from_secs(10));
+    let warm = collect_remote(&ip, server.port, &creds, Duration::from_secs(10));
     assert!(
         warm.workstation_users.is_ok() && warm.smb_sessions.is_ok(),
         "{warm:?}"
@@ -58,7 +62,7 @@ fn main() {
         let start = Instant::now();
         let cpu_start = process_cpu_seconds();
         for _ in 0..iterations {
-            let snap = collect_remote(&server.ip, server.port, &creds, Duration::from_secs(10));
+            let snap = collect_remote(&ip, server.port, &creds, Duration::from_secs(10));
             assert!(snap.workstation_users.is_ok() && snap.smb_sessions.is_ok());
         }
         ours.push(start.elapsed().as_secs_f64() / f64::from(iterations));
@@ -104,12 +108,12 @@ fn median(values: &mut [f64]) -> f64 {
 
 #[cfg(target_os = "linux")]
 /// impacket's wall and CPU seconds per scan over `repeat` scans.
-fn impacket(server: &samba::Samba, repeat: u32) -> (f64, f64) {
+fn impacket(server: &SambaServer, repeat: u32) -> (f64, f64) {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new(format!("{root}/target/impacket-venv/bin/python"))
         .arg(format!("{root}/tests/impacket/reference_scan.py"))
         .args([
-            &server.ip,
+            &server.ip(),
             &server.port.to_string(),
             samba::WORKGROUP,
             samba::ADMIN_USER,

@@ -1,9 +1,9 @@
 //! The remote collector against a real Samba smbd on loopback, compared with
-//! impacket as an independent client. Each test owns one 127.0.0.2x address
+//! impacket as an independent client. Each test owns one 127.0.0.2x-3x address
 //! and port (range 14500-14549).
 #![cfg(target_os = "linux")]
 
-mod msrpc_support;
+mod support;
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -14,8 +14,9 @@ use lingerscan::collect::msrpc::{
 };
 use lingerscan::collect::{CollectError, CollectOptions, collect};
 use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform};
-use msrpc_support::samba::{self, Samba};
 use serde_json::Value;
+use support::samba::SambaServer;
+use support::samba::remote as samba;
 
 fn creds(user: &str, password: &str) -> Credentials {
     Credentials::parse(
@@ -25,12 +26,21 @@ fn creds(user: &str, password: &str) -> Credentials {
     .unwrap()
 }
 
+/// A server as these tests need it (support::samba::remote), plus `extra_global` lines.
+fn start(ip: &str, port: u16, extra_global: &str) -> SambaServer {
+    let mut options = samba::options(ip.parse().expect("IPv4 loopback address"), port);
+    if !extra_global.is_empty() {
+        options = options.global(extra_global);
+    }
+    SambaServer::start(&options)
+}
+
 fn admin() -> Credentials {
     creds(samba::ADMIN_USER, samba::ADMIN_PASSWORD)
 }
 
 /// impacket's answer for the same two queries, as JSON (tests/impacket/reference_scan.py).
-fn impacket(server: &Samba, user: &str, password: &str) -> Value {
+fn impacket(server: &SambaServer, user: &str, password: &str) -> Value {
     let root = env!("CARGO_MANIFEST_DIR");
     let python = format!("{root}/target/impacket-venv/bin/python");
     assert!(
@@ -39,7 +49,12 @@ fn impacket(server: &Samba, user: &str, password: &str) -> Value {
     );
     let out = Command::new(python)
         .arg(format!("{root}/tests/impacket/reference_scan.py"))
-        .args([&server.ip, &server.port.to_string(), samba::WORKGROUP, user])
+        .args([
+            &server.ip(),
+            &server.port.to_string(),
+            samba::WORKGROUP,
+            user,
+        ])
         .env("LINGERSCAN_PASSWORD", password)
         .output()
         .expect("run impacket");
@@ -145,12 +160,12 @@ fn note_fragments(snap: &HostSnapshot, call: &str) -> usize {
 
 #[test]
 fn admin_sees_the_same_users_and_sessions_as_impacket() {
-    let mut server = Samba::start("127.0.0.21", 14511);
+    let server = start("127.0.0.21", 14511, "");
     server.add_utmp(&[("alice", "pts/3", "10.1.1.1"), ("bob", "pts/4", "10.1.1.2")]);
-    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
-    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+    let _first = server.hold_session(&samba::plain());
+    let _second = server.hold_session(&samba::plain());
 
-    let snap = collect_remote(&server.ip, server.port, &admin(), Duration::from_secs(10));
+    let snap = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
     assert_eq!(snap.collector, "msrpc");
     assert_eq!(snap.platform, Platform::Unknown);
     assert_eq!(snap.host, "127.0.0.21");
@@ -198,7 +213,7 @@ fn admin_sees_the_same_users_and_sessions_as_impacket() {
 
 #[test]
 fn responses_larger_than_one_fragment_are_reassembled() {
-    let server = Samba::start("127.0.0.24", 14514);
+    let server = start("127.0.0.24", 14514, "");
     let names: Vec<String> = (0..400)
         .map(|i| format!("user{i:04}-with-a-long-name"))
         .collect();
@@ -212,7 +227,7 @@ fn responses_larger_than_one_fragment_are_reassembled() {
         max_frag: 1432,
         ..RemoteOptions::default()
     };
-    let snap = collect_remote_with(&server.ip, &admin(), &options);
+    let snap = collect_remote_with(&server.ip(), &admin(), &options);
     let users = our_users(&snap);
     for name in &names {
         assert!(users.iter().any(|u| &u[0] == name), "{name} missing");
@@ -229,10 +244,10 @@ fn responses_larger_than_one_fragment_are_reassembled() {
 
 #[test]
 fn plain_user_is_denied_both_sources() {
-    let server = Samba::start("127.0.0.25", 14515);
+    let server = start("127.0.0.25", 14515, "");
     server.add_utmp(&[("alice", "pts/3", "10.1.1.1")]);
     let snap = collect_remote(
-        &server.ip,
+        &server.ip(),
         server.port,
         &creds(samba::PLAIN_USER, samba::PLAIN_PASSWORD),
         Duration::from_secs(10),
@@ -249,9 +264,9 @@ fn plain_user_is_denied_both_sources() {
 
 #[test]
 fn wrong_password_is_a_logon_failure() {
-    let server = Samba::start("127.0.0.26", 14516);
+    let server = start("127.0.0.26", 14516, "");
     let snap = collect_remote(
-        &server.ip,
+        &server.ip(),
         server.port,
         &creds(samba::ADMIN_USER, "not-the-password"),
         Duration::from_secs(10),
@@ -270,9 +285,9 @@ fn wrong_password_is_a_logon_failure() {
 #[test]
 fn guest_only_logon_is_refused_as_a_logon_failure() {
     // With "map to guest = bad user" an unknown account gets a guest session.
-    let server = Samba::start_with("127.0.0.20", 14503, "map to guest = bad user");
+    let server = start("127.0.0.20", 14503, "map to guest = bad user");
     let snap = collect_remote(
-        &server.ip,
+        &server.ip(),
         server.port,
         &creds("nosuchuser", "whatever"),
         Duration::from_secs(10),
@@ -340,13 +355,13 @@ fn smb2_and_smb3_signing_dialects_with_mandatory_signing() {
     {
         let port = 14530 + i as u16;
         let ip = format!("127.0.0.{}", 27);
-        let server = Samba::start_with(
+        let server = start(
             &ip,
             port,
             &format!("server max protocol = {max_protocol}\nserver signing = mandatory"),
         );
         server.add_utmp(&[("carol", "pts/1", "10.2.2.2")]);
-        let snap = collect_remote(&server.ip, server.port, &admin(), Duration::from_secs(10));
+        let snap = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
         assert!(
             snap.notes[0].contains(&format!("dialect {dialect}")),
             "{:?}",
@@ -367,10 +382,10 @@ fn smb2_and_smb3_signing_dialects_with_mandatory_signing() {
 
 #[test]
 fn collect_dispatches_remote_hosts_to_msrpc() {
-    let server = Samba::start("127.0.0.28", 14540);
+    let server = start("127.0.0.28", 14540, "");
     server.add_utmp(&[("dave", "pts/2", "10.3.3.3")]);
     let mut options = CollectOptions {
-        host: Some(server.ip.clone()),
+        host: Some(server.ip()),
         port: server.port,
         ..CollectOptions::default()
     };
@@ -386,19 +401,14 @@ fn collect_dispatches_remote_hosts_to_msrpc() {
 
 #[test]
 fn cli_remote_scan_takes_the_password_from_the_environment_and_never_prints_it() {
-    let mut server = Samba::start("127.0.0.29", 14547);
+    let server = start("127.0.0.29", 14547, "");
     server.add_utmp(&[("erin", "pts/5", "10.4.4.4")]);
-    server.hold_session(samba::PLAIN_USER, samba::PLAIN_PASSWORD);
+    let _held = server.hold_session(&samba::plain());
+    let ip = server.ip();
     let account = format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER);
     let port = server.port.to_string();
     let run = |extra: &[&str], password: &str| {
-        let mut args = vec![
-            "scan",
-            "--host",
-            server.ip.as_str(),
-            "--port",
-            port.as_str(),
-        ];
+        let mut args = vec!["scan", "--host", ip.as_str(), "--port", port.as_str()];
         args.extend_from_slice(&["--username", account.as_str(), "--timeout", "10s"]);
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_lingerscan"))
@@ -443,4 +453,50 @@ fn cli_remote_scan_takes_the_password_from_the_environment_and_never_prints_it()
     assert!(text.contains("logon failure"), "{text}");
     assert!(!text.contains("wrong-password"));
     assert_eq!(denied.status.code(), Some(2));
+}
+
+#[test]
+fn fixture_with_private_run_serves_its_own_utmp_and_stops_every_daemon() {
+    let server = start("127.0.0.31", 14549, "");
+    let held = server.hold_session(&samba::plain());
+    // smbd (utmp = yes) wrote the session's record to the fixture's file: its /run.
+    let utmp = std::fs::read(server.utmp_path()).unwrap();
+    let record_of_session = utmp.chunks_exact(384).any(|record| {
+        u32::from_le_bytes(record[4..8].try_into().unwrap()) == held.server_pid
+            && record[44..76].starts_with(samba::PLAIN_USER.as_bytes())
+    });
+    assert!(
+        record_of_session,
+        "no utmp record for smbd child {} in {}",
+        held.server_pid,
+        server.utmp_path().display()
+    );
+    // A query starts samba-dcerpcd and its rpcd_* workers on demand.
+    let snap = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
+    assert!(
+        our_users(&snap).iter().any(|u| u[0] == samba::PLAIN_USER),
+        "{:?}",
+        snap.workstation_users
+    );
+    let dcerpcd: u32 = std::fs::read_to_string(server.dir.path().join("pid/samba-dcerpcd.pid"))
+        .expect("samba-dcerpcd pid file")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut daemons = vec![server.smbd_pid(), held.server_pid, dcerpcd];
+    daemons.extend(support::children_of(dcerpcd));
+    assert!(daemons.len() > 3, "no rpcd_* workers under samba-dcerpcd");
+    assert!(daemons.iter().all(|&pid| support::alive(pid)));
+    drop(held);
+    drop(server);
+    assert!(
+        support::wait_until(Duration::from_secs(5), || daemons
+            .iter()
+            .all(|&pid| !support::alive(pid))),
+        "survived the fixture: {:?}",
+        daemons
+            .iter()
+            .filter(|&&pid| support::alive(pid))
+            .collect::<Vec<_>>()
+    );
 }

@@ -9,7 +9,7 @@ SUDO="${SUDO:-}"
 need=()
 command -v smbd >/dev/null || need+=(samba)
 command -v smbclient >/dev/null || need+=(smbclient)
-# The msrpc Samba fixture stops its daemons with /bin/kill (not the shell builtin)
+# The Samba fixture (tests/support/samba/) stops its daemons with /bin/kill (not the shell builtin)
 # and runs smbd under setsid/unshare in its own mount namespace.
 { [ -x /bin/kill ] || [ -x /usr/bin/kill ]; } || need+=(procps)
 command -v unshare >/dev/null || need+=(util-linux)

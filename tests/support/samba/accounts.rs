@@ -1,0 +1,76 @@
+//! The accounts a test server knows: Unix users and groups (machine-wide,
+//! created once), SMB passwords and the admin group mapping (in the server's
+//! private databases).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use super::options::{SambaOptions, SambaUser};
+use super::{ensure_user, run, which};
+
+/// useradd/groupadd/usermod lock /etc/passwd and /etc/group and fail when
+/// another one holds the lock: tests of one binary run in parallel, so they
+/// take turns.
+static UNIX_ACCOUNTS: Mutex<()> = Mutex::new(());
+
+/// Unix users and the admin group, SMB passwords, and the admin group mapped
+/// to BUILTIN\Administrators, for the server configured by `conf`.
+pub(super) fn set_up(conf: &str, options: &SambaOptions) {
+    {
+        let _turn = UNIX_ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        for user in &options.users {
+            ensure_user(&user.name);
+        }
+        if let Some(group) = &options.admin_group {
+            run("groupadd", &["-f", group]);
+            for user in options.users.iter().filter(|u| u.admin) {
+                run("usermod", &["-aG", group, &user.name]);
+            }
+        }
+    }
+    for user in &options.users {
+        set_password(conf, user);
+    }
+    if let Some(group) = &options.admin_group {
+        map_admin_group(conf, group);
+    }
+}
+
+fn map_admin_group(conf: &str, group: &str) {
+    // Replaces an earlier mapping of this SID in this private database only.
+    let _ = Command::new(which("net").unwrap_or_else(|| "net".into()))
+        .args(["-s", conf, "groupmap", "delete", "sid=S-1-5-32-544"])
+        .output();
+    run(
+        "net",
+        &[
+            "-s",
+            conf,
+            "groupmap",
+            "add",
+            "sid=S-1-5-32-544",
+            &format!("unixgroup={group}"),
+            "type=builtin",
+        ],
+    );
+}
+
+fn set_password(conf: &str, user: &SambaUser) {
+    let mut child = Command::new(which("smbpasswd").expect("smbpasswd installed"))
+        .args(["-c", conf, "-a", "-s", &user.name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("smbpasswd");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = write!(stdin, "{0}\n{0}\n", user.password);
+    }
+    let output = child.wait_with_output().expect("smbpasswd");
+    assert!(
+        output.status.success(),
+        "smbpasswd: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
