@@ -149,9 +149,9 @@ pub struct LinuxSourceArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
     #[command(flatten)]
-    pub target: TargetArgs,
-    #[command(flatten)]
     pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Clone, Args)]
