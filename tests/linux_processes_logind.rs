@@ -167,3 +167,55 @@ fn logind_files_active_and_closing_sessions_with_leftover_process() {
         snapshot.notes
     );
 }
+
+/// The binary on real processes and logind files: a closing session whose
+/// leader still runs → CLOSING; a closing session whose leader is gone →
+/// LEAKED_LOGON; an active one with its leader → ACTIVE; exit code 1.
+#[test]
+fn binary_judges_closing_and_leaked_logind_sessions() {
+    let mut procs = support::Processes::default();
+    let active_leader = procs.sleeper();
+    let leftover = procs.sleeper();
+    let gone = procs.sleeper();
+    procs.end(gone);
+    assert!(!std::path::Path::new(&format!("/proc/{gone}")).exists());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("sessions")).unwrap();
+    let session = |id: u32, state: &str, leader: u32| {
+        format!(
+            "UID=0\nUSER=root\nSTATE={state}\nREMOTE=1\nTYPE=tty\nCLASS=user\nSCOPE=session-{id}.scope\n\
+             SERVICE=sshd\nLEADER={leader}\nREALTIME=1700000000000000\n"
+        )
+    };
+    std::fs::write(
+        root.join("sessions/41"),
+        session(41, "active", active_leader),
+    )
+    .unwrap();
+    std::fs::write(root.join("sessions/42"), session(42, "closing", leftover)).unwrap();
+    std::fs::write(root.join("sessions/43"), session(43, "closing", gone)).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .args(["--user", "root", "--format", "json"])
+        .arg("--logind-dir")
+        .arg(root)
+        .arg("--utmp-file")
+        .arg(root.join("no-utmp"))
+        .args(["--smbstatus", "/nonexistent/smbstatus"])
+        .output()
+        .expect("run lingerscan");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let verdict_of = |id: &str| {
+        report["hosts"][0]["analysis"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == "logon_session" && f["session_id"] == id)
+            .map(|f| f["verdict"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(verdict_of("41").as_deref(), Some("ACTIVE"));
+    assert_eq!(verdict_of("42").as_deref(), Some("CLOSING"));
+    assert_eq!(verdict_of("43").as_deref(), Some("LEAKED_LOGON"));
+    assert_eq!(output.status.code(), Some(1));
+}

@@ -182,6 +182,15 @@ fn logon_finding(
             .cloned()
             .unwrap_or_default();
     }
+    // The session's leader process, while it lives, is a process of the session
+    // even when its cgroup or audit id could not tie it there.
+    if let Some(&leader) = logon
+        .leader_pid
+        .and_then(|pid| ctx.index.leader_rows.get(&pid))
+        && !procs.contains(&leader)
+    {
+        procs.push(leader);
+    }
     let mut utmp_rows = Vec::new();
     if let Some(rows) = logon.leader_pid.and_then(|pid| ctx.utmp_by_pid.get(&pid)) {
         for &r in rows {

@@ -176,6 +176,15 @@ impl Processes {
         self.others.push(pid);
     }
 
+    /// Kill one of our children and reap it, so that no zombie stays in /proc.
+    pub fn end(&mut self, pid: u32) {
+        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
+            let mut child = self.children.swap_remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// A `sleep` that lasts the test.
     pub fn sleeper(&mut self) -> u32 {
         self.spawn(Command::new("sleep").arg("300"))
