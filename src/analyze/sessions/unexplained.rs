@@ -1,0 +1,272 @@
+//! Records no logon session explained: processes grouped by audit session,
+//! utmp entries, workstation-list users, interactive and SMB sessions.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Covered, Ctx, apply_interactive_state, display_account, evidence, failed_names, human_duration,
+};
+use crate::analyze::{Evidence, Finding, SessionKind, Verdict, rules_out};
+use crate::identity::{TargetUser, account_key, is_set_aside, split_account};
+use crate::model::{Observed, Source, WorkstationUser};
+
+/// Linux without logind: processes sharing an audit session id form a logon.
+pub(super) fn audit_session_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding> {
+    let processes = ctx.snapshot.processes.rows_or_empty();
+    let groups: BTreeMap<u32, &Vec<u32>> = ctx
+        .index
+        .procs_by_audit
+        .iter()
+        .map(|(k, v)| (*k, v))
+        .collect();
+    let mut findings = Vec::new();
+    for (audit, rows) in groups {
+        let login_owner = rows
+            .iter()
+            .map(|&r| &processes[r as usize])
+            .find(|p| p.loginuid.is_some() && p.loginuid == p.uid)
+            .or_else(|| rows.first().map(|&r| &processes[r as usize]));
+        let Some(user) = login_owner.and_then(|p| p.user.as_deref()) else {
+            continue;
+        };
+        let (domain, name) = split_account(user);
+        if is_set_aside(domain, name) || !ctx.wanted(domain, name) {
+            continue;
+        }
+        let mut utmp_rows = Vec::new();
+        for &r in rows.iter() {
+            if let Some(u) = ctx.utmp_by_pid.get(&processes[r as usize].pid) {
+                for &w in u {
+                    covered.workstation[w as usize] = true;
+                    utmp_rows.push(w);
+                }
+            }
+        }
+        let mut evidence_rows = vec![Evidence {
+            source: Source::Processes,
+            rows: rows.clone(),
+        }];
+        evidence_rows.extend(evidence(Source::WorkstationUsers, utmp_rows));
+        findings.push(Finding {
+            verdict: Verdict::Active,
+            lingering: false,
+            kind: SessionKind::AuditSession,
+            session_id: audit.to_string(),
+            user: user.to_string(),
+            reason: format!("{} process(es) share audit session {audit}", rows.len()),
+            idle_secs: None,
+            since: None,
+            evidence: evidence_rows,
+        });
+    }
+    findings
+}
+
+pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding> {
+    let rows = ctx.snapshot.workstation_users.rows_or_empty();
+    let mut findings = Vec::new();
+    for (row, entry) in rows.iter().enumerate() {
+        let Some(pid) = entry.pid else { continue };
+        if covered.workstation[row]
+            || is_set_aside(None, &entry.user)
+            || !ctx.wanted(None, &entry.user)
+        {
+            continue;
+        }
+        let line = entry.tty.clone().unwrap_or_else(|| format!("pid {pid}"));
+        let mut finding = Finding {
+            verdict: Verdict::Active,
+            lingering: false,
+            kind: SessionKind::UtmpEntry,
+            session_id: line.clone(),
+            user: entry.user.clone(),
+            reason: String::new(),
+            idle_secs: None,
+            since: entry.login_time,
+            evidence: vec![Evidence {
+                source: Source::WorkstationUsers,
+                rows: vec![row as u32],
+            }],
+        };
+        match entry.pid_alive {
+            Some(false) => {
+                finding.verdict = Verdict::StaleUtmp;
+                finding.lingering = true;
+                finding.reason = format!("utmp still lists {line}, but its process {pid} is gone");
+            }
+            Some(true) => {
+                let smb_rows = ctx.smb_by_pid.get(&pid).cloned().unwrap_or_default();
+                for &s in &smb_rows {
+                    covered.smb[s as usize] = true;
+                }
+                finding.reason = if smb_rows.is_empty() {
+                    format!("login process {pid} of {line} is alive")
+                } else {
+                    format!("login process {pid} of {line} is alive and serves an SMB session")
+                };
+                finding
+                    .evidence
+                    .extend(evidence(Source::SmbSessions, smb_rows));
+            }
+            None => {
+                finding.verdict = Verdict::Inconclusive;
+                finding.reason =
+                    format!("could not check whether process {pid} of {line} is alive");
+            }
+        }
+        findings.push(finding);
+    }
+    findings
+}
+
+/// The script's rule, per user, for workstation-list rows that carry no process id
+/// (NetWkstaUserEnum): listed, but no logon session and no process → STALE_WKSTA.
+pub(super) fn workstation_user_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
+    let rows = ctx.snapshot.workstation_users.rows_or_empty();
+    let mut groups: BTreeMap<String, (&WorkstationUser, Vec<u32>)> = BTreeMap::new();
+    for (row, entry) in rows.iter().enumerate() {
+        if entry.pid.is_some() {
+            continue;
+        }
+        let domain = Some(entry.logon_domain.as_str()).filter(|d| !d.is_empty());
+        if is_set_aside(domain, &entry.user) || !ctx.wanted(domain, &entry.user) {
+            continue;
+        }
+        let key = account_key(domain, &entry.user);
+        groups
+            .entry(key)
+            .or_insert_with(|| (entry, Vec::new()))
+            .1
+            .push(row as u32);
+    }
+    let mut findings = Vec::new();
+    for (first, wk_rows) in groups.into_values() {
+        let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
+        let account = TargetUser {
+            domain: domain.map(str::to_string),
+            user: first.user.clone(),
+        };
+        let has_logon = ctx.index.logons_of(&account).next().is_some();
+        let has_process = ctx.index.processes_of(&account).next().is_some();
+        if has_logon || has_process {
+            continue;
+        }
+        let checks = [
+            (
+                Source::LogonSessions,
+                rules_out(&ctx.snapshot.logon_sessions),
+            ),
+            (Source::Processes, rules_out(&ctx.snapshot.processes)),
+        ];
+        let all_seen = checks.iter().all(|(_, ok)| *ok);
+        let n = wk_rows.len();
+        findings.push(Finding {
+            verdict: if all_seen { Verdict::StaleWksta } else { Verdict::Inconclusive },
+            lingering: all_seen,
+            kind: SessionKind::WorkstationUser,
+            session_id: account.display(),
+            user: display_account(domain, &first.user),
+            reason: if all_seen {
+                format!("listed {n} time(s) by the workstation service, but no logon session and no process")
+            } else {
+                format!(
+                    "listed {n} time(s) by the workstation service; could not check {}",
+                    failed_names(&checks)
+                )
+            },
+            idle_secs: None,
+            since: None,
+            evidence: vec![Evidence {
+                source: Source::WorkstationUsers,
+                rows: wk_rows,
+            }],
+        });
+    }
+    findings
+}
+
+pub(super) fn interactive_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
+    let rows = match &ctx.snapshot.interactive_sessions {
+        Observed::Ok { rows } => rows,
+        Observed::Failed(_) => return Vec::new(),
+    };
+    let mut findings = Vec::new();
+    for (row, session) in rows.iter().enumerate() {
+        let Some(user) = session.user.as_deref().filter(|u| !u.is_empty()) else {
+            continue;
+        };
+        let domain = session.domain.as_deref();
+        if covered.interactive[row] || is_set_aside(domain, user) || !ctx.wanted(domain, user) {
+            continue;
+        }
+        let mut finding = Finding {
+            verdict: Verdict::Active,
+            lingering: false,
+            kind: SessionKind::InteractiveSession,
+            session_id: session.session_id.clone(),
+            user: display_account(domain, user),
+            reason: String::new(),
+            idle_secs: None,
+            since: session.logon_time,
+            evidence: vec![Evidence {
+                source: Source::InteractiveSessions,
+                rows: vec![row as u32],
+            }],
+        };
+        apply_interactive_state(ctx, &mut finding, session, None);
+        findings.push(finding);
+    }
+    findings
+}
+
+pub(super) fn smb_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
+    let rows = ctx.snapshot.smb_sessions.rows_or_empty();
+    let mut findings = Vec::new();
+    for (row, session) in rows.iter().enumerate() {
+        let Some(user) = session.user.as_deref().filter(|u| !u.is_empty()) else {
+            continue;
+        };
+        let domain = session.domain.as_deref();
+        if covered.smb[row] || is_set_aside(domain, user) || !ctx.wanted(domain, user) {
+            continue;
+        }
+        let idle = session.idle_secs;
+        let lingering = ctx.idle_past_limit(idle);
+        let reason = match idle {
+            Some(idle) if lingering => format!(
+                "SMB session from {} idle {} (over --max-idle {})",
+                session.client,
+                human_duration(idle),
+                human_duration(ctx.options.max_idle.as_secs())
+            ),
+            Some(idle) => format!(
+                "SMB session from {}, idle {}",
+                session.client,
+                human_duration(idle)
+            ),
+            None => format!("SMB session from {}", session.client),
+        };
+        findings.push(Finding {
+            verdict: if lingering {
+                Verdict::IdleSmb
+            } else {
+                Verdict::Active
+            },
+            lingering,
+            kind: SessionKind::SmbSession,
+            session_id: session
+                .session_id
+                .clone()
+                .unwrap_or_else(|| session.client.clone()),
+            user: display_account(domain, user),
+            reason,
+            idle_secs: idle,
+            since: session.connected_at,
+            evidence: vec![Evidence {
+                source: Source::SmbSessions,
+                rows: vec![row as u32],
+            }],
+        });
+    }
+    findings
+}
