@@ -2,18 +2,7 @@
 # Create the project-local Wine prefix (target/wineprefix) and install the
 # ProcessPrng stand-in DLL into it. Idempotent.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export WINEPREFIX="${WINEPREFIX:-$root/target/wineprefix}"
-export WINEDEBUG="${WINEDEBUG:--all}"
-export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=;winemenubuilder.exe=d}"
-if command -v wine64 >/dev/null 2>&1; then
-    wine=wine64
-elif [ -x /usr/lib/wine/wine64 ]; then
-    wine=/usr/lib/wine/wine64 # Debian: wine64 alone, not on PATH
-    export WINELOADER="${WINELOADER:-$wine}"
-else
-    wine=wine
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 mkdir -p "$(dirname "$WINEPREFIX")"
 system32="$WINEPREFIX/drive_c/windows/system32"
 if [ ! -d "$system32" ]; then

@@ -2,21 +2,8 @@
 # Cargo runner for x86_64-pc-windows-gnu: runs a Windows binary under Wine in
 # the project's own prefix (made by scripts/setup.d/30-windows.sh).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export WINEPREFIX="${WINEPREFIX:-$root/target/wineprefix}"
-export WINEDEBUG="${WINEDEBUG:--all}"
-# No desktop integration, no Mono/Gecko download prompts.
-export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=;winemenubuilder.exe=d}"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 if [ ! -f "$WINEPREFIX/.lingerscan-ready" ]; then
     bash "$root/scripts/wine/make-prefix.sh"
-fi
-# wine64 alone is enough for 64-bit programs (no i386 multiarch needed).
-if command -v wine64 >/dev/null 2>&1; then
-    wine=wine64
-elif [ -x /usr/lib/wine/wine64 ]; then
-    wine=/usr/lib/wine/wine64 # Debian: wine64 alone, not on PATH
-    export WINELOADER="${WINELOADER:-$wine}"
-else
-    wine=wine
 fi
 exec "$wine" "$@"
