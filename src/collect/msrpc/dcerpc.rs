@@ -293,6 +293,14 @@ pub fn bind_request(interface: &Interface, max_frag: u16) -> Vec<u8> {
     bind_pdu(1, max_frag.max(MIN_FRAG), &interface.syntax)
 }
 
+/// A call whose leading fragments are written; `last_fragment` is still to be
+/// sent as a transceive, and its answer handed to [`RpcClient::complete_call`].
+#[derive(Debug)]
+pub struct StartedCall {
+    pub call_id: u32,
+    pub last_fragment: Vec<u8>,
+}
+
 /// A bound RPC association on one pipe.
 pub struct RpcClient<T: PipeTransport> {
     transport: T,
@@ -382,16 +390,33 @@ impl<T: PipeTransport> RpcClient<T> {
 
     /// Call `opnum` with an NDR stub; returns the reassembled response stub.
     pub fn call(&mut self, opnum: u16, stub: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        let started = self.start_call(opnum, stub)?;
+        let reply = self.transport.transceive(&started.last_fragment)?;
+        self.complete_call(started.call_id, reply)
+    }
+
+    /// The first half of [`Self::call`], for a caller that sends the last
+    /// fragment itself (to overlap it with work on another pipe): writes every
+    /// fragment but the last and returns that one, unsent.
+    pub fn start_call(&mut self, opnum: u16, stub: &[u8]) -> Result<StartedCall, RemoteError> {
         let call_id = self.next_call_id;
         self.next_call_id = self.next_call_id.wrapping_add(1);
-        let fragments = request_fragments(call_id, opnum, stub, self.max_xmit);
-        let (last, first) = fragments
-            .split_last()
+        let mut fragments = request_fragments(call_id, opnum, stub, self.max_xmit);
+        let last_fragment = fragments
+            .pop()
             .ok_or_else(|| DecodeError::new("RPC request", "no fragments"))?;
-        for fragment in first {
+        for fragment in &fragments {
             self.transport.write(fragment)?;
         }
-        let reply = self.transport.transceive(last)?;
+        Ok(StartedCall {
+            call_id,
+            last_fragment,
+        })
+    }
+
+    /// The second half of [`Self::call`]: `reply` is what the pipe answered to
+    /// the last fragment of `call_id`; reads further fragments as needed.
+    pub fn complete_call(&mut self, call_id: u32, reply: Vec<u8>) -> Result<Vec<u8>, RemoteError> {
         self.pending.extend_from_slice(&reply);
         let mut stub = Vec::new();
         loop {

@@ -133,6 +133,43 @@ fn call_reassembles_fragments_split_across_pipe_reads() {
 }
 
 #[test]
+fn a_started_call_writes_all_but_its_last_fragment_and_completes_from_the_reply() {
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 2000, 0));
+    // The reply handed in carries the first fragment; the rest is read from the pipe.
+    pipe.replies
+        .push_back(response_pdu(2, PFC_LAST_FRAG, &[7; 30]));
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    let started = client.start_call(2, &[0xAA; 3000]).unwrap();
+    assert_eq!(started.call_id, 2);
+    assert_eq!(started.last_fragment[3], PFC_LAST_FRAG);
+    let reply = response_pdu(2, PFC_FIRST_FRAG, &[6; 20]);
+    let stub = client.complete_call(started.call_id, reply).unwrap();
+    assert_eq!(stub, [[6; 20].as_slice(), &[7; 30]].concat());
+    // The next call gets the next call id.
+    assert_eq!(client.start_call(2, &[]).unwrap().call_id, 3);
+    drop(client);
+    // Bind, then only the first of the two request fragments: the last was handed back.
+    assert_eq!(pipe.written.len(), 2);
+    assert_eq!(pipe.written[1][3], PFC_FIRST_FRAG);
+    let carried = pipe.written[1].len() - 24 + started.last_fragment.len() - 24;
+    assert_eq!(carried, 3000);
+}
+
+#[test]
+fn a_completed_call_rejects_an_answer_to_another_call() {
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 4280, 0));
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    let started = client.start_call(2, &[1, 2, 3, 4]).unwrap();
+    let wrong = response_pdu(started.call_id + 1, PFC_FIRST_FRAG | PFC_LAST_FRAG, &[0; 4]);
+    assert!(matches!(
+        client.complete_call(started.call_id, wrong),
+        Err(RemoteError::Decode(_))
+    ));
+}
+
+#[test]
 fn fault_and_rejection_are_errors_with_codes() {
     let mut pipe = Scripted::default();
     pipe.replies.push_back(bind_ack(1, 4280, 0));

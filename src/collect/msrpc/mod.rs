@@ -19,6 +19,7 @@ pub mod srvsvc;
 pub mod wire;
 pub mod wkssvc;
 
+use std::cell::RefCell;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -95,7 +96,7 @@ pub fn collect_remote_with(
     snapshot.interactive_sessions = not_here();
 
     let deadline = Instant::now() + options.timeout;
-    let mut client = match open_session(host, creds, options.port, deadline) {
+    let client = match open_session(host, creds, options.port, deadline) {
         Ok(client) => client,
         Err(err) => {
             snapshot.workstation_users = Observed::Failed(err.to_failure(wkssvc::CALL_NAME));
@@ -110,8 +111,9 @@ pub fn collect_remote_with(
     ));
 
     // Both pipes are opened, then bound, in one round trip each.
+    let client = RefCell::new(client);
     let mut bound = open_and_bind(
-        &mut client,
+        &mut client.borrow_mut(),
         &[&wkssvc::INTERFACE, &srvsvc::INTERFACE],
         options.max_frag,
     )
@@ -121,17 +123,31 @@ pub fn collect_remote_with(
             during: "opening pipes",
         }))
     };
-    let (users, found) = split_level(workstation_users(&mut client, next_bound(), host, options));
-    if let Some(found) = found {
-        snapshot.notes.push(found.note(wkssvc::CALL_NAME));
+    let (wks_bound, srv_bound) = (next_bound(), next_bound());
+    // The first NetrWkstaUserEnum goes out now and is collected after the
+    // NetrSessionEnum level fallback: the two pipes' waits overlap.
+    let mut wks_pipe = bind_pipe(&client, wks_bound, &wkssvc::INTERFACE, options.max_frag);
+    let early = start_first_call(
+        &client,
+        &mut wks_pipe,
+        wkssvc::OPNUM_USER_ENUM,
+        &wkssvc::encode_request(host, wkssvc::LEVELS[0].0, options.preferred_max, 0),
+    );
+    let srv_pipe = bind_pipe(&client, srv_bound, &srvsvc::INTERFACE, options.max_frag);
+    let (sessions, srv_found) = split_level(smb_sessions(&client, srv_pipe, host, options));
+    let (users, wks_found) =
+        split_level(workstation_users(&client, wks_pipe, early, host, options));
+    for (found, call) in [
+        (wks_found, wkssvc::CALL_NAME),
+        (srv_found, srvsvc::CALL_NAME),
+    ] {
+        if let Some(found) = found {
+            snapshot.notes.push(found.note(call));
+        }
     }
     snapshot.workstation_users = users;
-    let (sessions, found) = split_level(smb_sessions(&mut client, next_bound(), host, options));
-    if let Some(found) = found {
-        snapshot.notes.push(found.note(srvsvc::CALL_NAME));
-    }
     snapshot.smb_sessions = sessions;
-    client.disconnect();
+    client.into_inner().disconnect();
     snapshot
 }
 
@@ -237,21 +253,26 @@ fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, 
     }
 }
 
-/// One open pipe as a DCE/RPC transport.
+/// One open pipe as a DCE/RPC transport. The connection is shared by both
+/// pipes and borrowed only for the duration of one exchange.
 struct SmbPipe<'a> {
-    client: &'a mut SmbClient,
+    client: &'a RefCell<SmbClient>,
     file_id: FileId,
 }
 
 impl PipeTransport for SmbPipe<'_> {
     fn transceive(&mut self, data: &[u8]) -> Result<Vec<u8>, RemoteError> {
-        Ok(self.client.transceive(&self.file_id, data)?.data)
+        Ok(self
+            .client
+            .borrow_mut()
+            .transceive(&self.file_id, data)?
+            .data)
     }
     fn write(&mut self, data: &[u8]) -> Result<(), RemoteError> {
-        self.client.write_pipe(&self.file_id, data)
+        self.client.borrow_mut().write_pipe(&self.file_id, data)
     }
     fn read(&mut self) -> Result<Vec<u8>, RemoteError> {
-        Ok(self.client.read_pipe(&self.file_id)?.data)
+        Ok(self.client.borrow_mut().read_pipe(&self.file_id)?.data)
     }
 }
 
@@ -295,44 +316,86 @@ fn open_and_bind(
         .collect()
 }
 
-/// Finish the bind of `bound`, run `work`, close the pipe (also after an error).
-/// Also returns how many RESPONSE fragments arrived.
-fn with_pipe<T>(
-    client: &mut SmbClient,
+/// An opened pipe (its id, for closing) and its bound RPC association.
+type RpcPipe<'a> = Result<(FileId, Result<RpcClient<SmbPipe<'a>>, RemoteError>), RemoteError>;
+
+/// Finish the bind of `bound`.
+fn bind_pipe<'a>(
+    client: &'a RefCell<SmbClient>,
     bound: Result<BoundPipe, RemoteError>,
     interface: &dcerpc::Interface,
     max_frag: u16,
-    work: impl FnOnce(&mut RpcClient<SmbPipe<'_>>) -> Result<T, RemoteError>,
-) -> Result<(T, usize), RemoteError> {
+) -> RpcPipe<'a> {
     let BoundPipe {
         file_id,
         bind_reply,
     } = bound?;
-    let result = bind_reply.and_then(|reply| {
-        let pipe = SmbPipe {
-            client: &mut *client,
-            file_id,
-        };
-        RpcClient::from_bind_reply(pipe, interface, max_frag, reply).and_then(|mut rpc| {
-            let out = work(&mut rpc)?;
-            Ok((out, rpc.response_fragments()))
-        })
+    let rpc = bind_reply.and_then(|reply| {
+        let pipe = SmbPipe { client, file_id };
+        RpcClient::from_bind_reply(pipe, interface, max_frag, reply)
+    });
+    Ok((file_id, rpc))
+}
+
+/// A call sent ahead without waiting: its RPC call id and SMB message id.
+type EarlyCall = Result<(u32, u64), RemoteError>;
+
+/// Send the first call of `pipe` without waiting for its answer (None when
+/// the pipe is not bound: then its error is reported instead).
+fn start_first_call(
+    client: &RefCell<SmbClient>,
+    pipe: &mut RpcPipe<'_>,
+    opnum: u16,
+    stub: &[u8],
+) -> Option<EarlyCall> {
+    let (file_id, Ok(rpc)) = pipe.as_mut().ok()? else {
+        return None;
+    };
+    Some(rpc.start_call(opnum, stub).and_then(|started| {
+        let message_id = client
+            .borrow_mut()
+            .submit_transceive(file_id, &started.last_fragment)?;
+        Ok((started.call_id, message_id))
+    }))
+}
+
+/// Run `work` on a bound pipe, then close it (also after an error).
+/// Also returns how many RESPONSE fragments arrived.
+fn with_pipe<'a, T>(
+    client: &RefCell<SmbClient>,
+    pipe: RpcPipe<'a>,
+    work: impl FnOnce(&mut RpcClient<SmbPipe<'a>>) -> Result<T, RemoteError>,
+) -> Result<(T, usize), RemoteError> {
+    let (file_id, rpc) = pipe?;
+    let result = rpc.and_then(|mut rpc| {
+        let out = work(&mut rpc)?;
+        Ok((out, rpc.response_fragments()))
     });
     // A timed-out connection cannot close anything; do not wait twice.
     if !matches!(result, Err(RemoteError::Timeout { .. })) {
-        let _ = client.close_pipe(&file_id);
+        let _ = client.borrow_mut().close_pipe(&file_id);
     }
     result
 }
 
 fn workstation_users(
-    client: &mut SmbClient,
-    bound: Result<BoundPipe, RemoteError>,
+    client: &RefCell<SmbClient>,
+    pipe: RpcPipe<'_>,
+    mut early: Option<EarlyCall>,
     host: &str,
     options: &RemoteOptions,
 ) -> Result<(Vec<WorkstationUser>, Found), SourceFailure> {
-    with_pipe(client, bound, &wkssvc::INTERFACE, options.max_frag, |rpc| {
+    let file_id = pipe.as_ref().ok().map(|(file_id, _)| *file_id);
+    with_pipe(client, pipe, |rpc| {
         let mut call = |level, resume| {
+            // The answer to the call sent ahead (first level, resume 0).
+            if let (Some(sent), Some(file_id)) = (early.take(), file_id) {
+                let (call_id, message_id) = sent?;
+                let reply = client
+                    .borrow_mut()
+                    .finish_submitted_transceive(message_id, &file_id)?;
+                return rpc.complete_call(call_id, reply.data);
+            }
             rpc.call(
                 wkssvc::OPNUM_USER_ENUM,
                 &wkssvc::encode_request(host, level, options.preferred_max, resume),
@@ -353,12 +416,12 @@ fn workstation_users(
 }
 
 fn smb_sessions(
-    client: &mut SmbClient,
-    bound: Result<BoundPipe, RemoteError>,
+    client: &RefCell<SmbClient>,
+    pipe: RpcPipe<'_>,
     host: &str,
     options: &RemoteOptions,
 ) -> Result<(Vec<SmbSession>, Found), SourceFailure> {
-    with_pipe(client, bound, &srvsvc::INTERFACE, options.max_frag, |rpc| {
+    with_pipe(client, pipe, |rpc| {
         let mut call = |level, resume| {
             rpc.call(
                 srvsvc::OPNUM_SESSION_ENUM,

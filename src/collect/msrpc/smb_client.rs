@@ -233,6 +233,24 @@ impl SmbClient {
         self.finish_transceive(file_id, &header, &response)
     }
 
+    /// Send a transceive without waiting: its answer is collected later by
+    /// [`Self::finish_submitted_transceive`] (meanwhile other exchanges on the
+    /// connection stash it when it arrives). Returns the message id.
+    pub fn submit_transceive(&mut self, file_id: &FileId, data: &[u8]) -> Result<u64, RemoteError> {
+        let body = smb2::ioctl_transceive_request(file_id, data, self.max_transact);
+        self.submit(smb2::IOCTL, &body, "calling over a pipe")
+    }
+
+    /// The answer to a [`Self::submit_transceive`] of `message_id` on `file_id`.
+    pub fn finish_submitted_transceive(
+        &mut self,
+        message_id: u64,
+        file_id: &FileId,
+    ) -> Result<PipeMessage, RemoteError> {
+        let (header, response) = self.wait(message_id, "calling over a pipe")?;
+        self.finish_transceive(file_id, &header, &response)
+    }
+
     /// The reply of a pipe IOCTL, reading the rest of a message that did not fit.
     fn finish_transceive(
         &mut self,
