@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::{
@@ -225,12 +225,9 @@ fn snapshot(args: &SnapshotArgs) -> Result<Outcome> {
     if args.out.as_os_str() != "-" {
         eprintln!(
             "snapshot of {} written to {}",
-            snapshot.host,
+            lingerscan::report::sanitize::for_terminal(&snapshot.host),
             args.out.display()
         );
-    }
-    if snapshot.host.is_empty() {
-        bail!("collector returned a snapshot without a host name");
     }
     Ok(Outcome::Clean)
 }

@@ -239,3 +239,29 @@ fn completions_and_man_page_are_generated() {
     assert_eq!(man.status.code(), Some(0));
     assert!(text(&man.stdout).contains(".TH lingerscan"));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn snapshot_then_offline_analysis_of_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("here.json");
+    let out = lingerscan(&[
+        "snapshot",
+        "--out",
+        path.to_str().unwrap(),
+        "--smbstatus",
+        "/nonexistent/smbstatus",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(snapshot["collector"], "linux-local");
+    // This test process is in the snapshot, with its name.
+    let me = std::process::id();
+    let rows = snapshot["processes"]["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|p| p["pid"] == me), "own pid {me} missing");
+    let analysed = lingerscan(&["analyze", path.to_str().unwrap(), "-f", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&analysed.stdout).unwrap();
+    assert_eq!(report["hosts"][0]["snapshot"], snapshot);
+    assert!(matches!(analysed.status.code(), Some(0..=2)));
+}
