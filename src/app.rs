@@ -116,14 +116,30 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// Analysis options for one snapshot: idle times are judged as of `now`, or
+/// of the moment the snapshot was taken.
+fn analyze_options(
+    snapshot: &HostSnapshot,
+    target: &Option<TargetUser>,
+    args: &AnalysisArgs,
+    now: Option<jiff::Timestamp>,
+) -> AnalyzeOptions {
+    AnalyzeOptions {
+        target: target.clone(),
+        max_idle: args.max_idle,
+        now: now.unwrap_or(snapshot.collected_at),
+    }
+}
+
 fn scan(args: &ScanArgs) -> Result<Outcome> {
     let target = parse_target(&args.analysis)?;
     let options = collect_options(&args.target)?;
     let snapshot = collect::collect(&options)?;
-    let mut analyze_options = AnalyzeOptions::for_snapshot(&snapshot);
-    analyze_options.target = target;
-    analyze_options.max_idle = args.analysis.max_idle;
-    report_hosts(&[snapshot], &analyze_options, &args.analysis, false)
+    let analysis = analyze::analyze(
+        &snapshot,
+        &analyze_options(&snapshot, &target, &args.analysis, None),
+    );
+    render(&[snapshot], &[analysis], &args.analysis, false)
 }
 
 fn analyze_files(args: &AnalyzeArgs) -> Result<Outcome> {
@@ -132,48 +148,11 @@ fn analyze_files(args: &AnalyzeArgs) -> Result<Outcome> {
     for path in &args.files {
         snapshots.push(snapshot_io::load(path)?);
     }
-    let options = AnalyzeOptions {
-        target,
-        max_idle: args.analysis.max_idle,
-        // Replaced per snapshot below unless --now was given.
-        now: args.now.unwrap_or_else(jiff::Timestamp::now),
-    };
-    if args.now.is_some() {
-        report_hosts(&snapshots, &options, &args.analysis, true)
-    } else {
-        report_each_at_collection_time(&snapshots, &options, &args.analysis)
-    }
-}
-
-fn report_each_at_collection_time(
-    snapshots: &[HostSnapshot],
-    options: &AnalyzeOptions,
-    args: &AnalysisArgs,
-) -> Result<Outcome> {
     let analyses: Vec<Analysis> = snapshots
         .iter()
-        .map(|s| {
-            let options = AnalyzeOptions {
-                now: s.collected_at,
-                ..options.clone()
-            };
-            analyze::analyze(s, &options)
-        })
+        .map(|s| analyze::analyze(s, &analyze_options(s, &target, &args.analysis, args.now)))
         .collect();
-    render(snapshots, &analyses, args, true)
-}
-
-fn report_hosts(
-    snapshots: &[HostSnapshot],
-    options: &AnalyzeOptions,
-    args: &AnalysisArgs,
-    offline: bool,
-) -> Result<Outcome> {
-    let analyses: Vec<Analysis> = snapshots
-        .iter()
-        .map(|s| analyze::analyze(s, options))
-        .collect();
-    render(snapshots, &analyses, args, offline)
+    render(&snapshots, &analyses, &args.analysis, true)
 }
 
 fn render(

@@ -113,9 +113,26 @@ pub fn domains_equal(a: &str, b: &str) -> bool {
 /// A key that groups the same account across sources: lower-case user name,
 /// plus the lower-case domain when one is known.
 pub fn account_key(domain: Option<&str>, user: &str) -> String {
-    match domain.map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => format!("{}\\{}", d.to_lowercase(), user.to_lowercase()),
-        None => user.to_lowercase(),
+    let mut key = String::new();
+    write_account_key(&mut key, domain, user);
+    key
+}
+
+/// [`account_key`] into a reused buffer (cleared first), for hot loops.
+pub fn write_account_key(out: &mut String, domain: Option<&str>, user: &str) {
+    out.clear();
+    if let Some(d) = domain.map(str::trim).filter(|d| !d.is_empty()) {
+        push_lowercase(out, d);
+        out.push('\\');
+    }
+    push_lowercase(out, user);
+}
+
+fn push_lowercase(out: &mut String, text: &str) {
+    if text.is_ascii() {
+        out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.push_str(&text.to_lowercase());
     }
 }
 

@@ -13,7 +13,7 @@ use lingerscan::collect::msrpc::{
     Credentials, Password, RemoteOptions, collect_remote, collect_remote_with,
 };
 use lingerscan::collect::{CollectError, CollectOptions, collect};
-use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform};
+use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform, SourceFailure};
 use serde_json::Value;
 use support::samba::SambaServer;
 use support::samba::remote as samba;
@@ -64,6 +64,17 @@ fn impacket(server: &SambaServer, user: &str, password: &str) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("impacket JSON")
+}
+
+/// Both remote sources, which must have failed.
+fn both_failures(snap: &HostSnapshot) -> [&SourceFailure; 2] {
+    fn must_fail<'a>(source: &str, failure: Option<&'a SourceFailure>) -> &'a SourceFailure {
+        failure.unwrap_or_else(|| panic!("{source} must fail"))
+    }
+    [
+        must_fail("workstation_users", snap.workstation_users.failure()),
+        must_fail("smb_sessions", snap.smb_sessions.failure()),
+    ]
 }
 
 fn rows<T: Clone>(observed: &Observed<Vec<T>>) -> Vec<T> {
@@ -252,11 +263,7 @@ fn plain_user_is_denied_both_sources() {
         &creds(samba::PLAIN_USER, samba::PLAIN_PASSWORD),
         Duration::from_secs(10),
     );
-    for failure in [
-        snap.workstation_users.failure(),
-        snap.smb_sessions.failure(),
-    ] {
-        let failure = failure.expect("must fail");
+    for failure in both_failures(&snap) {
         assert_eq!(failure.kind, FailureKind::AccessDenied, "{failure}");
         assert_eq!(failure.code, Some(5), "{failure}");
     }
@@ -271,11 +278,7 @@ fn wrong_password_is_a_logon_failure() {
         &creds(samba::ADMIN_USER, "not-the-password"),
         Duration::from_secs(10),
     );
-    for failure in [
-        snap.workstation_users.failure(),
-        snap.smb_sessions.failure(),
-    ] {
-        let failure = failure.expect("must fail");
+    for failure in both_failures(&snap) {
         assert_eq!(failure.kind, FailureKind::LogonFailure, "{failure}");
         assert_eq!(failure.code, Some(0xC000_006D), "{failure}");
         assert!(!failure.message.contains("not-the-password"));
@@ -292,11 +295,7 @@ fn guest_only_logon_is_refused_as_a_logon_failure() {
         &creds("nosuchuser", "whatever"),
         Duration::from_secs(10),
     );
-    for failure in [
-        snap.workstation_users.failure(),
-        snap.smb_sessions.failure(),
-    ] {
-        let failure = failure.expect("must fail");
+    for failure in both_failures(&snap) {
         assert_eq!(failure.kind, FailureKind::LogonFailure, "{failure}");
         assert!(failure.message.contains("guest"), "{failure}");
     }
@@ -305,11 +304,8 @@ fn guest_only_logon_is_refused_as_a_logon_failure() {
 #[test]
 fn nothing_listening_is_unreachable() {
     let snap = collect_remote("127.0.0.22", 14520, &admin(), Duration::from_secs(5));
-    for failure in [
-        snap.workstation_users.failure(),
-        snap.smb_sessions.failure(),
-    ] {
-        assert_eq!(failure.expect("must fail").kind, FailureKind::Unreachable);
+    for failure in both_failures(&snap) {
+        assert_eq!(failure.kind, FailureKind::Unreachable);
     }
 }
 
@@ -334,11 +330,8 @@ fn silent_listener_times_out_within_the_timeout() {
         elapsed < timeout + Duration::from_millis(500),
         "overran the timeout: {elapsed:?}"
     );
-    for failure in [
-        snap.workstation_users.failure(),
-        snap.smb_sessions.failure(),
-    ] {
-        assert_eq!(failure.expect("must fail").kind, FailureKind::Timeout);
+    for failure in both_failures(&snap) {
+        assert_eq!(failure.kind, FailureKind::Timeout);
     }
     holder.join().unwrap();
 }

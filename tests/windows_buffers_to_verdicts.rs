@@ -70,17 +70,6 @@ fn wts_session(arena: &mut WideArena, id: u32, state: i32, user: &str) -> WtsSes
 fn wts_info(state: i32, idle_secs: i64) -> WtsInfo {
     WtsInfo {
         state,
-        session_id: 0,
-        incoming_bytes: 0,
-        outgoing_bytes: 0,
-        incoming_frames: 0,
-        outgoing_frames: 0,
-        incoming_compressed_bytes: 0,
-        outgoing_compressed_bytes: 0,
-        win_station_name: [0; 32],
-        domain: [0; 17],
-        user_name: [0; 21],
-        connect_time: 0,
         disconnect_time: if state == 4 {
             NOW_TICKS - idle_secs * TICKS_PER_SECOND
         } else {
@@ -89,6 +78,7 @@ fn wts_info(state: i32, idle_secs: i64) -> WtsInfo {
         last_input_time: NOW_TICKS - idle_secs * TICKS_PER_SECOND,
         logon_time: NOW_TICKS - 10 * 86_400 * TICKS_PER_SECOND,
         current_time: NOW_TICKS,
+        ..WtsInfo::default()
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::index::SnapshotIndex;
 use super::{AnalyzeOptions, rules_out};
-use crate::identity::{TargetUser, is_set_aside};
+use crate::identity::{TargetUser, is_set_aside, write_account_key};
 use crate::model::{HostSnapshot, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -64,13 +64,8 @@ fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
     let mut add = |domain: Option<&str>, user: &str| {
         let domain = domain.map(str::trim).filter(|d| !d.is_empty());
         let user = user.trim();
-        // Build the key in a reused buffer: most rows repeat an account already seen.
-        key.clear();
-        if let Some(d) = domain {
-            push_lowercase(&mut key, d);
-            key.push('\\');
-        }
-        push_lowercase(&mut key, user);
+        // Most rows repeat an account already seen: build its key in a reused buffer.
+        write_account_key(&mut key, domain, user);
         if seen.contains_key(&key) || is_set_aside(domain, user) {
             return;
         }
@@ -111,14 +106,6 @@ fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
         .collect();
     accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     accounts.into_iter().map(|(_, t)| t).collect()
-}
-
-fn push_lowercase(out: &mut String, text: &str) {
-    if text.is_ascii() {
-        out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-    } else {
-        out.push_str(&text.to_lowercase());
-    }
 }
 
 fn assess(

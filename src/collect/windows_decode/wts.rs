@@ -33,7 +33,7 @@ pub struct WtsSessionInfo {
 
 /// `WTSINFOW` (WTSQuerySessionInformationW with WTSSessionInfo). Times are FILETIME ticks.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct WtsInfo {
     pub state: i32,
     pub session_id: u32,
@@ -214,20 +214,13 @@ mod tests {
         WtsInfo {
             state,
             session_id: 2,
-            incoming_bytes: 0,
-            outgoing_bytes: 0,
-            incoming_frames: 0,
-            outgoing_frames: 0,
-            incoming_compressed_bytes: 0,
-            outgoing_compressed_bytes: 0,
             win_station_name: wide_array("RDP-Tcp#4"),
             domain: wide_array("CONTOSO"),
             user_name: wide_array(user),
-            connect_time: 0,
-            disconnect_time: 0,
             last_input_time: 133_485_408_000_000_000,
             logon_time: 133_485_408_000_000_000 - 3600 * SECOND,
             current_time: 133_485_408_000_000_000 + 90 * SECOND,
+            ..WtsInfo::default()
         }
     }
 
