@@ -25,14 +25,9 @@ channels="-all,fixme+netapi32,fixme+secur32,fixme+wtsapi,err+heap,warn+heap"
 status=0
 WINEDEBUG="$channels" scripts/wine/run.sh "$exe" scan --format json >"$work/scan.json" 2>"$work/scan.err" || status=$?
 python3 - "$work/scan.json" "$work/scan.err" "$status" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-stderr = open(sys.argv[2], encoding="utf-8", errors="replace").read()
-status = int(sys.argv[3])
-def check(ok, what):
-    if not ok:
-        sys.exit(f"FAIL: {what}\n--- stderr ---\n{stderr}")
-    print(f"ok: {what}")
+import sys
+sys.path.insert(0, "scripts/wine")
+from report_check import report, stderr, status, check
 
 check("panicked" not in stderr, "no panic")
 check(not any(f":{c}:heap" in stderr for c in ("err", "warn")), "no Wine heap warnings")
@@ -78,14 +73,10 @@ status=0
 WINEDEBUG=-all scripts/wine/run.sh "$exe" scan --host 127.0.0.2 --timeout 20s --format json \
     >"$work/remote.json" 2>"$work/remote.err" || status=$?
 python3 - "$work/remote.json" "$work/remote.err" "$status" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-stderr = open(sys.argv[2], encoding="utf-8", errors="replace").read()
-status = int(sys.argv[3])
-def check(ok, what):
-    if not ok:
-        sys.exit(f"FAIL: {what}\n--- stderr ---\n{stderr}\n--- report ---\n{json.dumps(report, indent=1)[:4000]}")
-    print(f"ok: {what}")
+import functools, sys
+sys.path.insert(0, "scripts/wine")
+from report_check import report, stderr, status, check
+check = functools.partial(check, show_report=True)
 check("panicked" not in stderr, "remote: no panic")
 snap = report["hosts"][0]["snapshot"]
 check(snap["collector"] == "windows-remote" and snap["host"] == "127.0.0.2", "remote: windows-remote collector")
