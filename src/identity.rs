@@ -44,10 +44,7 @@ impl TargetUser {
 
     /// `DOMAIN\user` (or `user`), with the domain as given.
     pub fn display(&self) -> String {
-        match &self.domain {
-            Some(d) => format!("{d}\\{}", self.user),
-            None => self.user.clone(),
-        }
+        display_account(self.domain.as_deref(), &self.user)
     }
 
     /// Does an account seen by a source (its domain, if known, and its name) belong to this target?
@@ -83,6 +80,14 @@ pub fn eq_ignore_case(a: &str, b: &str) -> bool {
         || a.chars()
             .flat_map(char::to_lowercase)
             .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// `DOMAIN\user`, or just `user` when the domain is unknown or empty.
+pub fn display_account(domain: Option<&str>, user: &str) -> String {
+    match domain.filter(|d| !d.is_empty()) {
+        Some(d) => format!("{d}\\{user}"),
+        None => user.to_string(),
+    }
 }
 
 /// Split `DOMAIN\user` / `user@domain` / `user` into (domain, user).

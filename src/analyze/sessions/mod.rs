@@ -17,7 +17,7 @@ use unexplained::{
 
 use super::index::SnapshotIndex;
 use super::{AnalyzeOptions, Evidence, Finding, SessionKind, Verdict, rules_out};
-use crate::identity::{TargetUser, eq_ignore_case, is_set_aside};
+use crate::identity::{TargetUser, display_account, eq_ignore_case, is_set_aside};
 use crate::model::{HostSnapshot, InteractiveSession, InteractiveState, LogonSession, Source};
 
 /// Which interactive, utmp and SMB rows a finding has already explained.
@@ -45,13 +45,6 @@ impl Ctx<'_> {
 
     fn idle_past_limit(&self, idle_secs: Option<u64>) -> bool {
         idle_secs.is_some_and(|idle| idle > self.options.max_idle.as_secs())
-    }
-}
-
-fn display_account(domain: Option<&str>, user: &str) -> String {
-    match domain.filter(|d| !d.is_empty()) {
-        Some(d) => format!("{d}\\{user}"),
-        None => user.to_string(),
     }
 }
 

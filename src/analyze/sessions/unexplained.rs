@@ -3,11 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    Covered, Ctx, apply_interactive_state, display_account, evidence, failed_names, human_duration,
-};
+use super::{Covered, Ctx, apply_interactive_state, evidence, failed_names, human_duration};
 use crate::analyze::{Evidence, Finding, SessionKind, Verdict, rules_out};
-use crate::identity::{TargetUser, account_key, is_set_aside, split_account};
+use crate::identity::{TargetUser, account_key, display_account, is_set_aside, split_account};
 use crate::model::{Observed, Source, WorkstationUser};
 
 /// Linux without logind: processes sharing an audit session id form a logon.

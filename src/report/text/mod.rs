@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use super::sanitize::for_terminal;
 use super::table::{Align, Table};
 use crate::analyze::{Analysis, Finding, UserAssessment, UserState, Verdict, human_duration};
-use crate::identity::{TargetUser, is_set_aside, split_account};
+use crate::identity::{TargetUser, display_account, is_set_aside, split_account};
 use crate::model::{
     FailureKind, HostSnapshot, Observed, Source, SourceFailure, WorkstationUser, logon_type_name,
 };
@@ -194,11 +194,7 @@ impl Writer<'_> {
         }
         let mut table = Table::new(&columns);
         for (_, w) in rows {
-            let full = if w.logon_domain.is_empty() {
-                w.user.clone()
-            } else {
-                format!("{}\\{}", w.logon_domain, w.user)
-            };
+            let full = display_account(Some(&w.logon_domain), &w.user);
             let mut cells = vec![
                 w.user.clone(),
                 w.logon_domain.clone(),

@@ -1,5 +1,7 @@
 //! Sections 1-4: what each evidence source saw.
 
+use crate::identity::display_account;
+
 use super::{
     Align, Observed, Table, WorkstationUser, Writer, fmt_time, for_terminal, logon_type_name,
 };
@@ -100,11 +102,11 @@ impl Writer<'_> {
         }
         let mut table = Table::new(&columns);
         for l in matching {
-            let user = match (&l.domain, &l.user) {
-                (Some(d), Some(u)) if !d.is_empty() => format!("{d}\\{u}"),
-                (_, Some(u)) => u.clone(),
-                _ => String::new(),
-            };
+            let user = l
+                .user
+                .as_deref()
+                .map(|u| display_account(l.domain.as_deref(), u))
+                .unwrap_or_default();
             let type_name = match (l.logon_type, &l.session_type) {
                 (Some(t), _) => logon_type_name(t).to_string(),
                 (None, Some(s)) => s.clone(),
@@ -227,11 +229,11 @@ impl Writer<'_> {
             ("Dialect", Align::Left),
         ]);
         for s in matching {
-            let user = match (&s.domain, &s.user) {
-                (Some(d), Some(u)) if !d.is_empty() => format!("{d}\\{u}"),
-                (_, Some(u)) => u.clone(),
-                _ => String::new(),
-            };
+            let user = s
+                .user
+                .as_deref()
+                .map(|u| display_account(s.domain.as_deref(), u))
+                .unwrap_or_default();
             table.row(vec![
                 s.client.clone(),
                 user,
