@@ -198,6 +198,27 @@ pub struct HostSnapshot {
     /// Remarks from the collectors (for example how many processes could not be opened).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The scanner's own connection to the host, when collecting opened one
+    /// (remote scans, or a local query of Samba over MS-RPC): the rows it
+    /// causes on the host are this scan, not a user, and are not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_connection: Option<ScanConnection>,
+}
+
+/// How the scanner itself appears on the host it scans.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ScanConnection {
+    /// The account the scan authenticated as (without domain).
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The scanner's address as the host sees it (the local address of its TCP connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
+    /// When the connection was opened and closed; the host's rows for it fall in between.
+    pub opened_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
 }
 
 impl HostSnapshot {
@@ -226,6 +247,7 @@ impl HostSnapshot {
             smb_sessions: Observed::Failed(not_collected()),
             interactive_sessions: Observed::Failed(not_collected()),
             notes: Vec::new(),
+            scan_connection: None,
         }
     }
 

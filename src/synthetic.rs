@@ -99,5 +99,6 @@ pub fn snapshot(sizes: Sizes) -> HostSnapshot {
         smb_sessions: Observed::ok(Vec::new()),
         interactive_sessions: Observed::ok(interactive),
         notes: Vec::new(),
+        scan_connection: None,
     }
 }

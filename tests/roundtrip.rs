@@ -258,6 +258,18 @@ fn interactive() -> impl Strategy<Value = InteractiveSession> {
 }
 
 prop_compose! {
+    fn scan_connection()(
+        user in text(),
+        domain in prop::option::of(text()),
+        client_address in prop::option::of(text()),
+        opened_at in timestamp(),
+        closed_at in prop::option::of(timestamp()),
+    ) -> ScanConnection {
+        ScanConnection { user, domain, client_address, opened_at, closed_at }
+    }
+}
+
+prop_compose! {
     fn snapshot()(
         host in text(),
         platform in prop_oneof![Just(Platform::Windows), Just(Platform::Linux), Just(Platform::Unknown)],
@@ -269,10 +281,12 @@ prop_compose! {
         smb_sessions in observed(prop::collection::vec(smb_session(), 0..4)),
         interactive_sessions in observed(prop::collection::vec(interactive(), 0..4)),
         notes in prop::collection::vec(text(), 0..2),
+        scan_connection in prop::option::of(scan_connection()),
     ) -> HostSnapshot {
         HostSnapshot {
             schema_version: SCHEMA_VERSION, host, platform, collected_at, collector,
             workstation_users, logon_sessions, processes, smb_sessions, interactive_sessions, notes,
+            scan_connection,
         }
     }
 }
