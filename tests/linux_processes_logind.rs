@@ -182,10 +182,12 @@ fn binary_judges_closing_and_leaked_logind_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("sessions")).unwrap();
+    // logind stamps REALTIME when it creates the session, after its leader started.
+    let realtime = jiff::Timestamp::now().as_microsecond();
     let session = |id: u32, state: &str, leader: u32| {
         format!(
             "UID=0\nUSER=root\nSTATE={state}\nREMOTE=1\nTYPE=tty\nCLASS=user\nSCOPE=session-{id}.scope\n\
-             SERVICE=sshd\nLEADER={leader}\nREALTIME=1700000000000000\n"
+             SERVICE=sshd\nLEADER={leader}\nREALTIME={realtime}\n"
         )
     };
     std::fs::write(

@@ -72,8 +72,9 @@ pub(super) struct SnapshotIndex<'a> {
     pub procs_by_logon: HashMap<&'a str, Vec<u32>>,
     /// Process rows by Linux audit session id.
     pub procs_by_audit: HashMap<u32, Vec<u32>>,
-    /// Process rows by pid, only for the session leaders logind names (few, so cheap).
-    pub leader_rows: HashMap<u32, u32>,
+    /// Process rows by pid, only for the pids login records name (logind
+    /// leaders, utmp login processes): few, so cheap even with a million processes.
+    pub login_pid_rows: HashMap<u32, u32>,
     /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
     pub unattributed_procs: Vec<u32>,
     procs_by_user: AccountIndex,
@@ -102,25 +103,32 @@ impl<'a> SnapshotIndex<'a> {
             }
         }
         let logons = snapshot.logon_sessions.rows_or_empty();
-        let mut leader_rows: HashMap<u32, u32> = logons
+        let mut login_pid_rows: HashMap<u32, u32> = logons
             .iter()
             .filter_map(|l| l.leader_pid)
+            .chain(
+                snapshot
+                    .workstation_users
+                    .rows_or_empty()
+                    .iter()
+                    .filter_map(|w| w.pid),
+            )
             .map(|pid| (pid, u32::MAX))
             .collect();
-        if !leader_rows.is_empty() {
+        if !login_pid_rows.is_empty() {
             for (row, process) in processes.iter().enumerate() {
-                if let Some(slot) = leader_rows.get_mut(&process.pid) {
+                if let Some(slot) = login_pid_rows.get_mut(&process.pid) {
                     *slot = row as u32;
                 }
             }
-            leader_rows.retain(|_, row| *row != u32::MAX);
+            login_pid_rows.retain(|_, row| *row != u32::MAX);
         }
         let smb = snapshot.smb_sessions.rows_or_empty();
         SnapshotIndex {
             snapshot,
             procs_by_logon,
             procs_by_audit,
-            leader_rows,
+            login_pid_rows,
             unattributed_procs,
             procs_by_user: AccountIndex::build(processes.iter().map(|p| p.user.as_deref())),
             workstation_by_user: AccountIndex::build(

@@ -9,6 +9,8 @@
 //! [`sessions`]; the script's user-level rule from [`users`].
 
 mod index;
+mod login_process;
+mod own_connection;
 mod sessions;
 mod users;
 
@@ -171,6 +173,13 @@ pub struct Analysis {
     /// The script's user-level rule, per user (or for the target only).
     pub users: Vec<UserAssessment>,
     pub failed_sources: Vec<FailedSource>,
+    /// Rows that are this scan's own connection to the host (its SMB session,
+    /// and the workstation-list row Samba makes for it): not judged, not counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_connection: Vec<Evidence>,
+    /// What the analysis could not judge, in words (e.g. idle time the host does not report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The process exit code contract: 0 nothing lingering, 1 something lingering, 2 could not decide.
@@ -248,8 +257,10 @@ pub(crate) fn rules_out<T>(observed: &Observed<T>) -> bool {
 /// Analyse one snapshot.
 pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
     let index = index::SnapshotIndex::build(snapshot);
-    let findings = sessions::session_findings(snapshot, &index, options);
-    let users = users::assess_users(snapshot, &index, options);
+    let own = own_connection::find(snapshot);
+    let findings = sessions::session_findings(snapshot, &index, options, &own);
+    let users = users::assess_users(snapshot, &index, options, &own);
+    let notes = sessions::idle_notes(snapshot, &findings, options);
     let failed_sources = Source::ALL
         .iter()
         .filter_map(|&source| {
@@ -268,6 +279,15 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
         findings,
         users,
         failed_sources,
+        own_connection: [
+            (Source::SmbSessions, own.smb),
+            (Source::WorkstationUsers, own.workstation),
+        ]
+        .into_iter()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(source, rows)| Evidence { source, rows })
+        .collect(),
+        notes,
     }
 }
 

@@ -9,6 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::index::SnapshotIndex;
+use super::login_process::{self, LoginRecord};
+use super::own_connection::OwnRows;
 use super::{AnalyzeOptions, rules_out};
 use crate::identity::{TargetUser, is_set_aside, write_account_key};
 use crate::model::{HostSnapshot, Source};
@@ -44,21 +46,22 @@ pub(super) fn assess_users(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
     options: &AnalyzeOptions,
+    own: &OwnRows,
 ) -> Vec<UserAssessment> {
     let accounts = match &options.target {
         Some(target) => vec![target.clone()],
-        None => accounts_on_host(snapshot),
+        None => accounts_on_host(snapshot, own),
     };
     accounts
         .iter()
-        .map(|a| assess(snapshot, index, a))
+        .map(|a| assess(snapshot, index, a, own))
         .collect()
 }
 
 /// Every human account seen by a login source (not processes alone, which
 /// would list every daemon), with domain-less duplicates folded into the
 /// domain-qualified account of the same name.
-fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
+fn accounts_on_host(snapshot: &HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
     let mut seen: HashMap<String, TargetUser> = HashMap::new();
     let mut key = String::new();
     let mut add = |domain: Option<&str>, user: &str| {
@@ -77,8 +80,15 @@ fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
             },
         );
     };
-    for w in snapshot.workstation_users.rows_or_empty() {
-        add(Some(&w.logon_domain), &w.user);
+    for (row, w) in snapshot
+        .workstation_users
+        .rows_or_empty()
+        .iter()
+        .enumerate()
+    {
+        if !own.workstation.contains(&(row as u32)) {
+            add(Some(&w.logon_domain), &w.user);
+        }
     }
     for l in snapshot.logon_sessions.rows_or_empty() {
         if let Some(user) = &l.user {
@@ -90,8 +100,10 @@ fn accounts_on_host(snapshot: &HostSnapshot) -> Vec<TargetUser> {
             add(i.domain.as_deref(), user);
         }
     }
-    for s in snapshot.smb_sessions.rows_or_empty() {
-        if let Some(user) = &s.user {
+    for (row, s) in snapshot.smb_sessions.rows_or_empty().iter().enumerate() {
+        if let Some(user) = &s.user
+            && !own.smb.contains(&(row as u32))
+        {
             add(s.domain.as_deref(), user);
         }
     }
@@ -112,11 +124,14 @@ fn assess(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
     account: &TargetUser,
+    own: &OwnRows,
 ) -> UserAssessment {
     let workstation = snapshot.workstation_users.rows_or_empty();
     let mut workstation_rows: Vec<u32> = index
         .workstation_of(account)
-        .filter(|&r| !is_set_aside(None, &workstation[r as usize].user))
+        .filter(|&r| {
+            !is_set_aside(None, &workstation[r as usize].user) && !own.workstation.contains(&r)
+        })
         .collect();
     workstation_rows.sort_unstable();
     let count_if = |ok: bool, n: usize| ok.then_some(n);
@@ -125,10 +140,23 @@ fn assess(
         index.logons_of(account).count(),
     );
     // On Linux a live utmp login process is a process of that login even when
-    // it runs as root (sshd, smbd), so it counts like one.
+    // it runs as root (sshd, smbd), so it counts like one; a pid reused since
+    // the login does not.
     let live_login_processes = workstation_rows
         .iter()
-        .filter(|&&r| workstation[r as usize].pid_alive == Some(true))
+        .filter(|&&r| {
+            let entry = &workstation[r as usize];
+            entry.pid.is_some_and(|pid| {
+                let record = LoginRecord {
+                    pid,
+                    user: Some(&entry.user),
+                    uid: None,
+                    since: entry.login_time,
+                    alive_hint: entry.pid_alive,
+                };
+                login_process::check(snapshot, index, &record).is_alive()
+            })
+        })
         .count();
     let process_count = count_if(
         rules_out(&snapshot.processes),
@@ -136,7 +164,10 @@ fn assess(
     );
     let smb_sessions = count_if(
         rules_out(&snapshot.smb_sessions),
-        index.smb_of(account).count(),
+        index
+            .smb_of(account)
+            .filter(|r| !own.smb.contains(r))
+            .count(),
     );
     let unchecked: Vec<Source> = [
         (

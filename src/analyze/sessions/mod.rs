@@ -7,6 +7,7 @@
 //! interactive sessions, SMB sessions).
 
 use foldhash::{HashMap, HashMapExt};
+use jiff::{SignedDuration, Timestamp};
 
 mod unexplained;
 
@@ -16,9 +17,13 @@ use unexplained::{
 };
 
 use super::index::SnapshotIndex;
+use super::login_process::{self, LoginProcess, LoginRecord};
+use super::own_connection::OwnRows;
 use super::{AnalyzeOptions, Evidence, Finding, SessionKind, Verdict, rules_out};
 use crate::identity::{TargetUser, display_account, eq_ignore_case, is_set_aside};
-use crate::model::{HostSnapshot, InteractiveSession, InteractiveState, LogonSession, Source};
+use crate::model::{
+    HostSnapshot, InteractiveSession, InteractiveState, LogonSession, Platform, Source,
+};
 
 /// Which interactive, utmp and SMB rows a finding has already explained.
 struct Covered {
@@ -32,7 +37,10 @@ struct Ctx<'a> {
     index: &'a SnapshotIndex<'a>,
     options: &'a AnalyzeOptions,
     utmp_by_pid: HashMap<u32, Vec<u32>>,
+    utmp_by_tty: HashMap<&'a str, Vec<u32>>,
     smb_by_pid: HashMap<u32, Vec<u32>>,
+    /// Interactive rows by terminal, to find the row a utmp record produced.
+    interactive_by_station: HashMap<&'a str, Vec<u32>>,
 }
 
 impl Ctx<'_> {
@@ -45,6 +53,47 @@ impl Ctx<'_> {
 
     fn idle_past_limit(&self, idle_secs: Option<u64>) -> bool {
         idle_secs.is_some_and(|idle| idle > self.options.max_idle.as_secs())
+    }
+
+    /// How a utmp record's login process stands.
+    fn utmp_login(&self, row: u32) -> Option<LoginProcess> {
+        let entry = self
+            .snapshot
+            .workstation_users
+            .rows_or_empty()
+            .get(row as usize)?;
+        let record = LoginRecord {
+            pid: entry.pid?,
+            user: Some(entry.user.as_str()),
+            uid: None,
+            since: entry.login_time,
+            alive_hint: entry.pid_alive,
+        };
+        Some(login_process::check(self.snapshot, self.index, &record))
+    }
+
+    /// The interactive rows a utmp record produced (same terminal and pid), not yet covered.
+    fn interactive_of_utmp(&self, row: u32, covered: &mut Covered) -> Vec<u32> {
+        let entry = &self.snapshot.workstation_users.rows_or_empty()[row as usize];
+        let interactive = self.snapshot.interactive_sessions.rows_or_empty();
+        let Some(tty) = entry.tty.as_deref() else {
+            return Vec::new();
+        };
+        let mut rows = Vec::new();
+        for &r in self.interactive_by_station.get(tty).into_iter().flatten() {
+            let session = &interactive[r as usize];
+            if !covered.interactive[r as usize]
+                && session.pid == entry.pid
+                && session
+                    .user
+                    .as_deref()
+                    .is_some_and(|u| eq_ignore_case(u, &entry.user))
+            {
+                covered.interactive[r as usize] = true;
+                rows.push(r);
+            }
+        }
+        rows
     }
 }
 
@@ -65,13 +114,18 @@ pub(super) fn session_findings(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
     options: &AnalyzeOptions,
+    own: &OwnRows,
 ) -> Vec<Finding> {
     let workstation = snapshot.workstation_users.rows_or_empty();
     let smb = snapshot.smb_sessions.rows_or_empty();
     let mut utmp_by_pid: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut utmp_by_tty: HashMap<&str, Vec<u32>> = HashMap::new();
     for (row, w) in workstation.iter().enumerate() {
         if let Some(pid) = w.pid {
             utmp_by_pid.entry(pid).or_default().push(row as u32);
+            if let Some(tty) = w.tty.as_deref() {
+                utmp_by_tty.entry(tty).or_default().push(row as u32);
+            }
         }
     }
     let mut smb_by_pid: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -80,18 +134,40 @@ pub(super) fn session_findings(
             smb_by_pid.entry(pid).or_default().push(row as u32);
         }
     }
+    let mut interactive_by_station: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (row, i) in snapshot
+        .interactive_sessions
+        .rows_or_empty()
+        .iter()
+        .enumerate()
+    {
+        if let Some(station) = i.station.as_deref() {
+            interactive_by_station
+                .entry(station)
+                .or_default()
+                .push(row as u32);
+        }
+    }
     let ctx = Ctx {
         snapshot,
         index,
         options,
         utmp_by_pid,
+        utmp_by_tty,
         smb_by_pid,
+        interactive_by_station,
     };
     let mut covered = Covered {
         interactive: vec![false; snapshot.interactive_sessions.rows_or_empty().len()],
         workstation: vec![false; workstation.len()],
         smb: vec![false; smb.len()],
     };
+    for &r in &own.smb {
+        covered.smb[r as usize] = true;
+    }
+    for &r in &own.workstation {
+        covered.workstation[r as usize] = true;
+    }
     let mut findings = Vec::new();
     for (row, logon) in snapshot.logon_sessions.rows_or_empty().iter().enumerate() {
         if let Some(f) = logon_finding(&ctx, row as u32, logon, &mut covered) {
@@ -102,7 +178,7 @@ pub(super) fn session_findings(
         findings.extend(audit_session_findings(&ctx, &mut covered));
     }
     findings.extend(utmp_findings(&ctx, &mut covered));
-    findings.extend(workstation_user_findings(&ctx));
+    findings.extend(workstation_user_findings(&ctx, &covered));
     findings.extend(interactive_findings(&ctx, &covered));
     findings.extend(smb_findings(&ctx, &covered));
     findings
@@ -135,6 +211,55 @@ fn linked_interactive(ctx: &Ctx<'_>, logon: &LogonSession) -> Option<u32> {
         .or(by_terminal.filter(|&r| same_user(r)))
 }
 
+/// The utmp records of the same login as a logind session: the record's
+/// process is the session's leader or one of its processes, or the record is
+/// on the session's terminal; always the same user, and written around the
+/// session's start (a pid or pts number reused by a later login is not the
+/// same login).
+fn linked_utmp(ctx: &Ctx<'_>, logon: &LogonSession, procs: &[u32], covered: &Covered) -> Vec<u32> {
+    let workstation = ctx.snapshot.workstation_users.rows_or_empty();
+    if workstation.is_empty() {
+        return Vec::new();
+    }
+    let processes = ctx.snapshot.processes.rows_or_empty();
+    let mut candidates: Vec<u32> = Vec::new();
+    let mut add = |rows: Option<&Vec<u32>>| candidates.extend(rows.into_iter().flatten());
+    if let Some(pid) = logon.leader_pid {
+        add(ctx.utmp_by_pid.get(&pid));
+    }
+    for &p in procs {
+        add(ctx.utmp_by_pid.get(&processes[p as usize].pid));
+    }
+    if let Some(tty) = logon.tty.as_deref() {
+        add(ctx.utmp_by_tty.get(tty));
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates.retain(|&r| {
+        let entry = &workstation[r as usize];
+        !covered.workstation[r as usize]
+            && logon
+                .user
+                .as_deref()
+                .is_some_and(|u| eq_ignore_case(u, &entry.user))
+            && same_login_time(entry.login_time, logon.start_time)
+    });
+    candidates
+}
+
+/// A utmp record is written a little after logind registers the session
+/// (pam_systemd runs first, then the login program writes utmp; pam_systemd
+/// may wait for the user's service manager to start).
+fn same_login_time(utmp: Option<Timestamp>, session_start: Option<Timestamp>) -> bool {
+    match (utmp, session_start) {
+        (Some(u), Some(s)) => {
+            u >= s - login_process::CLOCK_SLACK - SignedDuration::from_secs(3)
+                && u <= s + SignedDuration::from_secs(120)
+        }
+        _ => true,
+    }
+}
+
 /// Could an unreadable process belong to this account? Only if its owner is unknown or the same.
 fn unattributed_could_belong(ctx: &Ctx<'_>, domain: Option<&str>, user: &str) -> bool {
     let processes = ctx.snapshot.processes.rows_or_empty();
@@ -150,17 +275,10 @@ fn unattributed_could_belong(ctx: &Ctx<'_>, domain: Option<&str>, user: &str) ->
     })
 }
 
-fn logon_finding(
-    ctx: &Ctx<'_>,
-    row: u32,
-    logon: &LogonSession,
-    covered: &mut Covered,
-) -> Option<Finding> {
-    let user = logon.user.as_deref().unwrap_or_default();
-    let domain = logon.domain.as_deref();
-    if is_set_aside(domain, user) || !ctx.wanted(domain, user) {
-        return None;
-    }
+/// The processes of a logon session: by LUID / logind id, else by audit
+/// session; plus the logind leader while it is still the session's own
+/// process (its cgroup or audit id may not tie it there).
+fn logon_processes(ctx: &Ctx<'_>, logon: &LogonSession) -> (Vec<u32>, Option<LoginProcess>) {
     let mut procs = ctx
         .index
         .procs_by_logon
@@ -177,27 +295,50 @@ fn logon_finding(
             .cloned()
             .unwrap_or_default();
     }
-    // The session's leader process, while it lives, is a process of the session
-    // even when its cgroup or audit id could not tie it there.
-    if let Some(&leader) = logon
-        .leader_pid
-        .and_then(|pid| ctx.index.leader_rows.get(&pid))
-        && !procs.contains(&leader)
+    let leader = logon.leader_pid.map(|pid| {
+        login_process::check(
+            ctx.snapshot,
+            ctx.index,
+            &LoginRecord {
+                pid,
+                user: logon.user.as_deref(),
+                uid: logon.uid,
+                since: logon.start_time,
+                alive_hint: None,
+            },
+        )
+    });
+    if let Some(LoginProcess::Alive(Some(row))) = leader
+        && !procs.contains(&row)
     {
-        procs.push(leader);
+        procs.push(row);
     }
-    let mut utmp_rows = Vec::new();
-    if let Some(rows) = logon.leader_pid.and_then(|pid| ctx.utmp_by_pid.get(&pid)) {
-        for &r in rows {
-            covered.workstation[r as usize] = true;
-            utmp_rows.push(r);
-        }
+    (procs, leader)
+}
+
+fn logon_finding(
+    ctx: &Ctx<'_>,
+    row: u32,
+    logon: &LogonSession,
+    covered: &mut Covered,
+) -> Option<Finding> {
+    let user = logon.user.as_deref().unwrap_or_default();
+    let domain = logon.domain.as_deref();
+    if is_set_aside(domain, user) || !ctx.wanted(domain, user) {
+        return None;
     }
+    let (procs, leader) = logon_processes(ctx, logon);
+    let utmp_rows = linked_utmp(ctx, logon, &procs, covered);
+    let mut interactive_rows = Vec::new();
     let interactive_row = linked_interactive(ctx, logon);
     if let Some(r) = interactive_row {
         covered.interactive[r as usize] = true;
+        interactive_rows.push(r);
     }
-    let interactive = ctx.snapshot.interactive_sessions.rows_or_empty();
+    for &r in &utmp_rows {
+        covered.workstation[r as usize] = true;
+        interactive_rows.extend(ctx.interactive_of_utmp(r, covered));
+    }
     let mut finding = Finding {
         verdict: Verdict::Active,
         lingering: false,
@@ -209,90 +350,180 @@ fn logon_finding(
         since: logon.start_time,
         evidence: Vec::new(),
     };
-    let n = procs.len();
-    let closing = logon.state.as_deref() == Some("closing");
-    let processes_known =
-        rules_out(&ctx.snapshot.processes) && !unattributed_could_belong(ctx, domain, user);
-    if closing {
-        if n > 0 {
-            finding.verdict = Verdict::Closing;
-            finding.lingering = true;
-            finding.reason = format!("logind session is closing but {n} process(es) remain in it");
-        } else if processes_known {
-            finding.verdict = Verdict::LeakedLogon;
-            finding.lingering = true;
-            finding.reason = "logind session is closing and holds no process".to_string();
-        } else {
-            finding.verdict = Verdict::Inconclusive;
-            finding.reason =
-                "logind session is closing; the process list could not be read".to_string();
-        }
-    } else if let Some(r) = interactive_row {
-        let session = &interactive[r as usize];
-        let known = ctx.snapshot.processes.is_ok().then_some(n);
-        apply_interactive_state(ctx, &mut finding, session, known);
-    } else if n > 0 {
-        finding.reason = format!("{n} process(es) run in this logon session");
+    let smb_rows = if ctx.snapshot.platform == Platform::Linux {
+        decide_logind(
+            ctx,
+            &mut finding,
+            logon,
+            &procs,
+            leader.as_ref(),
+            interactive_row,
+        )
     } else {
-        let smb_rows: Vec<u32> = if ctx.snapshot.smb_sessions.is_ok() {
-            let target = TargetUser {
-                domain: None,
-                user: user.to_string(),
-            };
-            ctx.index.smb_of(&target).collect()
-        } else {
-            Vec::new()
-        };
-        if !smb_rows.is_empty() {
-            finding.reason = format!(
-                "no process, but {} SMB session(s) of this user hold it",
-                smb_rows.len()
-            );
-            finding
-                .evidence
-                .extend(evidence(Source::SmbSessions, smb_rows));
-        } else {
-            let checks = [
-                (Source::Processes, processes_known),
-                (
-                    Source::InteractiveSessions,
-                    rules_out(&ctx.snapshot.interactive_sessions),
-                ),
-                (Source::SmbSessions, rules_out(&ctx.snapshot.smb_sessions)),
-            ];
-            if checks.iter().all(|(_, ok)| *ok) {
-                finding.verdict = Verdict::LeakedLogon;
-                finding.lingering = true;
-                finding.reason =
-                    "logon session has no process, no interactive session and no SMB session"
-                        .to_string();
-            } else {
-                finding.verdict = Verdict::Inconclusive;
-                finding.reason = format!(
-                    "no process seen, but these sources could not be read fully: {}",
-                    failed_names(&checks)
-                );
-            }
-        }
-    }
-    finding.evidence.insert(
-        0,
-        Evidence {
-            source: Source::LogonSessions,
-            rows: vec![row],
-        },
-    );
+        decide_lsa(ctx, &mut finding, logon, &procs, interactive_row)
+    };
+    finding.evidence.push(Evidence {
+        source: Source::LogonSessions,
+        rows: vec![row],
+    });
     finding.evidence.extend(evidence(Source::Processes, procs));
-    if let Some(r) = interactive_row {
-        finding.evidence.push(Evidence {
-            source: Source::InteractiveSessions,
-            rows: vec![r],
-        });
-    }
+    finding
+        .evidence
+        .extend(evidence(Source::InteractiveSessions, interactive_rows));
     finding
         .evidence
         .extend(evidence(Source::WorkstationUsers, utmp_rows));
+    finding
+        .evidence
+        .extend(evidence(Source::SmbSessions, smb_rows));
     Some(finding)
+}
+
+/// SMB sessions of the logon's user, which keep a logon with no process in use.
+fn smb_of_user(ctx: &Ctx<'_>, user: &str) -> Vec<u32> {
+    if !ctx.snapshot.smb_sessions.is_ok() {
+        return Vec::new();
+    }
+    let target = TargetUser {
+        domain: None,
+        user: user.to_string(),
+    };
+    ctx.index.smb_of(&target).collect()
+}
+
+/// The sources a "no process left" verdict rests on.
+fn leak_checks(ctx: &Ctx<'_>, logon: &LogonSession) -> [(Source, bool); 3] {
+    let user = logon.user.as_deref().unwrap_or_default();
+    [
+        (
+            Source::Processes,
+            rules_out(&ctx.snapshot.processes)
+                && !unattributed_could_belong(ctx, logon.domain.as_deref(), user),
+        ),
+        (
+            Source::InteractiveSessions,
+            rules_out(&ctx.snapshot.interactive_sessions),
+        ),
+        (Source::SmbSessions, rules_out(&ctx.snapshot.smb_sessions)),
+    ]
+}
+
+/// A systemd-logind session: processes decide first. A session with no
+/// process and a dead (or reused) leader is leaked whatever its STATE says;
+/// the state only refines a session that still has processes. Returns the
+/// SMB rows that explain a session without processes.
+fn decide_logind(
+    ctx: &Ctx<'_>,
+    finding: &mut Finding,
+    logon: &LogonSession,
+    procs: &[u32],
+    leader: Option<&LoginProcess>,
+    interactive_row: Option<u32>,
+) -> Vec<u32> {
+    let n = procs.len();
+    let state = logon.state.as_deref().unwrap_or("unknown");
+    let where_ = logon
+        .tty
+        .as_deref()
+        .map(|t| format!(" on {t}"))
+        .unwrap_or_default();
+    if state == "opening" {
+        finding.reason = format!("login in progress (logind state opening){where_}");
+        return Vec::new();
+    }
+    if n > 0 {
+        if state == "closing" {
+            finding.verdict = Verdict::Closing;
+            finding.lingering = true;
+            finding.reason = format!("logind session is closing but {n} process(es) remain in it");
+        } else if let Some(r) = interactive_row {
+            let session = &ctx.snapshot.interactive_sessions.rows_or_empty()[r as usize];
+            apply_interactive_state(ctx, finding, session, Some(n));
+        } else {
+            finding.reason = format!("{n} process(es) run in this logon session");
+        }
+        return Vec::new();
+    }
+    let smb_rows = smb_of_user(ctx, logon.user.as_deref().unwrap_or_default());
+    if !smb_rows.is_empty() {
+        finding.reason = format!(
+            "no process, but {} SMB session(s) of this user hold it",
+            smb_rows.len()
+        );
+        return smb_rows;
+    }
+    let leader_text = match leader {
+        Some(LoginProcess::Gone) => logon
+            .leader_pid
+            .map(|pid| format!("; its leader {pid} is gone"))
+            .unwrap_or_default(),
+        Some(LoginProcess::Reused { why, .. }) => format!("; its leader is gone ({why})"),
+        _ => String::new(),
+    };
+    if let Some(LoginProcess::Unverified(why)) = leader {
+        finding.verdict = Verdict::Inconclusive;
+        finding.reason = format!("logind session ({state}){where_} has no process left, but {why}");
+        return Vec::new();
+    }
+    let checks = leak_checks(ctx, logon);
+    if checks.iter().all(|(_, ok)| *ok) {
+        finding.verdict = Verdict::LeakedLogon;
+        finding.lingering = true;
+        finding.reason = format!("logind session ({state}){where_} holds no process{leader_text}");
+    } else {
+        finding.verdict = Verdict::Inconclusive;
+        finding.reason = format!(
+            "logind session ({state}){where_}: no process seen, but these sources could not be read fully: {}",
+            failed_names(&checks)
+        );
+    }
+    Vec::new()
+}
+
+/// A Windows logon session (LSA/WMI). An interactive (WTS) session decides
+/// by its state: a logon's user processes may run under the linked
+/// (elevated) logon of a split token, so a WTS session with no process in
+/// this LUID is not a leak.
+fn decide_lsa(
+    ctx: &Ctx<'_>,
+    finding: &mut Finding,
+    logon: &LogonSession,
+    procs: &[u32],
+    interactive_row: Option<u32>,
+) -> Vec<u32> {
+    let n = procs.len();
+    if let Some(r) = interactive_row {
+        let session = &ctx.snapshot.interactive_sessions.rows_or_empty()[r as usize];
+        let known = ctx.snapshot.processes.is_ok().then_some(n);
+        apply_interactive_state(ctx, finding, session, known);
+        return Vec::new();
+    }
+    if n > 0 {
+        finding.reason = format!("{n} process(es) run in this logon session");
+        return Vec::new();
+    }
+    let smb_rows = smb_of_user(ctx, logon.user.as_deref().unwrap_or_default());
+    if !smb_rows.is_empty() {
+        finding.reason = format!(
+            "no process, but {} SMB session(s) of this user hold it",
+            smb_rows.len()
+        );
+        return smb_rows;
+    }
+    let checks = leak_checks(ctx, logon);
+    if checks.iter().all(|(_, ok)| *ok) {
+        finding.verdict = Verdict::LeakedLogon;
+        finding.lingering = true;
+        finding.reason =
+            "logon session has no process, no interactive session and no SMB session".to_string();
+    } else {
+        finding.verdict = Verdict::Inconclusive;
+        finding.reason = format!(
+            "no process seen, but these sources could not be read fully: {}",
+            failed_names(&checks)
+        );
+    }
+    Vec::new()
 }
 
 /// Set the verdict from an interactive session's state.
@@ -347,4 +578,29 @@ pub fn human_duration(secs: u64) -> String {
         (0, _, _) => format!("{h}h {m}m"),
         _ => format!("{d}d {h}h"),
     }
+}
+
+/// A note for SMB sessions whose idleness could not be judged because the
+/// host gives no idle time (Samba's smbstatus never does).
+pub(super) fn idle_notes(
+    snapshot: &HostSnapshot,
+    findings: &[Finding],
+    options: &AnalyzeOptions,
+) -> Vec<String> {
+    let unknown = findings
+        .iter()
+        .filter(|f| f.kind == SessionKind::SmbSession && f.idle_secs.is_none())
+        .count();
+    if unknown == 0 {
+        return Vec::new();
+    }
+    let server = if snapshot.platform == Platform::Linux {
+        "Samba does not report how long a session has been idle"
+    } else {
+        "the host did not report how long they have been idle"
+    };
+    vec![format!(
+        "{unknown} SMB session(s) could not be judged against --max-idle {}: {server}",
+        human_duration(options.max_idle.as_secs())
+    )]
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Covered, Ctx, apply_interactive_state, evidence, failed_names, human_duration};
+use crate::analyze::login_process::LoginProcess;
 use crate::analyze::{Evidence, Finding, SessionKind, Verdict, rules_out};
 use crate::identity::{TargetUser, account_key, display_account, is_set_aside, split_account};
 use crate::model::{Observed, Source, WorkstationUser};
@@ -31,19 +32,35 @@ pub(super) fn audit_session_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Ve
         if is_set_aside(domain, name) || !ctx.wanted(domain, name) {
             continue;
         }
+        // A utmp record joins the group only while its login process is still
+        // that login's: a reused pid would file another user's record here.
         let mut utmp_rows = Vec::new();
+        let mut interactive_rows = Vec::new();
         for &r in rows.iter() {
-            if let Some(u) = ctx.utmp_by_pid.get(&processes[r as usize].pid) {
-                for &w in u {
-                    covered.workstation[w as usize] = true;
-                    utmp_rows.push(w);
+            for &w in ctx
+                .utmp_by_pid
+                .get(&processes[r as usize].pid)
+                .into_iter()
+                .flatten()
+            {
+                let entry = &ctx.snapshot.workstation_users.rows_or_empty()[w as usize];
+                let same_user = split_account(user).1.eq_ignore_ascii_case(&entry.user);
+                if covered.workstation[w as usize]
+                    || !same_user
+                    || !ctx.utmp_login(w).is_some_and(|l| l.is_alive())
+                {
+                    continue;
                 }
+                covered.workstation[w as usize] = true;
+                utmp_rows.push(w);
+                interactive_rows.extend(ctx.interactive_of_utmp(w, covered));
             }
         }
         let mut evidence_rows = vec![Evidence {
             source: Source::Processes,
             rows: rows.clone(),
         }];
+        evidence_rows.extend(evidence(Source::InteractiveSessions, interactive_rows));
         evidence_rows.extend(evidence(Source::WorkstationUsers, utmp_rows));
         findings.push(Finding {
             verdict: Verdict::Active,
@@ -71,7 +88,9 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
         {
             continue;
         }
+        covered.workstation[row] = true;
         let line = entry.tty.clone().unwrap_or_else(|| format!("pid {pid}"));
+        let interactive_rows = ctx.interactive_of_utmp(row as u32, covered);
         let mut finding = Finding {
             verdict: Verdict::Active,
             lingering: false,
@@ -86,13 +105,19 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
                 rows: vec![row as u32],
             }],
         };
-        match entry.pid_alive {
-            Some(false) => {
+        match ctx.utmp_login(row as u32) {
+            Some(LoginProcess::Gone) => {
                 finding.verdict = Verdict::StaleUtmp;
                 finding.lingering = true;
                 finding.reason = format!("utmp still lists {line}, but its process {pid} is gone");
             }
-            Some(true) => {
+            Some(LoginProcess::Reused { why, .. }) => {
+                finding.verdict = Verdict::StaleUtmp;
+                finding.lingering = true;
+                finding.reason =
+                    format!("utmp still lists {line}, but its login process is gone: {why}");
+            }
+            Some(LoginProcess::Alive(process_row)) => {
                 let smb_rows = ctx.smb_by_pid.get(&pid).cloned().unwrap_or_default();
                 for &s in &smb_rows {
                     covered.smb[s as usize] = true;
@@ -102,16 +127,27 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
                 } else {
                     format!("login process {pid} of {line} is alive and serves an SMB session")
                 };
+                finding.evidence.extend(evidence(
+                    Source::Processes,
+                    process_row.into_iter().collect(),
+                ));
                 finding
                     .evidence
                     .extend(evidence(Source::SmbSessions, smb_rows));
             }
-            None => {
+            Some(LoginProcess::Unverified(why)) => {
                 finding.verdict = Verdict::Inconclusive;
-                finding.reason =
-                    format!("could not check whether process {pid} of {line} is alive");
+                finding.reason = format!("utmp lists {line}: {why}");
             }
+            None => continue,
         }
+        if let Some(&first) = interactive_rows.first() {
+            finding.idle_secs =
+                ctx.snapshot.interactive_sessions.rows_or_empty()[first as usize].idle_secs;
+        }
+        finding
+            .evidence
+            .extend(evidence(Source::InteractiveSessions, interactive_rows));
         findings.push(finding);
     }
     findings
@@ -119,11 +155,11 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
 
 /// The script's rule, per user, for workstation-list rows that carry no process id
 /// (NetWkstaUserEnum): listed, but no logon session and no process → STALE_WKSTA.
-pub(super) fn workstation_user_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
+pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
     let rows = ctx.snapshot.workstation_users.rows_or_empty();
     let mut groups: BTreeMap<String, (&WorkstationUser, Vec<u32>)> = BTreeMap::new();
     for (row, entry) in rows.iter().enumerate() {
-        if entry.pid.is_some() {
+        if entry.pid.is_some() || covered.workstation[row] {
             continue;
         }
         let domain = Some(entry.logon_domain.as_str()).filter(|d| !d.is_empty());
@@ -242,7 +278,10 @@ pub(super) fn smb_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
                 session.client,
                 human_duration(idle)
             ),
-            None => format!("SMB session from {}", session.client),
+            None => format!(
+                "SMB session from {} (idle time unknown: the server does not report it)",
+                session.client
+            ),
         };
         findings.push(Finding {
             verdict: if lingering {
