@@ -69,6 +69,8 @@ fn working(dir: &Path) -> CollectOptions {
         };
         std::fs::write(&utmp_path, utmp::encode(&record)).unwrap();
         std::fs::create_dir_all(dir.join("logind/sessions")).unwrap();
+        // A running logind always has seat0 (logind.c manager_startup, seat_save()).
+        std::fs::create_dir_all(dir.join("logind/seats")).unwrap();
         std::fs::write(
             dir.join("logind/sessions/3"),
             "USER=someone\nSTATE=active\n",

@@ -92,6 +92,8 @@ fn logind_files_active_and_closing_sessions_with_leftover_process() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("sessions")).unwrap();
+    // A running logind always has seat0 (logind.c manager_startup, seat_save()).
+    std::fs::create_dir_all(root.join("seats")).unwrap();
     std::fs::create_dir_all(root.join("users")).unwrap();
     std::fs::create_dir_all(root.join("linger")).unwrap();
     std::fs::write(root.join("sessions/7"), format!(
@@ -182,6 +184,8 @@ fn binary_judges_closing_and_leaked_logind_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("sessions")).unwrap();
+    // A running logind always has seat0 (logind.c manager_startup, seat_save()).
+    std::fs::create_dir_all(root.join("seats")).unwrap();
     // logind stamps REALTIME when it creates the session, after its leader started.
     let realtime = jiff::Timestamp::now().as_microsecond();
     let session = |id: u32, state: &str, leader: u32| {

@@ -4,6 +4,7 @@
 //! source becomes `Observed::Failed` and the others go on. Only "there is no
 //! collector for this target on this platform" is an error.
 
+pub mod deadline;
 #[cfg(target_os = "linux")]
 pub mod linux;
 

@@ -43,6 +43,8 @@ pub struct LogindUser {
 pub struct LogindState {
     pub sessions: Vec<LogindSession>,
     pub users: Vec<LogindUser>,
+    pub skipped: Vec<String>,
+    pub seats_present: bool,
 }
 
 /// Parse env-file text into (key, value) pairs, in order. Blank lines,
@@ -331,7 +333,12 @@ pub fn read(logind_dir: &Path) -> Result<LogindState, SourceFailure> {
         .iter()
         .filter_map(|(name, text)| Some(parse_user(name.parse().ok()?, text)))
         .collect();
-    Ok(LogindState { sessions, users })
+    Ok(LogindState {
+        sessions,
+        users,
+        skipped: Vec::new(),
+        seats_present: logind_dir.join("seats").is_dir(),
+    })
 }
 
 /// Sort session ids numerically where they are numbers (`2` before `10`), `c1`-style after.

@@ -18,14 +18,17 @@ pub mod samba;
 pub mod sys;
 pub mod utmp;
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::time::Instant;
 
 use jiff::Timestamp;
 
 use super::CollectOptions;
+use super::deadline::with_deadline;
 use crate::model::{
     FailureKind, HostSnapshot, InteractiveSession, InteractiveState, Observed, Platform,
-    SourceFailure, WorkstationUser,
+    ProcessRow, SourceFailure, WorkstationUser,
 };
 
 /// Name of this collector in snapshots.
@@ -46,72 +49,158 @@ pub(crate) fn io_failure(err: &std::io::Error, what: &str) -> SourceFailure {
     )
 }
 
-/// Collect a snapshot of this machine.
+/// Collect a snapshot of this machine, every source bounded by `options.timeout`.
+///
+/// utmp and logind's files are read first and /proc after them, so a login
+/// process named in a record and still alive is in the process list: whether
+/// a record's process lives is then read off that list (zombies excluded),
+/// the same moment for every record.
 pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
-    let paths = &options.linux;
+    let deadline = Instant::now() + options.timeout;
+    let paths = options.linux.clone();
     let mut snapshot = HostSnapshot::empty(sys::hostname(), Platform::Linux, COLLECTOR);
+    let timeout = options.timeout;
 
-    std::thread::scope(|scope| {
-        let smb = scope.spawn(|| samba::collect(paths, options.timeout));
+    let smb = {
+        let paths = paths.clone();
+        with_deadline(
+            deadline,
+            "smbstatus",
+            move || samba::collect(&paths, timeout),
+            timed_out("smbstatus", timeout),
+        )
+    };
+    let utmp_path = paths.utmp.clone();
+    let utmp_records = with_deadline(
+        deadline,
+        "utmp",
+        move || utmp::read(&utmp_path),
+        timed_out("reading utmp", timeout),
+    );
+    let logind_dir = paths.logind_dir.clone();
+    let logind_state = with_deadline(
+        deadline,
+        "logind",
+        move || logind::read(&logind_dir),
+        timed_out("reading systemd-logind's files", timeout),
+    );
+    let utmp_records = utmp_records();
+    let logind_state = logind_state();
 
-        let mut users = procfs::UserNames::load();
-        let sessions = session_source(&paths.proc_dir);
-        let processes = procfs::scan(&paths.proc_dir, &sessions, &mut users, &mut snapshot.notes);
-
-        let utmp_records = utmp::read(&paths.utmp);
-        let logind_state = logind::read(&paths.logind_dir);
-        let now = Timestamp::now();
-
-        snapshot.workstation_users = utmp_records
-            .as_ref()
-            .map(|records| utmp::workstation_users(records, login_process_alive))
-            .map_err(Clone::clone)
-            .into();
-        snapshot.logon_sessions = logind_state
-            .as_ref()
-            .map(|state| {
-                state
-                    .sessions
-                    .iter()
-                    .map(|s| s.to_logon_session(&state.users))
-                    .collect()
-            })
-            .map_err(Clone::clone)
-            .into();
-        snapshot.interactive_sessions = interactive_sessions(
-            snapshot.workstation_users.rows().map(Vec::as_slice),
-            snapshot.workstation_users.failure(),
-            &logind_state,
-            |tty| idle_secs_of_tty(tty, now),
-        );
-        snapshot.processes = processes.into();
-        if logind_state.is_ok() {
-            note_lingering(
-                &paths.logind_dir,
-                logind_state.as_ref().ok(),
-                &mut snapshot.notes,
-            );
+    let proc_dir = paths.proc_dir.clone();
+    let scan = with_deadline(
+        deadline,
+        "proc",
+        move || {
+            let mut users = procfs::UserNames::load();
+            let mut notes = Vec::new();
+            let sessions = session_source(&proc_dir);
+            let rows = procfs::scan(&proc_dir, &sessions, &mut users, &mut notes);
+            Ok((rows, users, notes))
+        },
+        timed_out("scanning processes", timeout),
+    );
+    let (processes, mut users) = match scan() {
+        Ok((rows, users, notes)) => {
+            snapshot.notes.extend(notes);
+            (rows, users)
         }
+        Err(failure) => (Err(failure), procfs::UserNames::load()),
+    };
+    let now = Timestamp::now();
 
-        snapshot.smb_sessions = match smb.join() {
-            Ok(Ok(result)) => {
-                snapshot.notes.extend(result.notes);
-                Observed::ok(result.sessions)
-            }
-            Ok(Err(failure)) => Observed::Failed(failure),
-            Err(_) => Observed::failed(
-                FailureKind::Other,
-                None,
-                "the smbstatus reader thread panicked",
-            ),
-        };
+    let live_pids: Option<HashSet<u32>> = processes
+        .as_ref()
+        .ok()
+        .map(|rows| rows.iter().map(|p| p.pid).collect());
+    let pid_alive = |pid: u32| match &live_pids {
+        Some(pids) => Some(pids.contains(&pid)),
+        None => login_process_alive(pid),
+    };
+    snapshot.workstation_users = utmp_records
+        .as_ref()
+        .map(|records| utmp::workstation_users(records, pid_alive))
+        .map_err(Clone::clone)
+        .into();
+
+    let logind_state = logind_state.and_then(|state| {
+        if logind_running(&state, processes.as_ref().ok()) {
+            Ok(state)
+        } else {
+            Err(logind_not_running(&paths.logind_dir, &state))
+        }
     });
+    if let Ok(state) = &logind_state {
+        snapshot.notes.extend(state.skipped.iter().cloned());
+    }
+    snapshot.logon_sessions = logind_state
+        .as_ref()
+        .map(|state| {
+            state
+                .sessions
+                .iter()
+                .map(|s| {
+                    let mut row = s.to_logon_session(&state.users);
+                    if row.user.is_none() {
+                        row.user = row.uid.and_then(|uid| users.get(uid));
+                    }
+                    row
+                })
+                .collect()
+        })
+        .map_err(Clone::clone)
+        .into();
+    let mut interactive = interactive_sessions(
+        snapshot.workstation_users.rows().map(Vec::as_slice),
+        snapshot.workstation_users.failure(),
+        &logind_state,
+        |tty| idle_secs_of_tty(tty, now),
+    );
+    if let (Observed::Ok { rows }, Some(logons)) =
+        (&mut interactive, snapshot.logon_sessions.rows())
+    {
+        // A session file without USER= names its user only by uid.
+        for row in rows.iter_mut().filter(|r| r.user.is_none()) {
+            row.user = logons
+                .iter()
+                .find(|l| l.logon_id == row.session_id)
+                .and_then(|l| l.user.clone());
+        }
+    }
+    snapshot.interactive_sessions = interactive;
+    snapshot.processes = processes.into();
+    if let Ok(state) = &logind_state {
+        note_lingering(&paths.logind_dir, Some(state), &mut snapshot.notes);
+    }
+
+    snapshot.smb_sessions = match smb() {
+        Ok(result) => {
+            snapshot.notes.extend(result.notes);
+            Observed::ok(result.sessions)
+        }
+        Err(failure) => Observed::Failed(failure),
+    };
     snapshot.collected_at = Timestamp::now();
     snapshot
 }
 
-/// Whether a utmp login process is alive: it exists (`kill(pid, 0)`) and is
-/// not a zombie (a dead process its parent has not reaped yet).
+/// The failure of a source that overran the scan's time limit.
+fn timed_out<T>(
+    what: &'static str,
+    timeout: std::time::Duration,
+) -> impl FnOnce(String) -> Result<T, SourceFailure> {
+    move |why| {
+        Err(SourceFailure::new(
+            FailureKind::Timeout,
+            None,
+            format!("{what}: {why} ({} s, --timeout)", timeout.as_secs_f64()),
+        ))
+    }
+}
+
+/// Whether a utmp login process is alive when the process list could not be
+/// read: it exists (`kill(pid, 0)`) and is not a zombie (a dead process its
+/// parent has not reaped yet).
 fn login_process_alive(pid: u32) -> Option<bool> {
     let exists = sys::pid_alive(pid)?;
     if !exists {
@@ -122,6 +211,34 @@ fn login_process_alive(pid: u32) -> Option<bool> {
         .and_then(|text| procfs::parse_stat(&text).map(|s| s.state == b'Z'))
         .unwrap_or(false);
     Some(!zombie)
+}
+
+/// logind is running when it has instantiated its seats (it always creates
+/// seat0 at start-up) or its process is alive. Its session files outlive it
+/// on a /run that was not cleaned (a container, a stopped logind).
+fn logind_running(state: &logind::LogindState, processes: Option<&Vec<ProcessRow>>) -> bool {
+    if state.seats_present {
+        return true;
+    }
+    match processes {
+        Some(rows) => rows.iter().any(|p| p.name == "systemd-logind"),
+        // Without a process list the files are the best evidence there is.
+        None => true,
+    }
+}
+
+fn logind_not_running(logind_dir: &Path, state: &logind::LogindState) -> SourceFailure {
+    SourceFailure::new(
+        FailureKind::NotAvailable,
+        None,
+        format!(
+            "systemd-logind is not running (no {}/seats and no systemd-logind process): \
+             its {} leftover session file(s) are ignored and processes are grouped by \
+             audit session instead",
+            logind_dir.display(),
+            state.sessions.len()
+        ),
+    )
 }
 
 /// For the real /proc, logind session membership comes from the cgroup tree
@@ -250,6 +367,8 @@ mod tests {
                 "USER=alice\nTTY=pts/0\nSTATE=active\n",
             )],
             users: vec![],
+            skipped: vec![],
+            seats_present: true,
         });
         let users = [
             utmp_user("alice", "pts/0", Some(true)),

@@ -241,6 +241,10 @@ fn scan_one(
     match sys::read_at(&dir, c"stat", buf) {
         Ok(()) => match parse_stat(buf) {
             Some(stat) => {
+                if stat.state == b'Z' {
+                    // A zombie has exited: it holds nothing and keeps no login alive.
+                    return None;
+                }
                 row.name = String::from_utf8_lossy(stat.comm).into_owned();
                 row.ppid = Some(stat.ppid);
                 row.start_time = clock.start_time(stat.start_ticks);

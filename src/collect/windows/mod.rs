@@ -11,8 +11,6 @@ pub mod process;
 pub mod wmi;
 pub mod wts;
 
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -22,6 +20,7 @@ use windows_sys::Win32::System::SystemInformation::{
 };
 
 use super::CollectOptions;
+use super::deadline::with_deadline;
 use crate::collect::windows_decode::wide::fixed_wide;
 use crate::model::{FailureKind, HostSnapshot, Observed, Platform, SourceFailure};
 
@@ -94,32 +93,6 @@ fn implausible_lsa_note(snapshot: &HostSnapshot) -> Option<String> {
              its answer is not plausible (a stubbed LSA, as under Wine)"
         )
     })
-}
-
-/// Run `work` on its own thread and give up after `deadline`, answering
-/// `on_timeout()` instead. Win32 network calls cannot be cancelled; a call
-/// that overruns finishes on its detached thread and its answer is dropped.
-fn with_deadline<T: Send + 'static>(
-    deadline: Instant,
-    name: &str,
-    work: impl FnOnce() -> T + Send + 'static,
-    on_timeout: impl FnOnce(String) -> T,
-) -> impl FnOnce() -> T {
-    let (sender, receiver) = mpsc::channel();
-    let spawned = thread::Builder::new()
-        .name(format!("lingerscan-{name}"))
-        .spawn(move || {
-            let _ = sender.send(work());
-        });
-    move || match spawned {
-        Err(error) => on_timeout(format!("cannot start a thread: {error}")),
-        Ok(_) => {
-            let left = deadline.saturating_duration_since(Instant::now());
-            receiver
-                .recv_timeout(left)
-                .unwrap_or_else(|_| on_timeout("no answer within the time limit".to_string()))
-        }
-    }
 }
 
 fn timed_out<T>(what: &str, host: &str, why: String) -> (Observed<T>, Vec<String>) {
@@ -209,32 +182,5 @@ mod tests {
         }
         assert!(!names_this_machine("127.0.0.2"));
         assert!(!names_this_machine(&format!("{own}-other")));
-    }
-
-    #[test]
-    fn a_slow_source_is_cut_off_at_the_deadline() {
-        let start = Instant::now();
-        let slow = with_deadline(
-            start + Duration::from_millis(200),
-            "slow",
-            || {
-                thread::sleep(Duration::from_secs(3));
-                "answer"
-            },
-            |_| "timed out",
-        );
-        assert_eq!(slow(), "timed out");
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            start.elapsed()
-        );
-        let fast = with_deadline(
-            start + Duration::from_secs(5),
-            "fast",
-            || "answer",
-            |_| "timed out",
-        );
-        assert_eq!(fast(), "answer");
     }
 }
