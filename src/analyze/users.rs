@@ -26,6 +26,9 @@ pub enum UserState {
     NotPresent,
     /// A source the rule needs could not be read.
     Inconclusive,
+    /// A machine account (`NAME$`) or a well-known service identity, named as
+    /// the target: set aside, as the script sets them aside, and not judged.
+    SetAside,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -126,6 +129,17 @@ fn assess(
     account: &TargetUser,
     own: &OwnRows,
 ) -> UserAssessment {
+    if is_set_aside(account.domain.as_deref(), &account.user) {
+        return UserAssessment {
+            user: account.display(),
+            state: UserState::SetAside,
+            workstation_rows: Vec::new(),
+            logon_sessions: None,
+            processes: None,
+            smb_sessions: None,
+            unchecked: Vec::new(),
+        };
+    }
     let workstation = snapshot.workstation_users.rows_or_empty();
     let mut workstation_rows: Vec<u32> = index
         .workstation_of(account)

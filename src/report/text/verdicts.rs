@@ -4,35 +4,73 @@ use super::{
     Align, FailureKind, Finding, Observed, Source, SourceFailure, Table, UserAssessment, UserState,
     Verdict, WorkstationUser, Writer, for_terminal, human_duration, short_source, true_false,
 };
+use crate::identity::TargetUser;
+use crate::model::Platform;
 
 impl Writer<'_> {
     pub(super) fn section5(&mut self) {
         self.heading("SECTION 5: LINGERING SESSION ANALYSIS");
-        self.line("(User-level summary and NetWkstaUserEnum rows for the target user.)");
+        let list = self.workstation_list_name();
+        self.line(&format!(
+            "(User-level summary and {list} rows for the target user.)"
+        ));
         if self.analysis.users.is_empty() {
             self.line("");
-            self.line(
-                "No user accounts found on this host (machine and service accounts excluded).",
-            );
+            if Source::ALL
+                .iter()
+                .all(|&s| self.snapshot.failure_of(s).is_some())
+            {
+                self.line(
+                    "Nothing could be read on this host: every source failed (see the errors above), so no user can be judged.",
+                );
+            } else {
+                self.line(
+                    "No user accounts found on this host (machine and service accounts excluded).",
+                );
+            }
         }
         for user in &self.analysis.users {
             self.user_assessment(user);
         }
     }
 
+    /// What the workstation-user list is called on this host.
+    fn workstation_list_name(&self) -> &'static str {
+        if self.linux() {
+            "utmp"
+        } else {
+            "NetWkstaUserEnum"
+        }
+    }
+
+    fn linux(&self) -> bool {
+        self.snapshot.platform == Platform::Linux
+    }
+
     fn user_assessment(&mut self, user: &UserAssessment) {
         self.line("");
         let name = for_terminal(&user.user).into_owned();
+        let list = self.workstation_list_name();
         let headline = match user.state {
             UserState::Lingering => format!("LINGERING USER STATE DETECTED for {name}:"),
             UserState::Active => {
                 format!("ACTIVE USER STATE (not lingering by this heuristic) for {name}:")
             }
             UserState::NotPresent => {
-                format!("NOT LOGGED ON: {name} is not listed by NetWkstaUserEnum:")
+                format!("NOT LOGGED ON: {name} is not listed by {list}:")
             }
             UserState::Inconclusive => {
                 format!("INCONCLUSIVE USER STATE for {name} (checks were incomplete):")
+            }
+            UserState::SetAside => {
+                self.line(&format!(
+                    "SET ASIDE: {name} is a machine account or a well-known service identity."
+                ));
+                self.line(
+                    "  Such accounts hold logons by design and are not judged (as in the script);",
+                );
+                self.line("  their rows still appear in sections 1-4.");
+                return;
             }
         };
         self.line(&headline);
@@ -41,48 +79,48 @@ impl Writer<'_> {
             None => ("Unknown".to_string(), "could not read".to_string()),
         };
         self.line(&format!(
-            "  NetWkstaUserEnum row count for user: {}",
+            "  {list} row count for user: {}",
             user.workstation_rows.len()
         ));
         let (has, n) = count(user.logon_sessions);
-        self.line(&format!("  Has WMI logon session: {has} ({n} session(s))"));
+        let logon_source = if self.linux() {
+            "logind session"
+        } else {
+            "WMI logon session"
+        };
+        self.line(&format!("  Has {logon_source}: {has} ({n} session(s))"));
         let (has, n) = count(user.processes);
         self.line(&format!("  Has running processes: {has} ({n} process(es))"));
         let (has, _) = count(user.smb_sessions);
         self.line(&format!("  Has SMB session (informational): {has}"));
         if user.state == UserState::Lingering {
             self.line("");
-            self.line(
-                "  Recommendation: the account is listed by NetWkstaUserEnum but has no logon",
-            );
-            self.line(
-                "  session and no process. Check for stale cached credentials or a session that",
-            );
-            self.line(
-                "  did not fully log off (services, scheduled tasks, mapped drives using this",
-            );
-            self.line(
-                "  account); a reboot or logoff of the listed session clears it. Re-run elevated",
-            );
-            self.line("  to confirm before acting.");
+            let advice: &[&str] = if self.linux() {
+                &[
+                    "  Recommendation: utmp lists this user, but no logind session and no process",
+                    "  remain. The record is stale: its login ended without logging out (a killed",
+                    "  sshd or smbd child, a crash). `who` and `w` keep showing it until the line",
+                    "  is reused or the host reboots; it holds no credentials. Re-run as root to",
+                    "  confirm before acting.",
+                ]
+            } else {
+                &[
+                    "  Recommendation: the account is listed by NetWkstaUserEnum but has no logon",
+                    "  session and no process. Check for stale cached credentials or a session that",
+                    "  did not fully log off (services, scheduled tasks, mapped drives using this",
+                    "  account); a reboot or logoff of the listed session clears it. Re-run elevated",
+                    "  to confirm before acting.",
+                ]
+            };
+            for line in advice {
+                self.line(line);
+            }
+        }
+        if user.state == UserState::Active {
+            self.lingering_sessions_of_active_user(user);
         }
         if !user.unchecked.is_empty() && user.state != UserState::Active {
-            let names: Vec<String> = user
-                .unchecked
-                .iter()
-                .map(|s| match s {
-                    Source::WorkstationUsers => "Section 1 (NetWkstaUserEnum)".to_string(),
-                    Source::LogonSessions => "Section 2 (logon sessions)".to_string(),
-                    Source::Processes => "Section 3 (processes)".to_string(),
-                    other => other.to_string(),
-                })
-                .collect();
-            self.line("");
-            self.line(&format!(
-                "  WARNING: {} could not be read, so this result is not reliable.",
-                names.join(" and ")
-            ));
-            self.line("  Run elevated (as Administrator / root) and check the errors above.");
+            self.unchecked_warning(user);
         }
         if let Observed::Ok { rows } = &self.snapshot.workstation_users
             && !user.workstation_rows.is_empty()
@@ -93,9 +131,98 @@ impl Writer<'_> {
                 .filter_map(|&r| rows.get(r as usize).map(|w| (r as usize, w)))
                 .collect();
             self.line("");
-            self.line("NetWkstaUserEnum detail:");
+            self.line(&format!("{list} detail:"));
             let table = self.workstation_table(&detail).render();
             self.out.push_str(&table);
+        }
+    }
+
+    /// The user-level rule says ACTIVE, yet a session of the user lingers:
+    /// say that the two answer different questions.
+    fn lingering_sessions_of_active_user(&mut self, user: &UserAssessment) {
+        let Ok(account) = TargetUser::parse(&user.user) else {
+            return;
+        };
+        let lingering: Vec<String> = self
+            .analysis
+            .findings
+            .iter()
+            .filter(|f| f.lingering && account.matches_account(&f.user))
+            .map(|f| format!("{} {}", f.verdict, for_terminal(&f.session_id)))
+            .collect();
+        if lingering.is_empty() {
+            return;
+        }
+        self.line(&format!(
+            "  Note: this is the script's user-level rule (is the user logged on at all?); the session findings judge each session, and {} of this user's linger: {}.",
+            lingering.len(),
+            lingering.join(", ")
+        ));
+    }
+
+    fn unchecked_warning(&mut self, user: &UserAssessment) {
+        let names: Vec<String> = user
+            .unchecked
+            .iter()
+            .map(|s| match s {
+                Source::WorkstationUsers => {
+                    format!("Section 1 ({})", self.workstation_list_name())
+                }
+                Source::LogonSessions => "Section 2 (logon sessions)".to_string(),
+                Source::Processes => "Section 3 (processes)".to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        self.line("");
+        self.line(&format!(
+            "  WARNING: {} could not be read, so this result is not reliable.",
+            names.join(" and ")
+        ));
+        let mut steps: Vec<String> = Vec::new();
+        for &source in &user.unchecked {
+            if let Some(failure) = self.snapshot.failure_of(source) {
+                let step = self.next_step(failure.kind);
+                if !steps.contains(&step) {
+                    steps.push(step);
+                }
+            }
+        }
+        for step in steps {
+            self.line(&format!("  {step}"));
+        }
+    }
+
+    /// What to do about a source that failed this way.
+    fn next_step(&self, kind: FailureKind) -> String {
+        let remote_from_linux = self.snapshot.collector == "msrpc";
+        match kind {
+            FailureKind::AccessDenied if self.linux() => {
+                "Run as root and check the errors above.".to_string()
+            }
+            FailureKind::AccessDenied => {
+                "Run elevated (as Administrator, or with an administrator account for a remote host) and check the errors above.".to_string()
+            }
+            FailureKind::NotSupported if remote_from_linux => {
+                "A scan from Linux over MS-RPC cannot read logon sessions or processes: run lingerscan on the host itself, or from a Windows machine (it reads them over WMI).".to_string()
+            }
+            FailureKind::NotSupported => {
+                "This collector cannot read that source: run lingerscan on the host itself.".to_string()
+            }
+            FailureKind::NotAvailable => {
+                "The host does not have that source.".to_string()
+            }
+            FailureKind::Timeout => {
+                "The source did not answer in time: raise --timeout or check the host's load.".to_string()
+            }
+            FailureKind::Unreachable => {
+                "The host could not be reached: check the name, that it is up, and that the port is open.".to_string()
+            }
+            FailureKind::LogonFailure => {
+                "The host refused the credentials: check --username and the password.".to_string()
+            }
+            FailureKind::ParseError | FailureKind::Other => {
+                "Check the errors above.".to_string()
+            }
         }
     }
 
@@ -112,7 +239,7 @@ impl Writer<'_> {
             ("Session", Align::Left),
             ("User", Align::Left),
             ("Idle", Align::Right),
-            ("Evidence", Align::Left),
+            ("Evidence (row counts)", Align::Left),
             ("Reason", Align::Left),
         ]);
         let mut order: Vec<&Finding> = findings.iter().collect();
@@ -205,15 +332,24 @@ impl Writer<'_> {
             "Session findings: {} ({lingering} lingering, {inconclusive} inconclusive)",
             self.analysis.findings.len()
         ));
-        if !self.analysis.failed_sources.is_empty() {
+        let (absent, broken): (Vec<_>, Vec<_>) =
+            self.analysis.failed_sources.iter().partition(|f| {
+                matches!(
+                    f.failure.kind,
+                    FailureKind::NotAvailable | FailureKind::NotSupported
+                )
+            });
+        for (title, list) in [
+            ("Sources that could not be read:", broken),
+            ("Sources not available on this host or not supported by this scan:", absent),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
             self.line("");
-            self.line("Sources that could not be read:");
-            let failed: Vec<(Source, SourceFailure)> = self
-                .analysis
-                .failed_sources
-                .iter()
-                .map(|f| (f.source, f.failure.clone()))
-                .collect();
+            self.line(title);
+            let failed: Vec<(Source, SourceFailure)> =
+                list.iter().map(|f| (f.source, f.failure.clone())).collect();
             for (source, failure) in failed {
                 let code = failure
                     .code
@@ -226,6 +362,15 @@ impl Writer<'_> {
                 ));
             }
         }
+        let own = self.own_connection_line();
+        if let Some(own) = own {
+            self.line("");
+            self.line(&own);
+        }
+        let notes: Vec<String> = self.analysis.notes.clone();
+        for note in notes {
+            self.line(&format!("Note: {}", for_terminal(&note)));
+        }
         for note in &s.notes {
             let note = for_terminal(note).into_owned();
             self.line(&format!("Note: {note}"));
@@ -233,5 +378,34 @@ impl Writer<'_> {
         self.line("");
         self.line("Note: NetWkstaUserEnum may show sessions that do not appear in other methods.");
         self.line("      Section 5 flags a lingering user state when that happens without logon/processes.");
+    }
+}
+
+impl Writer<'_> {
+    /// "This scan's own connection: …", when the analysis set rows aside as the scan itself.
+    fn own_connection_line(&self) -> Option<String> {
+        let scan = self.snapshot.scan_connection.as_ref()?;
+        let mut parts = Vec::new();
+        for evidence in &self.analysis.own_connection {
+            let what = match evidence.source {
+                Source::SmbSessions => "SMB session",
+                Source::WorkstationUsers => "workstation-list row",
+                _ => "row",
+            };
+            parts.push(format!("{} {what}(s)", evidence.rows.len()));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let from = scan
+            .client_address
+            .as_deref()
+            .map(|a| format!(" from {}", for_terminal(a)))
+            .unwrap_or_default();
+        Some(format!(
+            "This scan's own connection (as {}{from}): {}, set aside and not counted.",
+            for_terminal(&scan.user),
+            parts.join(" and ")
+        ))
     }
 }
