@@ -250,6 +250,7 @@ mod tests {
                 "USER=alice\nTTY=pts/0\nSTATE=active\n",
             )],
             users: vec![],
+            ..logind::LogindState::default()
         });
         let users = [
             utmp_user("alice", "pts/0", Some(true)),
