@@ -11,4 +11,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(row.logon_id, "1");
     let _ = session.to_interactive(&users, |_| Some(1));
     let _ = logind::unescape_value(&text);
+    // Names the directory reader accepts: a uid name must be the canonical spelling.
+    let _ = logind::session_id_valid(&text);
+    if let Some(uid) = logind::uid_file_name(&text) {
+        assert_eq!(uid.to_string(), text);
+    }
 });

@@ -14,6 +14,8 @@
 //! `closing` → Disconnected (the login has ended but the session still holds
 //! processes); anything else → Unknown.
 
+mod files;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,8 @@ use jiff::Timestamp;
 use crate::model::{
     FailureKind, InteractiveSession, InteractiveState, LogonSession, SourceFailure,
 };
+use files::Names;
+pub use files::{MAX_STATE_FILE, session_id_valid, uid_file_name};
 
 /// One logind session file: its id (the file name) and its fields.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,7 +47,17 @@ pub struct LogindUser {
 pub struct LogindState {
     pub sessions: Vec<LogindSession>,
     pub users: Vec<LogindUser>,
+    /// One short note per entry of `sessions/` or `users/` that was left
+    /// unread because logind does not write such a thing there (a
+    /// subdirectory, a stray FIFO, a symlink, a device, an oversized file, a
+    /// foreign name). Not for `ID.ref` FIFOs and `.#…` temporaries: those are
+    /// logind's own.
     pub skipped: Vec<String>,
+    /// Whether `<logind_dir>/seats/` exists. A running logind always
+    /// instantiates `seat0` and writes `seats/seat0` (`manager_startup()` →
+    /// `seat_start()` → `seat_save()`), and sd-login's own `logind_running()`
+    /// tests exactly this directory; a tree without it is leftover state.
+    /// Whether that means "logind is running" is the caller's decision.
     pub seats_present: bool,
 }
 
@@ -265,53 +279,25 @@ pub fn interactive_state(state: Option<&str>) -> InteractiveState {
     }
 }
 
-/// Read every file of `dir` whose name passes `keep`, as (name, text).
-/// Missing directory → Ok(None). Files that vanish between listing and
-/// reading are skipped (logind removes them as sessions end).
-fn read_dir_files(
-    dir: &Path,
-    keep: impl Fn(&str) -> bool,
-) -> Result<Option<Vec<(String, String)>>, SourceFailure> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(super::io_failure(
-                &e,
-                &format!("logind directory {}", dir.display()),
-            ));
-        }
-    };
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry
-            .map_err(|e| super::io_failure(&e, &format!("logind directory {}", dir.display())))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // logind writes temporary files (".#ID…") and renames them into place.
-        if name.starts_with('.') || !keep(&name) {
-            continue;
-        }
-        match std::fs::read(entry.path()) {
-            Ok(bytes) => files.push((name, String::from_utf8_lossy(&bytes).into_owned())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(super::io_failure(
-                    &e,
-                    &format!("logind file {}", entry.path().display()),
-                ));
-            }
-        }
-    }
-    files.sort();
-    Ok(Some(files))
-}
-
 /// Read `sessions/` and `users/` under `logind_dir`. Neither present → NotAvailable.
+///
+/// Only names logind itself writes are read, and only regular files
+/// ([`files`] says why and how); every other entry is skipped with a note in
+/// [`LogindState::skipped`].
 pub fn read(logind_dir: &Path) -> Result<LogindState, SourceFailure> {
-    let sessions = read_dir_files(&logind_dir.join("sessions"), |_| true)?;
-    let users = read_dir_files(&logind_dir.join("users"), |name| {
-        name.parse::<u32>().is_ok()
-    })?;
+    let mut skipped = Vec::new();
+    let sessions = files::read_state_dir(
+        &logind_dir.join("sessions"),
+        "sessions",
+        Names::Sessions,
+        &mut skipped,
+    )?;
+    let users = files::read_state_dir(
+        &logind_dir.join("users"),
+        "users",
+        Names::Users,
+        &mut skipped,
+    )?;
     if sessions.is_none() && users.is_none() {
         return Err(SourceFailure::new(
             FailureKind::NotAvailable,
@@ -331,13 +317,13 @@ pub fn read(logind_dir: &Path) -> Result<LogindState, SourceFailure> {
     let users = users
         .unwrap_or_default()
         .iter()
-        .filter_map(|(name, text)| Some(parse_user(name.parse().ok()?, text)))
+        .filter_map(|(name, text)| Some(parse_user(uid_file_name(name)?, text)))
         .collect();
     Ok(LogindState {
         sessions,
         users,
-        skipped: Vec::new(),
-        seats_present: logind_dir.join("seats").is_dir(),
+        skipped,
+        seats_present: matches!(logind_dir.join("seats").try_exists(), Ok(true)),
     })
 }
 

@@ -367,8 +367,7 @@ mod tests {
                 "USER=alice\nTTY=pts/0\nSTATE=active\n",
             )],
             users: vec![],
-            skipped: vec![],
-            seats_present: true,
+            ..logind::LogindState::default()
         });
         let users = [
             utmp_user("alice", "pts/0", Some(true)),

@@ -67,6 +67,147 @@ pub fn read_at(dir: &impl AsRawFd, name: &CStr, buf: &mut Vec<u8>) -> io::Result
     }
 }
 
+/// What a path turned out to be when it was not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Directory,
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+    Symlink,
+    Unknown,
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Directory => "a directory",
+            FileKind::Fifo => "a FIFO",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Socket => "a socket",
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Unknown => "not a regular file",
+        })
+    }
+}
+
+impl FileKind {
+    fn of_mode(mode: libc::mode_t) -> FileKind {
+        match mode & libc::S_IFMT {
+            libc::S_IFDIR => FileKind::Directory,
+            libc::S_IFIFO => FileKind::Fifo,
+            libc::S_IFCHR => FileKind::CharDevice,
+            libc::S_IFBLK => FileKind::BlockDevice,
+            libc::S_IFSOCK => FileKind::Socket,
+            libc::S_IFLNK => FileKind::Symlink,
+            _ => FileKind::Unknown,
+        }
+    }
+}
+
+/// Why [`read_regular_file`] returned no contents.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFileError {
+    /// open, fstat or read failed; the io::Error keeps kind and errno.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("{kind}, not a regular file")]
+    NotRegular { kind: FileKind },
+    #[error("larger than {max_len} bytes")]
+    TooLarge { max_len: usize },
+}
+
+/// Read a whole regular file of at most `max_len` bytes, and nothing else.
+///
+/// A FIFO would block `open()` until a writer appears and `read()` until the
+/// writer goes (logind's `sessions/ID.ref` is held open by the session for
+/// its whole life); a device may never end. So the open is non-blocking, and
+/// the open descriptor is `fstat`ed before anything is read: a directory,
+/// FIFO, device or socket comes back as [`ReadFileError::NotRegular`] at once.
+/// With `follow_final_symlink` false a symlink is refused too (`O_NOFOLLOW`).
+pub fn read_regular_file(
+    path: &std::path::Path,
+    max_len: usize,
+    follow_final_symlink: bool,
+) -> Result<Vec<u8>, ReadFileError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+    if !follow_final_symlink {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let fd = open_path(&c_path, flags).map_err(|e| {
+        // With O_NOFOLLOW, ELOOP is how the kernel says "the last component is a symlink".
+        if !follow_final_symlink && e.raw_os_error() == Some(libc::ELOOP) {
+            ReadFileError::NotRegular {
+                kind: FileKind::Symlink,
+            }
+        } else {
+            ReadFileError::Io(e)
+        }
+    })?;
+    let stat = fstat(&fd)?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(ReadFileError::NotRegular {
+            kind: FileKind::of_mode(stat.st_mode),
+        });
+    }
+    let size_hint = usize::try_from(stat.st_size).unwrap_or(usize::MAX);
+    // One byte past the limit tells "exactly max_len" from "more".
+    let mut buf = Vec::with_capacity(size_hint.min(max_len).saturating_add(1));
+    let mut chunk = [0u8; 8192];
+    loop {
+        let want = chunk.len().min(max_len + 1 - buf.len());
+        let n = read_fd(&fd, &mut chunk[..want])?;
+        if n == 0 {
+            return Ok(buf);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > max_len {
+            return Err(ReadFileError::TooLarge { max_len });
+        }
+    }
+}
+
+fn open_path(path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
+    let fd = unsafe { libc::open(path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: open returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    // SAFETY: all-zero is a valid `stat` (plain integers).
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `stat` is writable and the right size; `fd` is open.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), &mut stat) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(stat)
+}
+
+/// One `read` into `buf`, retried on EINTR.
+fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `fd` is open.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 /// `struct pidfd_info` (Linux 6.13+, version 0: 64 bytes).
 #[repr(C)]
 #[derive(Default)]
@@ -259,6 +400,113 @@ mod tests {
                 matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)),
                 "{e}"
             ),
+        }
+    }
+
+    fn mkfifo(path: &std::path::Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the call.
+        let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+        assert_eq!(rc, 0, "mkfifo: {}", io::Error::last_os_error());
+    }
+
+    /// Runs `f` on a thread and fails the test if it has not returned within
+    /// a second, instead of hanging the test run on a blocking open or read.
+    fn within_a_second<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(1))
+            .expect("read_regular_file blocked")
+    }
+
+    fn not_regular(result: Result<Vec<u8>, ReadFileError>) -> FileKind {
+        match result {
+            Err(ReadFileError::NotRegular { kind }) => kind,
+            other => panic!("expected NotRegular, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fifo_without_writer_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("3.ref");
+        mkfifo(&fifo);
+        let result = within_a_second(move || read_regular_file(&fifo, 1024, false));
+        assert_eq!(not_regular(result), FileKind::Fifo);
+    }
+
+    #[test]
+    fn fifo_held_open_like_a_logind_session_is_refused_at_once() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("3.ref");
+        mkfifo(&fifo);
+        // logind's read end (session_create_fifo), then the session's write end.
+        let _reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        std::io::Write::write_all(&mut writer, b"pending").unwrap();
+        let path = fifo.clone();
+        let result = within_a_second(move || read_regular_file(&path, 1024, true));
+        assert_eq!(not_regular(result), FileKind::Fifo);
+        drop(writer);
+    }
+
+    #[test]
+    fn devices_and_directories_are_refused() {
+        let null =
+            within_a_second(|| read_regular_file(std::path::Path::new("/dev/null"), 1, true));
+        assert_eq!(not_regular(null), FileKind::CharDevice);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            not_regular(read_regular_file(dir.path(), 1, false)),
+            FileKind::Directory
+        );
+    }
+
+    #[test]
+    fn symlink_is_refused_only_without_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real"), b"UID=1\n").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("real", &link).unwrap();
+        assert_eq!(
+            not_regular(read_regular_file(&link, 64, false)),
+            FileKind::Symlink
+        );
+        assert_eq!(read_regular_file(&link, 64, true).unwrap(), b"UID=1\n");
+    }
+
+    #[test]
+    fn size_cap_is_inclusive_and_larger_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        assert_eq!(read_regular_file(&path, 20_000, false).unwrap(), data);
+        assert!(matches!(
+            read_regular_file(&path, 19_999, false),
+            Err(ReadFileError::TooLarge { max_len: 19_999 })
+        ));
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(read_regular_file(&path, 0, false).unwrap(), b"");
+    }
+
+    #[test]
+    fn io_errors_keep_kind_and_errno() {
+        let dir = tempfile::tempdir().unwrap();
+        match read_regular_file(&dir.path().join("gone"), 10, false) {
+            Err(ReadFileError::Io(e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::NotFound);
+                assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+            }
+            other => panic!("expected Io, got {other:?}"),
         }
     }
 

@@ -20,6 +20,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
+use super::sys::ReadFileError;
 use crate::model::{FailureKind, SourceFailure, WorkstationUser};
 
 /// Size of one glibc x86_64 utmp record.
@@ -220,10 +221,36 @@ pub fn workstation_users(
         .collect()
 }
 
+/// No real utmp comes near this (170,000 records); a bigger file is not one.
+pub const MAX_UTMP_FILE: usize = 64 << 20;
+
 /// Read and decode the utmp file at `path`.
+///
+/// The final symlink is followed (admins pass paths like `/var/run/utmp`,
+/// and `/var/run` is a symlink), but only a regular file is read: a FIFO or
+/// device given as `--utmp-file` fails this source at once instead of
+/// blocking the scan.
 pub fn read(path: &Path) -> Result<Vec<UtmpRecord>, SourceFailure> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| super::io_failure(&e, &format!("utmp file {}", path.display())))?;
+    let bytes = super::sys::read_regular_file(path, MAX_UTMP_FILE, true).map_err(|e| match e {
+        ReadFileError::Io(e) => super::io_failure(&e, &format!("utmp file {}", path.display())),
+        ReadFileError::NotRegular { kind } => SourceFailure::new(
+            FailureKind::Other,
+            None,
+            format!(
+                "utmp file {} is {kind}, not a regular file: not read (it could block or never end)",
+                path.display()
+            ),
+        ),
+        ReadFileError::TooLarge { max_len } => SourceFailure::new(
+            FailureKind::ParseError,
+            None,
+            format!(
+                "utmp file {} is larger than {} MiB: not a utmp file",
+                path.display(),
+                max_len >> 20
+            ),
+        ),
+    })?;
     decode(&bytes).map_err(|e| {
         SourceFailure::new(
             FailureKind::ParseError,
@@ -353,6 +380,52 @@ mod tests {
                 kind: 0x4141
             })
         );
+    }
+
+    #[test]
+    fn fifo_or_device_as_utmp_fails_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("utmp");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for path in [fifo, std::path::PathBuf::from("/dev/zero")] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let p = path.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(read(&p));
+            });
+            let failure = rx
+                .recv_timeout(std::time::Duration::from_secs(1))
+                .expect("utmp read blocked")
+                .expect_err("not a regular file");
+            assert_eq!(failure.kind, FailureKind::Other, "{path:?}");
+            assert!(
+                failure.message.contains("not a regular file"),
+                "{}",
+                failure.message
+            );
+        }
+    }
+
+    #[test]
+    fn utmp_through_a_symlink_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("utmp"),
+            encode(&user_record("alice", "pts/3", 1)),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("run")).unwrap();
+        let records = read(&dir.path().join("run/utmp")).unwrap();
+        assert_eq!(records[0].user, "alice");
+        let link = dir.path().join("utmp-link");
+        std::os::unix::fs::symlink("utmp", &link).unwrap();
+        assert_eq!(read(&link).unwrap().len(), 1);
+        let missing = read(&dir.path().join("none")).unwrap_err();
+        assert_eq!(missing.kind, FailureKind::NotAvailable);
     }
 
     #[test]
