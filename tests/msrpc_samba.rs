@@ -302,11 +302,27 @@ fn guest_only_logon_is_refused_as_a_logon_failure() {
 }
 
 #[test]
-fn nothing_listening_is_unreachable() {
-    let snap = collect_remote("127.0.0.22", 14520, &admin(), Duration::from_secs(5));
+fn refused_connection_says_refused_and_names_the_port() {
+    // A port that was free a moment ago: bound, then released.
+    let port = TcpListener::bind("127.0.0.22:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let snap = collect_remote("127.0.0.22", port, &admin(), Duration::from_secs(5));
     for failure in both_failures(&snap) {
         assert_eq!(failure.kind, FailureKind::Unreachable);
+        assert!(
+            failure.message.contains(&format!(
+                "connection refused (nothing listening on port {port})"
+            )),
+            "{failure}"
+        );
+        assert!(!failure.message.contains("nreachable"), "{failure}");
+        assert_eq!(failure.code, Some(111), "ECONNREFUSED: {failure}");
     }
+    // Nothing was logged on: no session of the scan's own to set aside.
+    assert_eq!(snap.scan_connection, None);
 }
 
 #[test]
