@@ -66,6 +66,25 @@ fn held_smb_session_then_killed_server_child_leaves_stale_utmp() {
         "{row:?}"
     );
     assert!(row.connected_at.is_some());
+    // smbstatus (source3/utils/status_json.c) carries no idle time: unknown,
+    // and said so once; 4.17 has no session creation time either.
+    assert_eq!(row.idle_secs, None);
+    if server.status()["version"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("4.17"))
+    {
+        assert_eq!(row.active_secs, None, "{row:?}");
+    }
+    assert_eq!(
+        snapshot
+            .notes
+            .iter()
+            .filter(|n| n.contains("Samba does not report idle time"))
+            .count(),
+        1,
+        "{:?}",
+        snapshot.notes
+    );
 
     let wks = snapshot.workstation_users.rows().expect("utmp readable");
     let entry = wks
@@ -154,6 +173,12 @@ fn smbstatus_with_no_server_running_is_an_empty_answer() {
         Some(0),
         "{:?}",
         snapshot.smb_sessions
+    );
+    // No Samba sessions, nothing to say about their idle time.
+    assert!(
+        snapshot.notes.iter().all(|n| !n.contains("idle time")),
+        "{:?}",
+        snapshot.notes
     );
 }
 

@@ -302,11 +302,27 @@ fn guest_only_logon_is_refused_as_a_logon_failure() {
 }
 
 #[test]
-fn nothing_listening_is_unreachable() {
-    let snap = collect_remote("127.0.0.22", 14520, &admin(), Duration::from_secs(5));
+fn refused_connection_says_refused_and_names_the_port() {
+    // A port that was free a moment ago: bound, then released.
+    let port = TcpListener::bind("127.0.0.22:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let snap = collect_remote("127.0.0.22", port, &admin(), Duration::from_secs(5));
     for failure in both_failures(&snap) {
         assert_eq!(failure.kind, FailureKind::Unreachable);
+        assert!(
+            failure.message.contains(&format!(
+                "connection refused (nothing listening on port {port})"
+            )),
+            "{failure}"
+        );
+        assert!(!failure.message.contains("nreachable"), "{failure}");
+        assert_eq!(failure.code, Some(111), "ECONNREFUSED: {failure}");
     }
+    // Nothing was logged on: no session of the scan's own to set aside.
+    assert_eq!(snap.scan_connection, None);
 }
 
 #[test]
@@ -492,4 +508,132 @@ fn fixture_with_private_run_serves_its_own_utmp_and_stops_every_daemon() {
             .filter(|&&pid| support::alive(pid))
             .collect::<Vec<_>>()
     );
+}
+
+/// The rows of `snap` for the SMB session of `user`, as (client, active, idle).
+fn session_times(snap: &HostSnapshot, user: &str) -> Vec<(String, Option<u64>, Option<u64>)> {
+    rows(&snap.smb_sessions)
+        .into_iter()
+        .filter(|s| s.user.as_deref() == Some(user))
+        .map(|s| (s.client, s.active_secs, s.idle_secs))
+        .collect()
+}
+
+/// Samba 4.17's NetrSessionEnum level 1 (source3/rpc_server/srvsvc/srv_srvsvc_nt.c,
+/// init_srv_sess_info_1): `time` is now - session creation, `idle_time` is a
+/// constant 0, whatever the client did. smbstatus --json (status_json.c,
+/// traverse_sessionid_json) has no session time at all in 4.17.
+#[test]
+fn samba_reports_session_age_but_never_idle_time() {
+    let server = start("127.0.0.33", 14541, "");
+    let _held = server.hold_session(&samba::plain());
+    let idle_for = Duration::from_secs(4);
+    std::thread::sleep(idle_for);
+
+    let snap = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
+    let held = session_times(&snap, samba::PLAIN_USER);
+    eprintln!("lingerscan plain-user session (client, active, idle): {held:?}");
+    let [(_, active, idle)] = held.as_slice() else {
+        panic!("one plain-user session expected: {held:?}");
+    };
+    let active = active.expect("Samba reports the session's age");
+    // Samba rounds the creation time to the nearest second (nt_time_to_unix)
+    // but truncates now (time(NULL)): its age can be one second short.
+    assert!(
+        (idle_for.as_secs() - 1..60).contains(&active),
+        "age {active} s after idling {idle_for:?}"
+    );
+    assert_eq!(*idle, None, "Samba's idle_time 0 must read as unknown");
+    assert!(
+        snap.notes
+            .iter()
+            .any(|n| n.contains("idle time") && n.contains("unknown")),
+        "{:?}",
+        snap.notes
+    );
+
+    // impacket, independently: the raw values on the wire.
+    let theirs = impacket(&server, samba::ADMIN_USER, samba::ADMIN_PASSWORD);
+    let raw: Vec<&Value> = theirs["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row[1] == samba::PLAIN_USER)
+        .collect();
+    eprintln!(
+        "impacket rows [cname, user, opens, idle_time, flags, time]: {}",
+        theirs["sessions"]
+    );
+    assert_eq!(raw.len(), 1, "{theirs}");
+    assert_eq!(raw[0][3], 0, "Samba sends sesi1_idle_time 0: {theirs}");
+    let their_time = raw[0][5].as_u64().unwrap();
+    assert!(
+        their_time >= active && their_time < active + 30,
+        "impacket sesi1_time {their_time} vs ours {active}"
+    );
+
+    // smbstatus --json: in 4.17 a session carries no time, a tree connect its connected_at.
+    let status = server.status();
+    let session = status["sessions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|s| s["username"] == samba::PLAIN_USER)
+        .expect("smbstatus lists the session");
+    eprintln!(
+        "smbstatus {} session keys: {:?}",
+        status["version"],
+        session.as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+    if status["version"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("4.17"))
+    {
+        for key in ["creation_time", "auth_time", "expiration_time", "idle_time"] {
+            assert!(session.get(key).is_none(), "{key} in 4.17: {session}");
+        }
+    }
+}
+
+/// The scan's own SMB session is in its own answer, under the account it
+/// logged on as and at exactly `scan_connection.client_address`; with
+/// `utmp = yes` Samba also lists it as a workstation user.
+#[test]
+fn scan_connection_matches_the_scans_own_session_row() {
+    let server = start("127.0.0.34", 14542, "");
+    let _held = server.hold_session(&samba::plain());
+    let before = jiff::Timestamp::now();
+    let snap = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
+    let after = jiff::Timestamp::now();
+    let scan = snap
+        .scan_connection
+        .clone()
+        .expect("scan_connection filled");
+    eprintln!("scan_connection: {scan:?}");
+    assert_eq!(scan.user, samba::ADMIN_USER);
+    assert_eq!(scan.domain.as_deref(), Some(samba::WORKGROUP));
+    let closed = scan.closed_at.expect("closed_at");
+    assert!(before <= scan.opened_at && scan.opened_at <= closed && closed <= after);
+    let address = scan.client_address.clone().expect("client_address");
+    // Samba names the client by its bare address (default `hostname lookups = no`).
+    assert!(address.parse::<std::net::Ipv4Addr>().is_ok(), "{address}");
+
+    let own = session_times(&snap, samba::ADMIN_USER);
+    eprintln!("own session rows (client, active, idle): {own:?}");
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0].0, address);
+    // The held session is another user's, and stays someone else's.
+    assert!(session_times(&snap, samba::PLAIN_USER).len() == 1);
+
+    // NetrWkstaUserEnum from utmp: smbd's USER_PROCESS record for this very session.
+    let own_users: Vec<Vec<String>> = our_users(&snap)
+        .into_iter()
+        .filter(|u| u[0] == samba::ADMIN_USER)
+        .collect();
+    eprintln!("own wkssvc rows [user, logon_domain, oth_domains, logon_server]: {own_users:?}");
+    assert_eq!(own_users.len(), 1, "{own_users:?}");
+
+    // After the scan the session is gone again: only the held one remains.
+    let later = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
+    assert_eq!(session_times(&later, samba::ADMIN_USER).len(), 1);
 }

@@ -6,7 +6,7 @@ usage: reference_scan.py HOST PORT DOMAIN USER [REPEAT]   (password from LINGERS
 One SMB connection per scan, reused for \\PIPE\\wkssvc (NetrWkstaUserEnum level 1)
 and \\PIPE\\srvsvc (NetrSessionEnum level 1), as lingerscan does. Prints JSON:
 {"users": [[user, logon_domain, oth_domains, logon_server], ...],
- "sessions": [[client, user, num_opens, idle_time, user_flags], ...],
+ "sessions": [[client, user, num_opens, idle_time, user_flags, time], ...],
  "seconds_per_scan": float, "cpu_seconds_per_scan": float}
 """
 import json
@@ -46,7 +46,8 @@ def scan(host, port, domain, user, password):
     dce = bind(smb, host, port, r"\srvsvc", srvs.MSRPC_UUID_SRVS)
     reply = srvs.hNetrSessionEnum(dce, srvs.NULL, srvs.NULL, 1)
     sessions = [
-        [text(e["sesi1_cname"]), text(e["sesi1_username"]), e["sesi1_num_opens"], e["sesi1_idle_time"], e["sesi1_user_flags"]]
+        [text(e["sesi1_cname"]), text(e["sesi1_username"]), e["sesi1_num_opens"], e["sesi1_idle_time"], e["sesi1_user_flags"],
+         e["sesi1_time"]]
         for e in reply["InfoStruct"]["SessionInfo"]["Level1"]["Buffer"]
     ]
     dce.disconnect()

@@ -14,6 +14,15 @@
 //! (`session_id`, `service`, `connected_at`) and `open_files` (per path, `opens`
 //! each with `server_id.pid`). Pids and ids are strings there; numbers are
 //! accepted too.
+//!
+//! Times: 4.17 gives a session no time at all (traverse_sessionid_json in
+//! source3/utils/status_json.c); only its tree connects have `connected_at`.
+//! Samba 4.20 added `creation_time`, `expiration_time` and `auth_time` to
+//! sessions; `active_secs` comes from `creation_time` against smbstatus's own
+//! `timestamp`. No version reports an idle time, so `idle_secs` stays None
+//! (unknown) and a note says so. A time that is not a real moment (`-1`, a
+//! number, NTTIME 0 printed as 1601, the infinite expiry as year 30828) is
+//! unknown, never a value.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -77,9 +86,26 @@ impl CipherDegree {
     }
 }
 
+/// A time smbstatus printed, kept only when it is a real moment: a string
+/// that parses, after the Unix epoch. Anything else (absent, `-1`, `"-1"`,
+/// 1601 from an NTTIME of 0, years past 9999) is unknown.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct JsonTime(Option<Timestamp>);
+
+impl<'de> Deserialize<'de> for JsonTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Any JSON value is accepted: a strange time must not lose the session.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(JsonTime(value.as_str().and_then(parse_time)))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct JsonSession {
     session_id: Option<Id>,
+    /// Samba ≥ 4.20 only.
+    #[serde(default)]
+    creation_time: JsonTime,
     #[serde(default)]
     server_id: ServerId,
     username: Option<String>,
@@ -96,7 +122,8 @@ struct JsonSession {
 struct JsonTcon {
     service: Option<String>,
     session_id: Option<Id>,
-    connected_at: Option<String>,
+    #[serde(default)]
+    connected_at: JsonTime,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +140,9 @@ struct JsonOpenFile {
 
 #[derive(Debug, Deserialize)]
 struct JsonStatus {
+    /// When smbstatus looked (`json_add_timestamp`): "now" for session ages.
+    #[serde(default)]
+    timestamp: JsonTime,
     /// Required: output without it is not smbstatus's.
     sessions: BTreeMap<String, JsonSession>,
     #[serde(default)]
@@ -145,10 +175,11 @@ pub fn parse_status_json(text: &str) -> Result<Vec<SmbSession>, serde_json::Erro
             let mut shares: Vec<String> = tcons.iter().filter_map(|t| t.service.clone()).collect();
             shares.sort();
             shares.dedup();
-            let connected_at = tcons
-                .iter()
-                .filter_map(|t| parse_time(t.connected_at.as_deref()?))
-                .min();
+            let connected_at = tcons.iter().filter_map(|t| t.connected_at.0).min();
+            let active_secs = match (status.timestamp.0, s.creation_time.0) {
+                (Some(now), Some(created)) => seconds_between(created, now),
+                _ => None,
+            };
             let server_pid = s.server_id.pid();
             let (domain, user) = split_user(s.username.as_deref());
             SmbSession {
@@ -171,6 +202,9 @@ pub fn parse_status_json(text: &str) -> Result<Vec<SmbSession>, serde_json::Erro
                 signing: s.signing.describe(),
                 shares,
                 connected_at,
+                active_secs,
+                // Samba keeps no idle time it could report (see the module docs).
+                idle_secs: None,
                 server_pid,
                 ..SmbSession::default()
             }
@@ -191,9 +225,25 @@ fn split_user(username: Option<&str>) -> (Option<String>, Option<String>) {
     }
 }
 
+/// Samba prints times as `2026-11-25T11:16:15.873208+00:00` (timeval_str_buf)
+/// and its top-level timestamp as `…+0000`; both parse. Times at or before
+/// the Unix epoch are not real session times (an unset NTTIME prints as 1601).
 fn parse_time(text: &str) -> Option<Timestamp> {
-    text.parse().ok()
+    text.parse::<Timestamp>()
+        .ok()
+        .filter(|t| *t > Timestamp::UNIX_EPOCH)
 }
+
+/// Whole seconds from `start` to `end`; None when `end` is before `start`
+/// (a clock step or a wrong time: unknown, not a negative age).
+fn seconds_between(start: Timestamp, end: Timestamp) -> Option<u64> {
+    u64::try_from(end.as_second() - start.as_second()).ok()
+}
+
+/// The note for Samba sessions without an idle time.
+pub const NO_IDLE_NOTE: &str = "smbstatus: Samba does not report idle time for its SMB sessions \
+     (neither smbstatus nor its NetrSessionEnum carries one): their idle time is unknown, \
+     so --max-idle cannot judge them";
 
 /// What running smbstatus produced.
 #[derive(Debug)]
@@ -244,6 +294,9 @@ pub fn collect(paths: &LinuxPaths, timeout: Duration) -> Result<SambaResult, Sou
         )
     })?;
     let mut notes = Vec::new();
+    if sessions.iter().any(|s| s.idle_secs.is_none()) {
+        notes.push(NO_IDLE_NOTE.to_string());
+    }
     if stderr.contains("not initialised") {
         notes.push(
             "smbstatus: Samba's lock database is not initialised (smbd has served no client here)"
@@ -364,119 +417,5 @@ fn run_with_timeout(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    const ONE_SESSION: &str = include_str!("../../../tests/fixtures/smbstatus/one_session.json");
-    const OPEN_FILE: &str = include_str!("../../../tests/fixtures/smbstatus/open_file.json");
-
-    #[test]
-    fn real_samba_417_session() {
-        let sessions = parse_status_json(ONE_SESSION).unwrap();
-        assert_eq!(sessions.len(), 1);
-        let s = &sessions[0];
-        assert_eq!(s.session_id.as_deref(), Some("3977921652"));
-        assert_eq!(s.user.as_deref(), Some("lsuser1"));
-        assert_eq!(s.domain, None);
-        assert_eq!(s.client, "127.0.0.1");
-        assert_eq!(s.dialect.as_deref(), Some("SMB3_11"));
-        assert_eq!(s.encryption.as_deref(), Some("none"));
-        assert_eq!(s.signing.as_deref(), Some("AES-128-GMAC (partial)"));
-        assert_eq!(s.shares, ["share"]);
-        assert_eq!(s.server_pid, Some(8450));
-        assert_eq!(s.open_files, Some(0));
-        assert_eq!(
-            s.connected_at.unwrap().to_string(),
-            "2026-11-25T11:16:15.873208Z"
-        );
-    }
-
-    #[test]
-    fn open_files_are_counted_per_server_pid() {
-        let sessions = parse_status_json(OPEN_FILE).unwrap();
-        assert_eq!(sessions.len(), 1);
-        assert_eq!(sessions[0].server_pid, Some(9078));
-        assert_eq!(sessions[0].open_files, Some(1));
-    }
-
-    #[test]
-    fn no_sessions_and_missing_tables() {
-        let text = r#"{"timestamp": "x", "version": "4.17", "smb_conf": "/c", "sessions": {}, "tcons": {}}"#;
-        assert_eq!(parse_status_json(text).unwrap(), vec![]);
-    }
-
-    #[test]
-    fn winbind_user_and_numeric_ids() {
-        let text = r#"{"sessions": {"7": {"session_id": 7, "server_id": {"pid": 100},
-            "username": "CONTOSO\\alice", "remote_machine": "", "hostname": "ipv4:192.0.2.1:5000"}},
-            "tcons": {"1": {"session_id": "7", "service": "b", "connected_at": "2024-01-01T00:00:05+00:00"},
-                      "2": {"session_id": "7", "service": "a", "connected_at": "2024-01-01T00:00:01+00:00"},
-                      "3": {"session_id": "8", "service": "z"}}}"#;
-        let s = &parse_status_json(text).unwrap()[0];
-        assert_eq!(
-            (s.domain.as_deref(), s.user.as_deref()),
-            (Some("CONTOSO"), Some("alice"))
-        );
-        assert_eq!(s.client, "ipv4:192.0.2.1:5000");
-        assert_eq!(s.server_pid, Some(100));
-        assert_eq!(s.shares, ["a", "b"]);
-        assert_eq!(s.connected_at.unwrap().to_string(), "2024-01-01T00:00:01Z");
-        assert_eq!(
-            (s.encryption.as_deref(), s.signing.as_deref()),
-            (None, None)
-        );
-    }
-
-    #[test]
-    fn not_smbstatus_output_is_an_error() {
-        assert!(parse_status_json("").is_err());
-        assert!(parse_status_json("{}").is_err());
-        assert!(parse_status_json("[1,2]").is_err());
-        assert!(parse_status_json(r#"{"sessions": []}"#).is_err());
-    }
-
-    #[test]
-    fn excerpts_are_bounded() {
-        assert_eq!(excerpt("  \n"), "(no output)");
-        assert_eq!(excerpt("é".repeat(1000).as_str()).chars().count(), 401);
-    }
-
-    proptest! {
-        #[test]
-        fn built_sessions_roundtrip(
-            entries in proptest::collection::vec(("[a-z]{1,8}", 1u32..100_000, "[a-z]{1,6}", 0u32..5), 0..6)
-        ) {
-            let mut sessions = serde_json::Map::new();
-            let mut tcons = serde_json::Map::new();
-            let mut files = serde_json::Map::new();
-            for (i, (user, pid, share, opens)) in entries.iter().enumerate() {
-                let pid = pid * 10 + i as u32; // distinct pids
-                sessions.insert(i.to_string(), serde_json::json!({
-                    "session_id": i.to_string(), "server_id": {"pid": pid.to_string()},
-                    "username": user, "remote_machine": "m", "session_dialect": "SMB3_11",
-                }));
-                tcons.insert(format!("t{i}"), serde_json::json!({"session_id": i.to_string(), "service": share}));
-                let opens: serde_json::Map<_, _> = (0..*opens)
-                    .map(|k| (format!("{pid}/{k}"), serde_json::json!({"server_id": {"pid": pid.to_string()}})))
-                    .collect();
-                files.insert(format!("/f{i}"), serde_json::json!({"opens": opens}));
-            }
-            let text = serde_json::json!({"sessions": sessions, "tcons": tcons, "open_files": files}).to_string();
-            let parsed = parse_status_json(&text).unwrap();
-            prop_assert_eq!(parsed.len(), entries.len());
-            for s in &parsed {
-                let i: usize = s.session_id.as_deref().unwrap().parse().unwrap();
-                let (user, _, share, opens) = &entries[i];
-                prop_assert_eq!(s.user.as_deref(), Some(user.as_str()));
-                prop_assert_eq!(&s.shares, &vec![share.clone()]);
-                prop_assert_eq!(s.open_files, Some(*opens));
-            }
-        }
-
-        #[test]
-        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
-            let _ = parse_status_json(&text);
-        }
-    }
-}
+#[path = "samba_tests.rs"]
+mod tests;

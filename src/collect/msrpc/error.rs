@@ -21,7 +21,7 @@ pub const RPC_S_ACCESS_DENIED: u32 = 5;
 pub enum RemoteError {
     #[error("cannot resolve host '{host}': {detail}")]
     Resolve { host: String, detail: String },
-    #[error("cannot connect to {addr}: {source}")]
+    #[error("cannot connect to {addr}: {}", connect_reason(source, *addr))]
     Connect { addr: SocketAddr, source: io::Error },
     #[error("no answer within the time limit while {during}")]
     Timeout { during: &'static str },
@@ -49,6 +49,20 @@ pub enum RemoteError {
     Fault { status: u32 },
     #[error("{call} returned Windows error {code} ({})", werror_name(*code))]
     Win32 { call: &'static str, code: u32 },
+}
+
+/// Why a TCP connect failed, in words that tell a closed port from a host
+/// that cannot be reached: a refusal means the host answered.
+fn connect_reason(source: &io::Error, addr: SocketAddr) -> String {
+    match source.kind() {
+        io::ErrorKind::ConnectionRefused => format!(
+            "connection refused (nothing listening on port {})",
+            addr.port()
+        ),
+        io::ErrorKind::HostUnreachable => format!("host unreachable ({source})"),
+        io::ErrorKind::NetworkUnreachable => format!("network unreachable ({source})"),
+        _ => source.to_string(),
+    }
 }
 
 pub fn fault_name(status: u32) -> &'static str {
@@ -188,6 +202,19 @@ mod tests {
             source: io::Error::from(io::ErrorKind::ConnectionRefused),
         };
         assert_eq!(refused.kind(), FailureKind::Unreachable);
+        let message = refused.to_failure("NetrSessionEnum").message;
+        assert!(
+            message.ends_with("connection refused (nothing listening on port 1)"),
+            "{message}"
+        );
+        assert!(!message.contains("nreachable"), "{message}");
+        let unreachable = RemoteError::Connect {
+            addr: "127.0.0.1:445".parse().unwrap(),
+            source: io::Error::from(io::ErrorKind::HostUnreachable),
+        };
+        assert_eq!(unreachable.kind(), FailureKind::Unreachable);
+        assert!(unreachable.to_string().contains("host unreachable"));
+        assert!(!unreachable.to_string().contains("refused"));
         assert_eq!(
             RemoteError::io("x", io::ErrorKind::WouldBlock.into()).kind(),
             FailureKind::Timeout

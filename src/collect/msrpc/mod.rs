@@ -20,12 +20,15 @@ pub mod wire;
 pub mod wkssvc;
 
 use std::cell::RefCell;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
+
 use crate::model::{
-    FailureKind, HostSnapshot, Observed, Platform, SmbSession, SourceFailure, WorkstationUser,
+    FailureKind, HostSnapshot, Observed, Platform, ScanConnection, SmbSession, SourceFailure,
+    WorkstationUser,
 };
 
 pub use credentials::{
@@ -96,14 +99,36 @@ pub fn collect_remote_with(
     snapshot.interactive_sessions = not_here();
 
     let deadline = Instant::now() + options.timeout;
-    let client = match open_session(host, creds, options.port, deadline) {
+    // Taken before connecting: the host's rows for this scan start after it.
+    let opened_at = Timestamp::now();
+    let fail_both = |snapshot: &mut HostSnapshot, err: &RemoteError| {
+        snapshot.workstation_users = Observed::Failed(err.to_failure(wkssvc::CALL_NAME));
+        snapshot.smb_sessions = Observed::Failed(err.to_failure(srvsvc::CALL_NAME));
+    };
+    let mut client = match connect_and_log_on(host, creds, options.port, deadline) {
         Ok(client) => client,
         Err(err) => {
-            snapshot.workstation_users = Observed::Failed(err.to_failure(wkssvc::CALL_NAME));
-            snapshot.smb_sessions = Observed::Failed(err.to_failure(srvsvc::CALL_NAME));
+            fail_both(&mut snapshot, &err);
             return snapshot;
         }
     };
+    // Logged on: from here the host holds a session for this scan.
+    let local_address = client.local_addr();
+    let mut scan = ScanConnection {
+        user: creds.user.clone(),
+        domain: Some(creds.domain.clone()).filter(|d| !d.is_empty()),
+        client_address: None,
+        opened_at,
+        closed_at: None,
+    };
+    if let Err(err) = client.connect_ipc(host) {
+        fail_both(&mut snapshot, &err);
+        scan.client_address = local_address.map(|a| client_address(a, ServerKind::Samba));
+        client.disconnect();
+        scan.closed_at = Some(Timestamp::now());
+        snapshot.scan_connection = Some(scan);
+        return snapshot;
+    }
     snapshot.notes.push(format!(
         "msrpc: SMB dialect {}, authenticated as {}",
         dialect_name(client.dialect()),
@@ -137,6 +162,17 @@ pub fn collect_remote_with(
     let (sessions, srv_found) = split_level(smb_sessions(&client, srv_pipe, host, options));
     let (users, wks_found) =
         split_level(workstation_users(&client, wks_pipe, early, host, options));
+    // Windows names a session's client `\\IP`, Samba plain `IP`; the level a
+    // server serves tells them apart (Samba refuses 502 and 10, see srvsvc::LEVELS).
+    let kind = match srv_found {
+        Some(Found {
+            level: 502 | 10, ..
+        }) => ServerKind::Windows,
+        _ => ServerKind::Samba,
+    };
+    let idle = srv_found
+        .as_ref()
+        .and_then(|found| idle_note(found.level, sessions.rows_or_empty()));
     for (found, call) in [
         (wks_found, wkssvc::CALL_NAME),
         (srv_found, srvsvc::CALL_NAME),
@@ -145,10 +181,53 @@ pub fn collect_remote_with(
             snapshot.notes.push(found.note(call));
         }
     }
+    snapshot.notes.extend(idle);
+    scan.client_address = local_address.map(|a| client_address(a, kind));
     snapshot.workstation_users = users;
     snapshot.smb_sessions = sessions;
     client.into_inner().disconnect();
+    scan.closed_at = Some(Timestamp::now());
+    snapshot.scan_connection = Some(scan);
     snapshot
+}
+
+/// How a server writes the client of an SMB session in NetrSessionEnum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerKind {
+    /// `sesi*_cname` is `\\` and the address (Windows, levels 502/10).
+    Windows,
+    /// `sesi1_cname` is the connection's remote_name
+    /// (source3/lib/sessionid_tdb.c, sessionid_traverse_read_fn), which with
+    /// the default `hostname lookups = no` is the bare address
+    /// (source3/smbd/smb2_process.c, smbd_add_connection), IPv4-mapped
+    /// addresses without their `::ffff:`.
+    Samba,
+}
+
+/// The scanner's address as `kind` reports it in NetrSessionEnum.
+fn client_address(local: SocketAddr, kind: ServerKind) -> String {
+    let ip = match local.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match kind {
+        ServerKind::Windows => format!("\\\\{ip}"),
+        ServerKind::Samba => ip.to_string(),
+    }
+}
+
+/// A note when the SMB sessions came with no idle time: Samba (levels 0 and 1
+/// only) does not track it, so `--max-idle` cannot judge them.
+fn idle_note(level: u32, sessions: &[SmbSession]) -> Option<String> {
+    let unknown = sessions.iter().filter(|s| s.idle_secs.is_none()).count();
+    (unknown > 0).then(|| {
+        format!(
+            "msrpc: {} level {level} gave no idle time for {unknown} of {} SMB sessions \
+             (Samba does not track it and sends idle_time 0): their idle time is unknown",
+            srvsvc::CALL_NAME,
+            sessions.len()
+        )
+    })
 }
 
 fn not_here<T>() -> Observed<T> {
@@ -190,8 +269,8 @@ fn dialect_name(dialect: u16) -> String {
     )
 }
 
-/// Resolve (bounded by the deadline), connect, negotiate, authenticate, tree-connect IPC$.
-fn open_session(
+/// Resolve (bounded by the deadline), connect, negotiate, authenticate.
+fn connect_and_log_on(
     host: &str,
     creds: &Credentials,
     port: u16,
@@ -221,7 +300,6 @@ fn open_session(
         domain: &creds.domain,
         password: creds.password.expose(),
     })?;
-    client.connect_ipc(host)?;
     Ok(client)
 }
 
@@ -440,4 +518,42 @@ fn smb_sessions(
         )
     })
     .map_err(|err| err.to_failure(srvsvc::CALL_NAME))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_address_is_written_as_each_server_writes_it() {
+        let at = |text: &str| text.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            client_address(at("127.0.0.2:40000"), ServerKind::Samba),
+            "127.0.0.2"
+        );
+        assert_eq!(
+            client_address(at("[::ffff:127.0.0.2]:40000"), ServerKind::Samba),
+            "127.0.0.2"
+        );
+        assert_eq!(client_address(at("[::1]:40000"), ServerKind::Samba), "::1");
+        assert_eq!(
+            client_address(at("10.0.0.5:40000"), ServerKind::Windows),
+            "\\\\10.0.0.5"
+        );
+    }
+
+    #[test]
+    fn idle_note_only_when_idle_time_is_missing() {
+        let known = SmbSession {
+            idle_secs: Some(5),
+            ..SmbSession::default()
+        };
+        assert_eq!(idle_note(502, std::slice::from_ref(&known)), None);
+        assert_eq!(idle_note(1, &[]), None);
+        let note = idle_note(1, &[known, SmbSession::default()]).unwrap();
+        assert!(
+            note.contains("level 1") && note.contains("1 of 2"),
+            "{note}"
+        );
+    }
 }

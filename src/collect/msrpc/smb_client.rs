@@ -76,6 +76,11 @@ impl SmbClient {
         Ok(client)
     }
 
+    /// This end of the TCP connection: the address the server sees the scan come from.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.stream.local_addr().ok()
+    }
+
     pub fn dialect(&self) -> u16 {
         self.dialect
     }

@@ -33,6 +33,30 @@ pub const LEVELS: [(u32, &[Field]); 4] =
 
 const SESS_GUEST: u32 = 0x1;
 
+/// A seconds count no real session reaches (2^31 s is 68 years). Samba fills
+/// `sesi1_time` as `(uint32_t)(now - connect_start)`
+/// (source3/rpc_server/srvsvc/srv_srvsvc_nt.c, init_srv_sess_info_1), so a
+/// start time in the future or unset wraps to values at or above this, and
+/// 0xFFFFFFFF is the usual "-1": all of them mean "not known".
+const FIRST_IMPOSSIBLE_SECS: u32 = 1 << 31;
+
+/// A seconds count as the server sent it, or None where it means "unknown".
+pub fn seconds(value: u32) -> Option<u64> {
+    (value < FIRST_IMPOSSIBLE_SECS).then_some(u64::from(value))
+}
+
+/// Whether `level`'s idle_time is a measurement. Levels 502 and 10 come from
+/// servers that track idle time (Windows). Level 1 is used only after the
+/// server refused 502 and 10 as invalid levels, which is what Samba does; and
+/// Samba writes `idle_time = 0` for every session whatever it did
+/// (init_srv_sess_info_1), so at level 1 an idle time of 0 says nothing.
+fn idle_secs(level: u32, value: u32) -> Option<u64> {
+    match (level, value) {
+        (1, 0) => None,
+        _ => seconds(value),
+    }
+}
+
 /// The request stub: ServerName, ClientName NULL, UserName NULL, InfoStruct, PreferedMaximumLength, ResumeHandle.
 pub fn encode_request(server: &str, level: u32, preferred_max: u32, resume_handle: u32) -> Vec<u8> {
     let mut w = NdrWriter::new();
@@ -43,7 +67,8 @@ pub fn encode_request(server: &str, level: u32, preferred_max: u32, resume_handl
     w.into_bytes()
 }
 
-/// Rows of `level` as model rows.
+/// Rows of `level` as model rows. Times that mean "unknown" (Samba's wrapped
+/// `-1`, its constant idle 0 at level 1) become None, never a number.
 pub fn to_sessions(level: u32, rows: &[Vec<Value>]) -> Vec<SmbSession> {
     let text = |row: &[Value], i: usize| row.get(i).and_then(Value::text).map(str::to_string);
     let num = |row: &[Value], i: usize| row.get(i).and_then(Value::number);
@@ -57,8 +82,8 @@ pub fn to_sessions(level: u32, rows: &[Vec<Value>]) -> Vec<SmbSession> {
             match level {
                 1 | 502 => {
                     session.open_files = num(row, 2);
-                    session.active_secs = num(row, 3).map(u64::from);
-                    session.idle_secs = num(row, 4).map(u64::from);
+                    session.active_secs = num(row, 3).and_then(seconds);
+                    session.idle_secs = num(row, 4).and_then(|idle| idle_secs(level, idle));
                     session.is_guest = num(row, 5).map(|flags| flags & SESS_GUEST != 0);
                     if level == 502 {
                         session.client_type = text(row, 6).filter(|t| !t.is_empty());
@@ -66,8 +91,8 @@ pub fn to_sessions(level: u32, rows: &[Vec<Value>]) -> Vec<SmbSession> {
                     }
                 }
                 10 => {
-                    session.active_secs = num(row, 2).map(u64::from);
-                    session.idle_secs = num(row, 3).map(u64::from);
+                    session.active_secs = num(row, 2).and_then(seconds);
+                    session.idle_secs = num(row, 3).and_then(|idle| idle_secs(level, idle));
                 }
                 _ => {}
             }
@@ -78,7 +103,92 @@ pub fn to_sessions(level: u32, rows: &[Vec<Value>]) -> Vec<SmbSession> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ndr::{NdrWriter, decode_enum_reply};
     use super::*;
+    use proptest::prelude::*;
+
+    /// One SESSION_INFO_1 as Samba fills it: client, user, num_open, time, idle_time, user_flags.
+    struct Info1<'a>(&'a str, &'a str, u32, u32, u32, u32);
+
+    /// A NetrSessionEnum level-1 reply stub laid out as Samba's generated
+    /// pusher writes it (librpc/gen_ndr/ndr_srvsvc.c, ndr_push_srvsvc_NetSessEnum
+    /// with r->out: info_ctr, totalentries, resume_handle, result), with the
+    /// values source3/rpc_server/srvsvc/srv_srvsvc_nt.c init_srv_sess_info_1 puts in.
+    fn samba_level1_reply(entries: &[Info1<'_>]) -> Vec<u8> {
+        let mut w = NdrWriter::new();
+        w.u32(1); // info_ctr->level
+        w.u32(1); // union switch
+        w.pointer(true); // ctr1
+        w.u32(entries.len() as u32); // ctr1->count
+        w.pointer(true); // ctr1->array
+        w.u32(entries.len() as u32); // conformance
+        for e in entries {
+            w.pointer(true); // client
+            w.pointer(true); // user
+            for n in [e.2, e.3, e.4, e.5] {
+                w.u32(n);
+            }
+        }
+        for e in entries {
+            w.wide_string(e.0);
+            w.wide_string(e.1);
+        }
+        w.u32(entries.len() as u32); // totalentries
+        w.pointer(true); // resume_handle
+        w.u32(0);
+        w.u32(0); // WERR_OK
+        w.into_bytes()
+    }
+
+    fn decode_level1(stub: &[u8]) -> Vec<SmbSession> {
+        let reply = decode_enum_reply(stub, CALL_NAME, &LEVEL1).unwrap();
+        assert_eq!(reply.level, 1);
+        to_sessions(reply.level, &reply.rows)
+    }
+
+    #[test]
+    fn samba_level1_idle_zero_and_wrapped_time_are_unknown() {
+        let stub = samba_level1_reply(&[
+            // A live session: time = now - connect_start, idle_time hard-coded 0.
+            Info1("127.0.0.1", "alice", 1, 42, 0, 0),
+            // connect_start one second in the future: (uint32_t)-1.
+            Info1("127.0.0.2", "bob", 0, u32::MAX, 0, 1),
+            // Any wrapped difference (a start time far off) is as impossible.
+            Info1("127.0.0.3", "carol", 0, 0x8000_0000, u32::MAX, 0),
+        ]);
+        let got = decode_level1(&stub);
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            (got[0].client.as_str(), got[0].user.as_deref()),
+            ("127.0.0.1", Some("alice"))
+        );
+        assert_eq!(
+            (got[0].open_files, got[0].active_secs, got[0].idle_secs),
+            (Some(1), Some(42), None)
+        );
+        assert_eq!((got[1].active_secs, got[1].idle_secs), (None, None));
+        assert_eq!(got[1].is_guest, Some(true));
+        assert_eq!((got[2].active_secs, got[2].idle_secs), (None, None));
+        let json = serde_json::to_string(&got).unwrap();
+        assert!(!json.contains("idle_secs"), "{json}");
+        assert!(!json.contains("4294967295"), "{json}");
+    }
+
+    #[test]
+    fn windows_levels_keep_a_real_idle_zero_but_not_minus_one() {
+        let s = |t: &str| Value::Str(Some(t.to_string()));
+        let row = |time: u32, idle: u32| {
+            vec![
+                s("\\\\10.0.0.5"),
+                s("alice"),
+                Value::U32(time),
+                Value::U32(idle),
+            ]
+        };
+        let got = to_sessions(10, &[row(60, 0), row(u32::MAX, u32::MAX)]);
+        assert_eq!((got[0].active_secs, got[0].idle_secs), (Some(60), Some(0)));
+        assert_eq!((got[1].active_secs, got[1].idle_secs), (None, None));
+    }
 
     #[test]
     fn request_has_two_null_names_before_the_info_struct() {
@@ -117,5 +227,36 @@ mod tests {
         );
         let got = &to_sessions(0, &[vec![s("c")]])[0];
         assert_eq!((got.client.as_str(), got.user.as_deref()), ("c", None));
+    }
+
+    proptest! {
+        /// Whatever the server sends, a time is either the value itself (below
+        /// 2^31 s) or unknown; Samba's level-1 idle 0 is always unknown.
+        #[test]
+        fn seconds_are_the_value_or_unknown(time: u32, idle: u32, level in prop::sample::select(vec![1u32, 10, 502])) {
+            let s = |t: &str| Value::Str(Some(t.to_string()));
+            let row = match level {
+                10 => vec![s("c"), s("u"), Value::U32(time), Value::U32(idle)],
+                _ => vec![s("c"), s("u"), Value::U32(0), Value::U32(time), Value::U32(idle), Value::U32(0), s(""), s("")],
+            };
+            let got = &to_sessions(level, &[row])[0];
+            prop_assert_eq!(got.active_secs, (time < 1 << 31).then_some(u64::from(time)));
+            let idle_known = idle < 1 << 31 && !(level == 1 && idle == 0);
+            prop_assert_eq!(got.idle_secs, idle_known.then_some(u64::from(idle)));
+        }
+
+        #[test]
+        fn built_samba_replies_decode(entries in prop::collection::vec(("[a-z0-9.]{1,15}", "[a-z]{1,10}", any::<u32>(), any::<u32>()), 0..8)) {
+            let infos: Vec<Info1<'_>> = entries.iter().map(|(c, u, t, o)| Info1(c, u, *o, *t, 0, 0)).collect();
+            let got = decode_level1(&samba_level1_reply(&infos));
+            prop_assert_eq!(got.len(), entries.len());
+            for (session, (client, user, time, opens)) in got.iter().zip(&entries) {
+                prop_assert_eq!(&session.client, client);
+                prop_assert_eq!(session.user.as_deref(), Some(user.as_str()));
+                prop_assert_eq!(session.open_files, Some(*opens));
+                prop_assert_eq!(session.active_secs, seconds(*time));
+                prop_assert_eq!(session.idle_secs, None);
+            }
+        }
     }
 }
