@@ -120,7 +120,7 @@ impl std::fmt::Display for FailureKind {
             FailureKind::NotSupported => "not supported",
             FailureKind::NotAvailable => "not available",
             FailureKind::Timeout => "timed out",
-            FailureKind::Unreachable => "host unreachable",
+            FailureKind::Unreachable => "unreachable",
             FailureKind::LogonFailure => "logon failure",
             FailureKind::ParseError => "parse error",
             FailureKind::Other => "error",

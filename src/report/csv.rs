@@ -1,4 +1,6 @@
 //! CSV: one row per finding, cells neutralised against formula injection.
+//! `evidence_rows` gives, per source, the row indices into the snapshot's
+//! rows, as JSON does: `logon_sessions[0];processes[3,4]`.
 
 use super::sanitize::for_csv;
 use crate::analyze::Analysis;
@@ -12,7 +14,7 @@ pub const HEADER: [&str; 11] = [
     "user",
     "since",
     "idle_secs",
-    "evidence",
+    "evidence_rows",
     "reason",
     "outcome",
 ];
@@ -28,7 +30,10 @@ pub fn rows(analysis: &Analysis) -> Vec<[String; 11]> {
             let evidence: Vec<String> = f
                 .evidence
                 .iter()
-                .map(|e| format!("{}:{}", e.source, e.rows.len()))
+                .map(|e| {
+                    let rows: Vec<String> = e.rows.iter().map(u32::to_string).collect();
+                    format!("{}[{}]", e.source, rows.join(","))
+                })
                 .collect();
             [
                 analysis.host.clone(),

@@ -153,8 +153,11 @@ impl Writer<'_> {
         if lingering.is_empty() {
             return;
         }
+        self.line(
+            "  Note: this user-level result is the script's rule (is the user logged on at all?);",
+        );
         self.line(&format!(
-            "  Note: this is the script's user-level rule (is the user logged on at all?); the session findings judge each session, and {} of this user's linger: {}.",
+            "  the session findings judge each session, and {} of this user's linger: {}.",
             lingering.len(),
             lingering.join(", ")
         ));
@@ -308,7 +311,8 @@ impl Writer<'_> {
             Some(rows) => format!("{} total", rows.len()),
             None => count(None, Source::WorkstationUsers),
         };
-        self.line(&format!("NetWkstaUserEnum Sessions: {wksta}"));
+        let list = self.workstation_list_name();
+        self.line(&format!("{list} Sessions: {wksta}"));
         self.line(&format!(
             "Active Logon Sessions: {}",
             count(wanted_logons, Source::LogonSessions)
