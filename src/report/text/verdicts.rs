@@ -345,7 +345,10 @@ impl Writer<'_> {
             });
         for (title, list) in [
             ("Sources that could not be read:", broken),
-            ("Sources not available on this host or not supported by this scan:", absent),
+            (
+                "Sources not available on this host or not supported by this scan:",
+                absent,
+            ),
         ] {
             if list.is_empty() {
                 continue;
