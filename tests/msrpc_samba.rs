@@ -633,6 +633,48 @@ fn scan_connection_matches_the_scans_own_session_row() {
     eprintln!("own wkssvc rows [user, logon_domain, oth_domains, logon_server]: {own_users:?}");
     assert_eq!(own_users.len(), 1, "{own_users:?}");
 
+    // The analysis sets both rows aside as this scan, judges the held session,
+    // and the text report says so once.
+    let analysis = lingerscan::analyze::analyze(
+        &snap,
+        &lingerscan::analyze::AnalyzeOptions::for_snapshot(&snap),
+    );
+    let own_sources: Vec<String> = analysis
+        .own_connection
+        .iter()
+        .map(|e| format!("{}:{}", e.source, e.rows.len()))
+        .collect();
+    assert_eq!(
+        own_sources,
+        ["smb_sessions:1", "workstation_users:1"],
+        "{analysis:#?}"
+    );
+    assert!(
+        !analysis
+            .findings
+            .iter()
+            .any(|f| f.user.eq_ignore_ascii_case(samba::ADMIN_USER)
+                || f.user
+                    .to_ascii_lowercase()
+                    .ends_with(&format!("\\{}", samba::ADMIN_USER))),
+        "{:#?}",
+        analysis.findings
+    );
+    assert!(
+        analysis
+            .findings
+            .iter()
+            .any(|f| f.user.to_ascii_lowercase().contains(samba::PLAIN_USER)),
+        "the held session is still judged: {:#?}",
+        analysis.findings
+    );
+    let text = lingerscan::report::text::render(&snap, &analysis, Default::default());
+    assert_eq!(
+        text.matches("This scan's own connection").count(),
+        1,
+        "{text}"
+    );
+
     // After the scan the session is gone again: only the held one remains.
     let later = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
     assert_eq!(session_times(&later, samba::ADMIN_USER).len(), 1);

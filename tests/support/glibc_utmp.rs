@@ -35,7 +35,7 @@ pub fn write_login(path: &Path, user: &str, line: &str, pid: u32, login: Timesta
     fill(&mut record.ut_user, user);
     fill(&mut record.ut_host, host);
     record.ut_tv.tv_sec = i32::try_from(login.as_second()).expect("time before 2038");
-    record.ut_tv.tv_usec = i32::try_from(login.subsec_microsecond()).expect("usec");
+    record.ut_tv.tv_usec = login.subsec_microsecond();
     // SAFETY: `file` is a NUL-terminated path that outlives the calls; the
     // record is fully initialised; the mutex keeps other writers out of
     // glibc's process-wide utmp state meanwhile.

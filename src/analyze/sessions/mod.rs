@@ -581,17 +581,24 @@ pub fn human_duration(secs: u64) -> String {
 }
 
 /// A note for SMB sessions whose idleness could not be judged because the
-/// host gives no idle time (Samba's smbstatus never does).
+/// host gives no idle time (Samba never does): every SMB row a finding
+/// cites, whether as its own finding or as the session a live smbd serves.
 pub(super) fn idle_notes(
     snapshot: &HostSnapshot,
     findings: &[Finding],
     options: &AnalyzeOptions,
 ) -> Vec<String> {
-    let unknown = findings
+    let smb = snapshot.smb_sessions.rows_or_empty();
+    let mut unknown: Vec<u32> = findings
         .iter()
-        .filter(|f| f.kind == SessionKind::SmbSession && f.idle_secs.is_none())
-        .count();
-    if unknown == 0 {
+        .flat_map(|f| &f.evidence)
+        .filter(|e| e.source == Source::SmbSessions)
+        .flat_map(|e| e.rows.iter().copied())
+        .filter(|&r| smb.get(r as usize).is_some_and(|s| s.idle_secs.is_none()))
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if unknown.is_empty() {
         return Vec::new();
     }
     let server = if snapshot.platform == Platform::Linux {
@@ -600,7 +607,8 @@ pub(super) fn idle_notes(
         "the host did not report how long they have been idle"
     };
     vec![format!(
-        "{unknown} SMB session(s) could not be judged against --max-idle {}: {server}",
+        "{} SMB session(s) could not be judged against --max-idle {}: {server}",
+        unknown.len(),
         human_duration(options.max_idle.as_secs())
     )]
 }

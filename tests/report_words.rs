@@ -1,0 +1,194 @@
+//! What the reports say when sources fail, when the target is set aside, on
+//! Linux, and where one user's two results look contradictory (issue 8, §5
+//! and §7). Built on the checked-in fixtures, altered the way real hosts
+//! differ.
+
+use std::path::Path;
+
+use lingerscan::analyze::{AnalyzeOptions, analyze};
+use lingerscan::identity::TargetUser;
+use lingerscan::model::{FailureKind, HostSnapshot, Observed, SourceFailure};
+use lingerscan::report::text::{TextOptions, render};
+use lingerscan::snapshot_io;
+
+fn fixture(name: &str) -> HostSnapshot {
+    snapshot_io::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .expect("fixture")
+}
+
+fn text(snapshot: &HostSnapshot, target: Option<&str>) -> String {
+    let mut options = AnalyzeOptions::for_snapshot(snapshot);
+    options.target = target.map(|t| TargetUser::parse(t).expect("target"));
+    render(
+        snapshot,
+        &analyze(snapshot, &options),
+        TextOptions::default(),
+    )
+}
+
+fn failed<T>(kind: FailureKind, message: &str) -> Observed<T> {
+    Observed::Failed(SourceFailure::new(kind, None, message))
+}
+
+#[test]
+fn every_source_failed_says_nothing_could_be_read() {
+    let mut s = fixture("lingering_wksta.json");
+    s.workstation_users = failed(
+        FailureKind::Unreachable,
+        "connection refused (nothing listening on port 445)",
+    );
+    s.logon_sessions = failed(FailureKind::Unreachable, "x");
+    s.processes = failed(FailureKind::Unreachable, "x");
+    s.smb_sessions = failed(FailureKind::Unreachable, "x");
+    s.interactive_sessions = failed(FailureKind::Unreachable, "x");
+    let report = text(&s, None);
+    assert!(
+        report.contains("Nothing could be read on this host"),
+        "{report}"
+    );
+    assert!(!report.contains("No user accounts found"), "{report}");
+    assert!(!report.contains("host unreachable"), "{report}");
+    assert!(
+        report.contains("unreachable: connection refused (nothing listening on port 445)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_remote_scan_from_linux_gets_the_real_next_step_not_run_elevated() {
+    let mut s = fixture("lingering_wksta.json");
+    s.collector = "msrpc".into();
+    s.logon_sessions = failed(
+        FailureKind::NotSupported,
+        "not available over MS-RPC from Linux",
+    );
+    s.processes = failed(
+        FailureKind::NotSupported,
+        "not available over MS-RPC from Linux",
+    );
+    let report = text(&s, Some("TESTDOMAIN\\alice"));
+    assert!(report.contains("INCONCLUSIVE USER STATE"), "{report}");
+    assert!(!report.contains("Run elevated"), "{report}");
+    assert!(
+        report.contains("cannot read logon sessions or processes"),
+        "{report}"
+    );
+}
+
+#[test]
+fn access_denied_still_says_run_elevated() {
+    let mut s = fixture("lingering_wksta.json");
+    s.processes = failed(FailureKind::AccessDenied, "access is denied");
+    let report = text(&s, Some("TESTDOMAIN\\alice"));
+    assert!(report.contains("Run elevated"), "{report}");
+}
+
+#[test]
+fn failed_and_absent_sources_are_listed_apart() {
+    let mut s = fixture("lingering_wksta.json");
+    s.processes = failed(FailureKind::AccessDenied, "access is denied");
+    s.smb_sessions = failed(FailureKind::NotAvailable, "no Samba here");
+    s.interactive_sessions = failed(FailureKind::NotSupported, "not over MS-RPC");
+    let report = text(&s, None);
+    let summary = &report[report.find("SUMMARY").expect("summary")..];
+    let broken = summary
+        .find("Sources that could not be read:")
+        .expect("broken list");
+    let absent = summary
+        .find("Sources not available on this host or not supported by this scan:")
+        .expect("absent list");
+    let between = &summary[broken..absent];
+    assert!(between.contains("processes: access denied"), "{summary}");
+    assert!(
+        !between.contains("smb_sessions") && !between.contains("interactive_sessions"),
+        "{summary}"
+    );
+    let after = &summary[absent..];
+    assert!(
+        after.contains("smb_sessions: not available")
+            && after.contains("interactive_sessions: not supported"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_machine_account_target_is_set_aside_not_missing() {
+    let mut s = fixture("lingering_wksta.json");
+    if let Observed::Ok { rows } = &mut s.workstation_users {
+        let mut machine = rows[0].clone();
+        machine.user = "WS01$".into();
+        rows.push(machine);
+    }
+    let report = text(&s, Some("WS01$"));
+    assert!(
+        report.contains("SET ASIDE: WS01$ is a machine account"),
+        "{report}"
+    );
+    assert!(!report.contains("not listed"), "{report}");
+}
+
+#[test]
+fn linux_reports_use_linux_words() {
+    let s = fixture("linux_mixed.json");
+    let report = text(&s, None);
+    assert!(!report.contains("Has WMI logon session"), "{report}");
+    assert!(report.contains("Has logind session"), "{report}");
+    assert!(
+        !report.contains("cached credentials") && !report.contains("mapped drives"),
+        "{report}"
+    );
+    let windows = text(&fixture("lingering_wksta.json"), Some("TESTDOMAIN\\alice"));
+    assert!(windows.contains("Has WMI logon session"), "{windows}");
+}
+
+#[test]
+fn an_active_user_with_a_leaked_session_gets_one_line_explaining_both() {
+    let report = text(&fixture("linux_mixed.json"), Some("hank"));
+    let section5 = &report
+        [report.find("SECTION 5").expect("s5")..report.find("SESSION FINDINGS").expect("findings")];
+    assert!(section5.contains("ACTIVE USER STATE"), "{section5}");
+    assert!(
+        section5.contains("user-level result is the script's rule"),
+        "{section5}"
+    );
+    assert!(section5.contains("LEAKED_LOGON 9"), "{section5}");
+}
+
+#[test]
+fn unknown_samba_idle_time_is_said_not_hidden() {
+    let s = fixture("linux_mixed.json");
+    let mut options = AnalyzeOptions::for_snapshot(&s);
+    options.max_idle = std::time::Duration::from_secs(3600);
+    let analysis = analyze(&s, &options);
+    assert!(
+        analysis
+            .notes
+            .iter()
+            .any(|n| n.contains("could not be judged against --max-idle 1h")
+                && n.contains("Samba does not report")),
+        "{:?}",
+        analysis.notes
+    );
+    let report = render(&s, &analysis, TextOptions::default());
+    assert!(
+        report.contains("Note: 1 SMB session(s) could not be judged"),
+        "{report}"
+    );
+}
+
+#[test]
+fn csv_evidence_gives_row_indices() {
+    let s = fixture("linux_mixed.json");
+    let analysis = analyze(&s, &AnalyzeOptions::for_snapshot(&s));
+    let csv = lingerscan::report::csv::document([&analysis]).expect("csv");
+    let header = csv.lines().next().unwrap_or_default();
+    assert!(header.contains("evidence_rows"), "{header}");
+    assert!(
+        csv.contains("logon_sessions[") && csv.contains("processes["),
+        "{csv}"
+    );
+}
