@@ -100,7 +100,7 @@ pub struct TargetArgs {
     )]
     pub host: Option<String>,
 
-    /// Time limit for network work on one host (e.g. 5s, 1m).
+    /// Time limit for one host: the whole scan of a remote host, or each source of a local scan (e.g. 5s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
