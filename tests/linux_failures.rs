@@ -46,6 +46,20 @@ fn scripts() -> &'static Path {
             "empty",
             r#"echo '{"sessions": {}, "tcons": {}, "open_files": {}}'"#,
         );
+        // Prints its answer and exits, but leaves a child holding stdout.
+        let held = dir.path().join("held-pid");
+        write(
+            "leaves_a_child",
+            &format!(
+                r#"echo '{{"sessions": {{}}, "tcons": {{}}, "open_files": {{}}}}'
+sleep 60 &
+echo $! > {0}
+exit 0"#,
+                held.display()
+            ),
+        );
+        // Endless output.
+        write("endless", "exec yes '{\"sessions\":'");
         dir
     })
     .path()
@@ -279,6 +293,45 @@ fn hanging_smbstatus_times_out_and_is_killed_with_its_children() {
             .all(|&p| !support::alive(p))),
         "smbstatus or its child survived the timeout"
     );
+}
+
+#[test]
+fn a_child_left_holding_smbstatus_output_does_not_hold_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = working(dir.path());
+    options.linux.smbstatus = script("leaves_a_child");
+    options.timeout = Duration::from_secs(5);
+    let started = Instant::now();
+    let snapshot = collect(&options).unwrap();
+    let took = started.elapsed();
+    eprintln!("smbstatus that leaves a child: scan took {took:?}");
+    assert_ok_except(&snapshot, &[]);
+    assert!(took < Duration::from_secs(2), "collect took {took:?}");
+    let held: u32 = std::fs::read_to_string(scripts().join("held-pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        support::wait_until(Duration::from_secs(5), || !support::alive(held)),
+        "the left-over child {held} survived"
+    );
+}
+
+#[test]
+fn endless_smbstatus_output_is_cut_at_its_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = working(dir.path());
+    options.linux.smbstatus = script("endless");
+    options.timeout = Duration::from_secs(20);
+    let started = Instant::now();
+    let snapshot = collect(&options).unwrap();
+    let took = started.elapsed();
+    eprintln!("endless smbstatus output: failed after {took:?}");
+    let (kind, message, _) = failure(&snapshot, SmbSessions);
+    assert_eq!(kind, FailureKind::ParseError, "{message}");
+    assert!(message.contains("more than 64 MiB"), "{message}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 /// A fake /proc: one complete process, one whose status cannot be read,

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -352,68 +353,145 @@ fn run_with_timeout(
             format!("cannot run {name}: {e}{hint}"),
         )
     })?;
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
+    let stdout = spawn_reader(child.stdout.take().map(|p| Box::new(p) as Pipe), MAX_STDOUT);
+    let stderr = spawn_reader(child.stderr.take().map(|p| Box::new(p) as Pipe), MAX_STDERR);
+    let deadline = Instant::now() + timeout;
+    let fail =
+        |child: &mut std::process::Child, kind: FailureKind, code: Option<i64>, message: String| {
+            // The whole group: smbstatus's own helpers (and anything they forked) go too.
+            super::sys::kill_process_group(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(SourceFailure::new(kind, code, message))
+        };
+    let too_late = || {
+        format!(
+            "{name} did not finish within {} ms and was killed",
+            timeout.as_millis()
+        )
     };
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
 
-    let started = Instant::now();
+    // Wait for the child to exit and both pipes to close, whichever order;
+    // a grandchild that keeps a pipe open must not hold the scan past the deadline.
     let mut pause = Duration::from_millis(1);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                super::sys::kill_process_group(child.id());
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(SourceFailure::new(
-                    FailureKind::Timeout,
-                    None,
-                    format!(
-                        "{name} did not finish within {} ms and was killed",
-                        timeout.as_millis()
-                    ),
-                ));
-            }
-            Ok(None) => {
-                std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err(e) => {
-                super::sys::kill_process_group(child.id());
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(SourceFailure::new(
-                    FailureKind::Other,
-                    e.raw_os_error().map(i64::from),
-                    format!("waiting for {name}: {e}"),
-                ));
+    let mut status = None;
+    let mut exited_at: Option<Instant> = None;
+    let mut group_killed = false;
+    let (mut out, mut err) = (None, None);
+    loop {
+        if status.is_none() {
+            match child.try_wait() {
+                Ok(done) => {
+                    status = done;
+                    if status.is_some() {
+                        exited_at = Some(Instant::now());
+                    }
+                }
+                Err(e) => {
+                    return fail(
+                        &mut child,
+                        FailureKind::Other,
+                        e.raw_os_error().map(i64::from),
+                        format!("waiting for {name}: {e}"),
+                    );
+                }
             }
         }
+        if out.is_none() {
+            out = stdout.try_recv().ok();
+        }
+        if err.is_none() {
+            err = stderr.try_recv().ok();
+        }
+        if let Some(Captured {
+            truncated: true, ..
+        }) = out
+        {
+            return fail(
+                &mut child,
+                FailureKind::ParseError,
+                None,
+                format!(
+                    "{name} printed more than {} MiB: not smbstatus's output, or a server far larger than any real one",
+                    MAX_STDOUT >> 20
+                ),
+            );
+        }
+        if let (Some(status), Some(out), Some(err)) = (status, &out, &err) {
+            return Ok(ToolOutput {
+                success: status.success(),
+                code: status.code(),
+                stdout: out.bytes.clone(),
+                stderr: err.bytes.clone(),
+            });
+        }
+        // smbstatus has exited but something it started still holds its
+        // output open: its output is complete, so end the rest of its group.
+        if let Some(at) = exited_at
+            && !group_killed
+            && at.elapsed() >= PIPE_GRACE
+        {
+            super::sys::kill_process_group(child.id());
+            group_killed = true;
+        }
+        if Instant::now() >= deadline {
+            return fail(&mut child, FailureKind::Timeout, None, too_late());
+        }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+type Pipe = Box<dyn Read + Send>;
+
+/// How long pipes may stay open after smbstatus exits before its leftover
+/// process group is killed.
+const PIPE_GRACE: Duration = Duration::from_millis(200);
+
+/// Most smbstatus may print: thousands of sessions take a few MiB.
+const MAX_STDOUT: usize = 64 << 20;
+/// Most of its error output that is kept (only an excerpt is shown).
+const MAX_STDERR: usize = 64 << 10;
+
+/// What a reader got from one pipe: at most its cap, and whether there was more.
+struct Captured {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+/// Read a child's pipe on a thread, up to `cap` bytes; the answer arrives on
+/// the channel at end of file or at the cap. A pipe held open forever (a
+/// grandchild) leaves the thread blocked and detached; the caller stops
+/// waiting for it at its deadline.
+fn spawn_reader(pipe: Option<Pipe>, cap: usize) -> mpsc::Receiver<Captured> {
+    let (sender, receiver) = mpsc::channel();
+    let read = move || {
+        let mut captured = Captured {
+            bytes: Vec::new(),
+            truncated: false,
+        };
+        if let Some(pipe) = pipe {
+            let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+            let _ = pipe.take(limit).read_to_end(&mut captured.bytes);
+            if captured.bytes.len() > cap {
+                captured.bytes.truncate(cap);
+                captured.truncated = true;
+            }
+        }
+        let _ = sender.send(captured);
     };
-    Ok(ToolOutput {
-        success: status.success(),
-        code: status.code(),
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
+    if let Err(e) = std::thread::Builder::new()
+        .name("lingerscan-smbstatus-pipe".into())
+        .spawn(read)
+    {
+        let (sender, receiver) = mpsc::channel();
+        let _ = sender.send(Captured {
+            bytes: format!("cannot read the pipe: {e}").into_bytes(),
+            truncated: false,
+        });
+        return receiver;
+    }
+    receiver
 }
 
 #[cfg(test)]
