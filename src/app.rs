@@ -146,7 +146,17 @@ fn analyze_files(args: &AnalyzeArgs) -> Result<Outcome> {
     let target = parse_target(&args.analysis)?;
     let mut snapshots = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        snapshots.push(snapshot_io::load(path)?);
+        let snapshot = snapshot_io::load(path)?;
+        if let Some(now) = args.now
+            && now < snapshot.collected_at
+        {
+            anyhow::bail!(
+                "--now {now} is before {} was collected ({}): idle times cannot be judged backwards",
+                path.display(),
+                snapshot.collected_at
+            );
+        }
+        snapshots.push(snapshot);
     }
     let analyses: Vec<Analysis> = snapshots
         .iter()

@@ -265,3 +265,29 @@ fn snapshot_then_offline_analysis_of_this_machine() {
     assert_eq!(report["hosts"][0]["snapshot"], snapshot);
     assert!(matches!(analysed.status.code(), Some(0..=2)));
 }
+
+/// `analyze --now` moves every idle judgement: a session idle 3d 1h at
+/// collection is idle 5d 1h two days later, past `--max-idle 4d`.
+#[test]
+fn analyze_now_moves_idle_judgements() {
+    let fixture = fixture("disconnected_rdp.json");
+    let fixture = fixture.to_str().unwrap_or_default();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["analyze", fixture, "--max-idle", "4d", "--format", "csv"];
+        args.extend_from_slice(extra);
+        lingerscan(&args)
+    };
+    let then = run(&[]);
+    assert_eq!(then.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&then.stdout).contains("idle 3d 1h,"));
+    let later = run(&["--now", "2025-10-12T10:30:00Z"]);
+    assert_eq!(later.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&later.stdout);
+    assert!(
+        text.contains("DISCONNECTED,true") && text.contains("idle 5d 1h (over --max-idle 4d 0h)"),
+        "{text}"
+    );
+    let before = run(&["--now", "2025-10-01T00:00:00Z"]);
+    assert_eq!(before.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&before.stderr).contains("before"));
+}

@@ -51,6 +51,18 @@ impl Ctx<'_> {
             .is_none_or(|t| t.matches(domain, user))
     }
 
+    /// An idle time read at collection, as of the analysis's "now"
+    /// (`analyze --now`): a snapshot is a past picture, and whatever was idle
+    /// then has been idle for as much longer since, as far as it can tell.
+    fn idle_now(&self, idle_secs: Option<u64>) -> Option<u64> {
+        let since = self
+            .options
+            .now
+            .duration_since(self.snapshot.collected_at)
+            .as_secs();
+        idle_secs.map(|idle| idle.saturating_add(u64::try_from(since).unwrap_or(0)))
+    }
+
     fn idle_past_limit(&self, idle_secs: Option<u64>) -> bool {
         idle_secs.is_some_and(|idle| idle > self.options.max_idle.as_secs())
     }
@@ -195,12 +207,13 @@ fn apply_interactive_state(
         .map(|n| format!(", {n} process(es)"))
         .unwrap_or_default();
     let station = session.station.as_deref().unwrap_or(&session.session_id);
-    finding.idle_secs = session.idle_secs;
+    let idle = ctx.idle_now(session.idle_secs);
+    finding.idle_secs = idle;
     match session.state {
         InteractiveState::Disconnected => {
             finding.verdict = Verdict::Disconnected;
-            finding.lingering = ctx.idle_past_limit(session.idle_secs);
-            finding.reason = match session.idle_secs {
+            finding.lingering = ctx.idle_past_limit(idle);
+            finding.reason = match idle {
                 Some(idle) if finding.lingering => format!(
                     "{station} disconnected, idle {} (over --max-idle {}){procs}",
                     human_duration(idle),

@@ -142,8 +142,9 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
             None => continue,
         }
         if let Some(&first) = interactive_rows.first() {
-            finding.idle_secs =
-                ctx.snapshot.interactive_sessions.rows_or_empty()[first as usize].idle_secs;
+            finding.idle_secs = ctx.idle_now(
+                ctx.snapshot.interactive_sessions.rows_or_empty()[first as usize].idle_secs,
+            );
         }
         finding
             .evidence
@@ -264,7 +265,7 @@ pub(super) fn smb_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
         if covered.smb[row] || is_set_aside(domain, user) || !ctx.wanted(domain, user) {
             continue;
         }
-        let idle = session.idle_secs;
+        let idle = ctx.idle_now(session.idle_secs);
         let lingering = ctx.idle_past_limit(idle);
         let reason = match idle {
             Some(idle) if lingering => format!(
