@@ -23,6 +23,15 @@ pub enum SnapshotError {
         message: String,
     },
     #[error(
+        "{path}:{line}:{column}: byte {offset} is not UTF-8 (snapshots are UTF-8 JSON)"
+    )]
+    Encoding {
+        path: PathBuf,
+        offset: usize,
+        line: usize,
+        column: usize,
+    },
+    #[error(
         "{path}: snapshot schema_version {found} is not supported (this lingerscan reads version {SCHEMA_VERSION})"
     )]
     Version { path: PathBuf, found: u64 },
@@ -75,16 +84,39 @@ pub fn load(path: &Path) -> Result<HostSnapshot, SnapshotError> {
         path: path.to_path_buf(),
         source,
     };
-    let text = if path.as_os_str() == "-" {
-        let mut text = String::new();
+    let bytes = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(read_err)?;
-        text
+        bytes
     } else {
-        std::fs::read_to_string(path).map_err(read_err)?
+        std::fs::read(path).map_err(read_err)?
     };
-    parse(&text, path)
+    parse(&decode_text(bytes, path)?, path)
+}
+
+/// The file's text: UTF-8, with a leading byte-order mark (as some Windows
+/// editors write) dropped; anything else is an error that says where.
+pub fn decode_text(mut bytes: Vec<u8>, path: &Path) -> Result<String, SnapshotError> {
+    const BOM: &[u8] = b"\xef\xbb\xbf";
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..offset];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        SnapshotError::Encoding {
+            path: path.to_path_buf(),
+            offset,
+            line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+            column: offset - line_start + 1,
+        }
+    })
 }
 
 /// Snapshot as pretty JSON.
@@ -116,4 +148,25 @@ pub fn json_schema() -> String {
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let text = decode_text(b"\xef\xbb\xbf{}".to_vec(), Path::new("s.json")).unwrap();
+        assert_eq!(text, "{}");
+    }
+
+    #[test]
+    fn invalid_utf8_names_its_byte_line_and_column() {
+        let err = decode_text(b"{\n  \"host\": \"a\xffb\"\n}".to_vec(), Path::new("s.json"))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.json:2:13: byte 14 is not UTF-8 (snapshots are UTF-8 JSON)"
+        );
+    }
 }
