@@ -22,9 +22,7 @@ pub enum SnapshotError {
         column: usize,
         message: String,
     },
-    #[error(
-        "{path}:{line}:{column}: byte {offset} is not UTF-8 (snapshots are UTF-8 JSON)"
-    )]
+    #[error("{path}:{line}:{column}: byte {offset} is not UTF-8 (snapshots are UTF-8 JSON)")]
     Encoding {
         path: PathBuf,
         offset: usize,
@@ -86,9 +84,7 @@ pub fn load(path: &Path) -> Result<HostSnapshot, SnapshotError> {
     };
     let bytes = if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(read_err)?;
+        std::io::stdin().read_to_end(&mut bytes).map_err(read_err)?;
         bytes
     } else {
         std::fs::read(path).map_err(read_err)?
@@ -162,8 +158,11 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_its_byte_line_and_column() {
-        let err = decode_text(b"{\n  \"host\": \"a\xffb\"\n}".to_vec(), Path::new("s.json"))
-            .unwrap_err();
+        let err = decode_text(
+            b"{\n  \"host\": \"a\xffb\"\n}".to_vec(),
+            Path::new("s.json"),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "s.json:2:13: byte 14 is not UTF-8 (snapshots are UTF-8 JSON)"

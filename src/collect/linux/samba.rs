@@ -101,6 +101,53 @@ impl<'de> Deserialize<'de> for JsonTime {
     }
 }
 
+/// A JSON object's entries in order, repeated keys included.
+#[derive(Debug)]
+struct Entries<V>(Vec<(String, V)>);
+
+impl<V> Default for Entries<V> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, V>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// Notes for session ids smbstatus listed more than once (all are kept).
+fn duplicate_notes(sessions: &[SmbSession]) -> Vec<String> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in sessions.iter().filter_map(|s| s.session_id.as_deref()) {
+        *seen.entry(id).or_default() += 1;
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(id, n)| {
+            format!("smbstatus listed session id {id} {n} times; each entry is kept and judged")
+        })
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 struct JsonSession {
     session_id: Option<Id>,
@@ -144,10 +191,12 @@ struct JsonStatus {
     /// When smbstatus looked (`json_add_timestamp`): "now" for session ages.
     #[serde(default)]
     timestamp: JsonTime,
-    /// Required: output without it is not smbstatus's.
-    sessions: BTreeMap<String, JsonSession>,
+    /// Required: output without it is not smbstatus's. Every entry is
+    /// kept, a repeated key too: JSON objects may repeat keys, and a session
+    /// silently dropped would be a session never judged.
+    sessions: Entries<JsonSession>,
     #[serde(default)]
-    tcons: BTreeMap<String, JsonTcon>,
+    tcons: Entries<JsonTcon>,
     #[serde(default)]
     open_files: BTreeMap<String, JsonOpenFile>,
 }
@@ -161,18 +210,22 @@ pub fn parse_status_json(text: &str) -> Result<Vec<SmbSession>, serde_json::Erro
             *open_by_pid.entry(pid).or_default() += 1;
         }
     }
+    let mut tcons_by_session: BTreeMap<String, Vec<&JsonTcon>> = BTreeMap::new();
+    for (_, tcon) in &status.tcons.0 {
+        if let Some(id) = &tcon.session_id {
+            tcons_by_session.entry(id.text()).or_default().push(tcon);
+        }
+    }
     let mut sessions: Vec<SmbSession> = status
         .sessions
+        .0
         .iter()
         .map(|(key, s)| {
             let session_id = s.session_id.as_ref().map_or_else(|| key.clone(), Id::text);
-            let tcons: Vec<&JsonTcon> = status
-                .tcons
-                .values()
-                .filter(|t| {
-                    t.session_id.as_ref().map(Id::text).as_deref() == Some(session_id.as_str())
-                })
-                .collect();
+            let tcons: &[&JsonTcon] = tcons_by_session
+                .get(&session_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let mut shares: Vec<String> = tcons.iter().filter_map(|t| t.service.clone()).collect();
             shares.sort();
             shares.dedup();
@@ -294,7 +347,7 @@ pub fn collect(paths: &LinuxPaths, timeout: Duration) -> Result<SambaResult, Sou
             ),
         )
     })?;
-    let mut notes = Vec::new();
+    let mut notes = duplicate_notes(&sessions);
     if sessions.iter().any(|s| s.idle_secs.is_none()) {
         notes.push(NO_IDLE_NOTE.to_string());
     }

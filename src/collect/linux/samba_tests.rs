@@ -229,3 +229,23 @@ proptest! {
         let _ = parse_status_json(&text);
     }
 }
+
+/// JSON lets an object repeat a key; smbstatus's own writer (jansson's
+/// json_object_set) never does, so a repeat means odd or hostile output:
+/// both sessions are kept and judged, and a note says so.
+#[test]
+fn a_repeated_session_id_keeps_both_sessions_and_is_noted() {
+    let text = r#"{"sessions": {
+        "7": {"session_id": "7", "server_id": {"pid": "100"}, "username": "alice", "remote_machine": "10.0.0.1"},
+        "7": {"session_id": "7", "server_id": {"pid": "101"}, "username": "bob", "remote_machine": "10.0.0.2"}
+    }, "tcons": {"1": {"session_id": "7", "service": "data"}}}"#;
+    let sessions = parse_status_json(text).unwrap();
+    let users: Vec<_> = sessions.iter().map(|s| s.user.as_deref()).collect();
+    assert_eq!(users, [Some("alice"), Some("bob")]);
+    assert!(sessions.iter().all(|s| s.shares == ["data"]));
+    assert_eq!(
+        duplicate_notes(&sessions),
+        ["smbstatus listed session id 7 2 times; each entry is kept and judged"]
+    );
+    assert!(duplicate_notes(&sessions[..1]).is_empty());
+}
