@@ -383,7 +383,10 @@ impl Writer<'_> {
             self.line(&format!("Note: {note}"));
         }
         self.line("");
-        self.line("Note: NetWkstaUserEnum may show sessions that do not appear in other methods.");
+        let list = self.workstation_list_name();
+        self.line(&format!(
+            "Note: {list} may show sessions that do not appear in other methods."
+        ));
         self.line("      Section 5 flags a lingering user state when that happens without logon/processes.");
     }
 }
