@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run one fuzz target for a while, its corpus seeded from the test fixtures.
+#   fuzz/run.sh TARGET [SECONDS]      (default 300 s)
+# Needs cargo-fuzz (`cargo install cargo-fuzz`). The machine's toolchain is
+# stable; RUSTC_BOOTSTRAP lets cargo-fuzz pass its sanitizer flags to it.
+set -euo pipefail
+cd "$(dirname "$0")"
+target="$1"
+seconds="${2:-300}"
+corpus="corpus/$target"
+mkdir -p "$corpus"
+case "$target" in
+snapshot_json) cp ../tests/fixtures/*.json "$corpus/" ;;
+smbstatus_json) cp ../tests/fixtures/smbstatus/*.json "$corpus/" ;;
+logind)
+    # Session files as systemd's session_save() writes them.
+    printf 'UID=1000\nUSER=alice\nACTIVE=1\nIS_DISPLAY=0\nSTATE=active\nREMOTE=1\nTYPE=tty\nCLASS=user\nSCOPE=session-3.scope\nFIFO=/run/systemd/sessions/3.ref\nTTY=pts/0\nREMOTE_HOST=192.0.2.5\nSERVICE=sshd\nLEADER=1234\nAUDIT=3\nREALTIME=1700000000123456\nMONOTONIC=123\n' >"$corpus/session-3"
+    ;;
+esac
+RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048
