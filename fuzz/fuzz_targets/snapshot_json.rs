@@ -7,12 +7,15 @@ use lingerscan::report::text::{TextOptions, render};
 use lingerscan::snapshot_io;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
     let path = std::path::Path::new("fuzz.json");
-    if let Ok(snapshot) = snapshot_io::parse(text, path) {
+    // The bytes as a file holds them: a BOM is dropped, bad UTF-8 is an error.
+    let Ok(text) = snapshot_io::decode_text(data.to_vec(), path) else { return };
+    if let Ok(snapshot) = snapshot_io::parse(&text, path) {
         let analysis = analyze(&snapshot, &AnalyzeOptions::for_snapshot(&snapshot));
         let report = render(&snapshot, &analysis, TextOptions::default());
         assert!(!report.contains('\x1b'));
+        assert!(!report.contains('\u{202e}') && !report.contains('\u{200b}'));
+        let _ = lingerscan::report::csv::document([&analysis]);
         let again = snapshot_io::parse(&snapshot_io::to_json(&snapshot), path).expect("round trip");
         assert_eq!(again, snapshot);
     }
