@@ -46,6 +46,13 @@ pub(super) fn explain(
         )
     };
     match user.state {
+        // Rows of another account made the script's ACTIVE: that is the reason to give.
+        UserState::Active if !live && !others.is_empty() && !lingering.is_empty() => {
+            Some(by_name(&format!(
+                "match domains, see no live session of this account, and find {} lingering",
+                named(&lingering)
+            )))
+        }
         UserState::Active if !lingering.is_empty() => Some(format!(
             "This user-level result is the script's rule (is the user logged on at all?); \
              the session findings judge each session, and {} of this user's linger: {}.",
@@ -63,11 +70,12 @@ pub(super) fn explain(
                 ""
             }
         )),
-        UserState::Lingering if user.unconfirmed() && lingering.is_empty() => Some(format!(
+        UserState::Lingering if user.unconfirmed() && lingering.is_empty() => Some(
             "The session findings call this INCONCLUSIVE: a source the decision needs could not \
              be read, and lingerscan does not call a session lingering on missing evidence; the \
              script does, with its warning."
-        )),
+                .to_string(),
+        ),
         UserState::Lingering if lingering.is_empty() && !others.is_empty() => Some(by_name(
             "match domains and find nothing of this account that lingers",
         )),
