@@ -405,6 +405,43 @@ mod tests {
     }
 
     #[test]
+    fn the_scripts_matching_ignores_domains() {
+        // Get-LingeringSessions.ps1:195-210: name only, case-insensitive.
+        let t = TargetUser::parse("FABRIKAM\\alice")
+            .unwrap()
+            .script_identity();
+        assert!(t.matches("CONTOSO\\ALICE"));
+        assert!(t.matches("alice"));
+        assert!(t.matches("\\alice"));
+        assert!(!t.matches("CONTOSO\\alicia"));
+        assert!(!t.matches("alice@contoso.com"));
+        assert!(!t.matches("   "));
+        let upn = TargetUser::parse("dave@example.com")
+            .unwrap()
+            .script_identity();
+        assert!(upn.matches("FABRIKAM\\dave"));
+        assert!(upn.matches("DAVE@EXAMPLE.COM"));
+        assert!(!upn.matches("dave@fabrikam.local"));
+    }
+
+    #[test]
+    fn the_remote_process_filter_compares_the_untrimmed_target() {
+        // Lines 380 (untrimmed) against 202 (trimmed).
+        let t = TargetUser::parse(" dave@example.com")
+            .unwrap()
+            .script_identity();
+        assert!(t.matches("dave@example.com"));
+        assert!(!t.matches_remote_process("dave@example.com"));
+        assert!(t.matches_remote_process("X\\dave"));
+    }
+
+    #[test]
+    fn case_folding_is_per_character() {
+        assert_eq!(fold_case("José"), "JOSÉ");
+        assert_eq!(fold_case("straße"), "STRAßE");
+    }
+
+    #[test]
     fn set_aside_accounts() {
         assert!(is_machine_account("DC01-SERVER-22$"));
         assert!(!is_machine_account("alice"));
