@@ -1,11 +1,16 @@
-//! Account names and how a target user is matched, as Get-LingeringSessions.ps1 does it.
+//! Account names, and the two ways a target user is matched.
 //!
 //! A target is `DOMAIN\user`, `user@domain.tld` (canonically `domain\user`)
-//! or a bare `user`. Matching is case-insensitive. A bare target matches the
-//! user in any domain; a domain target matches rows of that domain and rows
-//! that carry no domain at all (SMB sessions and some process lists name only
-//! the SAM account). A DNS domain matches its NetBIOS name when that is its
-//! first label (`contoso.com` ~ `CONTOSO`).
+//! or a bare `user`.
+//!
+//! - [`TargetUser::matches`] is lingerscan's own, domain-aware matching, used
+//!   by the per-session findings: case-insensitive; a bare target matches the
+//!   user in any domain; a domain target matches rows of that domain and rows
+//!   that carry no domain at all (SMB sessions and some process lists name
+//!   only the SAM account); a DNS domain matches its NetBIOS name when that is
+//!   its first label (`contoso.com` ~ `CONTOSO`).
+//! - [`ScriptIdentity`] is the script's matching, used by its user-level rule
+//!   (section 5): it never compares domains (see its docs).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,11 +28,20 @@ pub struct TargetUser {
     /// NetBIOS or DNS domain, as given; None for a bare name.
     pub domain: Option<String>,
     pub user: String,
+    /// The text exactly as typed (untrimmed): the script compares some
+    /// candidates with it verbatim (a UPN is matched only this way), so the
+    /// parsed parts alone cannot reproduce its rule. Accounts built from rows
+    /// carry their `DOMAIN\user` form.
+    #[serde(default)]
+    pub given: String,
 }
 
 impl TargetUser {
-    pub fn parse(text: &str) -> Result<Self, IdentityError> {
-        let text = text.trim();
+    /// Parse a target. Forms the script would take but that name no account
+    /// (`\alice`, `alice@`, `a\b\c`) are refused here: a documented
+    /// difference from the script, which would silently match odd rows.
+    pub fn parse(given: &str) -> Result<Self, IdentityError> {
+        let text = given.trim();
         if text.is_empty() {
             return Err(IdentityError::Empty);
         }
@@ -39,7 +53,28 @@ impl TargetUser {
         Ok(TargetUser {
             domain: domain.map(str::to_string),
             user: user.to_string(),
+            given: given.to_string(),
         })
+    }
+
+    /// An account seen in a source's rows, as a target (its `DOMAIN\user` form is what was "given").
+    /// The domain is kept as it is, even empty, so that [`TargetUser::matches`] reads it as before.
+    pub fn account(domain: Option<&str>, user: &str) -> Self {
+        TargetUser {
+            domain: domain.map(str::to_string),
+            user: user.to_string(),
+            given: display_account(domain, user),
+        }
+    }
+
+    /// The script's reading of this target (Get-TargetUserIdentity).
+    pub fn script_identity(&self) -> ScriptIdentity {
+        let given = if self.given.trim().is_empty() {
+            self.display()
+        } else {
+            self.given.clone()
+        };
+        ScriptIdentity::new(&given)
     }
 
     /// `DOMAIN\user` (or `user`), with the domain as given.
@@ -72,6 +107,124 @@ impl std::fmt::Display for TargetUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.display())
     }
+}
+
+/// The target as Get-LingeringSessions.ps1 reads and matches it.
+///
+/// Get-TargetUserIdentity (Get-LingeringSessions.ps1:171-193) trims the text
+/// and takes the SAM name from `DOMAIN\SAM` or `SAM@domain`, else the whole
+/// text. Test-IdentityMatch (195-210) then accepts a candidate (a non-blank
+/// `DOMAIN\user` or `user` string from a source) when, case-insensitively,
+/// it equals the trimmed text, the canonical `DOMAIN\SAM`, or the SAM, or
+/// ends with `\SAM`. Domains are never compared: `CONTOSO\alice` matches
+/// `FABRIKAM\alice`, and `dave@example.com` matches `FABRIKAM\dave`; a UPN
+/// candidate (`carol@app04.local`) matches only the identical UPN target.
+///
+/// Because lingerscan refuses targets whose SAM part holds a `\`, "ends
+/// with `\SAM`" is the same as "the part after the last `\` is SAM", and the
+/// canonical form needs no test of its own (it ends with `\SAM`); that is
+/// what lets [`ScriptKeys`] index candidates instead of scanning them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptIdentity {
+    /// The target exactly as given, case-folded (remote process filter, line 380).
+    raw_key: String,
+    /// The trimmed target, case-folded (line 202).
+    trimmed_key: String,
+    /// The SAM name, case-folded (lines 204-207).
+    sam_key: String,
+}
+
+impl ScriptIdentity {
+    pub fn new(given: &str) -> Self {
+        let trimmed = given.trim();
+        // The two regexes of lines 174 and 181, in order.
+        let sam = match trimmed.split_once('\\') {
+            Some((domain, sam)) if !domain.is_empty() && !sam.is_empty() => sam,
+            _ => match trimmed.split_once('@') {
+                Some((sam, domain)) if !sam.is_empty() && !domain.is_empty() => sam,
+                _ => trimmed,
+            },
+        };
+        ScriptIdentity {
+            raw_key: fold_case(given),
+            trimmed_key: fold_case(trimmed),
+            sam_key: fold_case(sam),
+        }
+    }
+
+    /// Test-IdentityMatch (Get-LingeringSessions.ps1:195-210): NetWkstaUserEnum
+    /// rows, logon sessions, local processes and SMB sessions.
+    pub fn matches(&self, candidate: &str) -> bool {
+        if candidate.trim().is_empty() {
+            return false;
+        }
+        self.matches_keys(&ScriptKeys::of(candidate), &self.trimmed_key)
+    }
+
+    /// The filter the script sends to a remote host for its processes
+    /// (Get-LingeringSessions.ps1:377-388): like Test-IdentityMatch, but it
+    /// compares with the target as typed, untrimmed (line 380), and splits
+    /// at the last `\` (384-385).
+    pub fn matches_remote_process(&self, candidate: &str) -> bool {
+        if candidate.is_empty() {
+            return false;
+        }
+        self.matches_keys(&ScriptKeys::of(candidate), &self.raw_key)
+    }
+
+    fn matches_keys(&self, keys: &ScriptKeys, whole_target: &str) -> bool {
+        keys.whole == whole_target
+            || keys.whole == self.sam_key
+            || keys.last.as_deref() == Some(self.sam_key.as_str())
+    }
+
+    /// The keys a candidate must have to match (for index lookups):
+    /// whole-string keys, then the key of the part after the last `\`.
+    pub fn lookup_keys(&self, remote_process: bool) -> ([&str; 2], &str) {
+        let whole = if remote_process {
+            self.raw_key.as_str()
+        } else {
+            self.trimmed_key.as_str()
+        };
+        ([whole, self.sam_key.as_str()], self.sam_key.as_str())
+    }
+}
+
+/// A candidate string's folded keys: the whole string, and (when it holds a
+/// `\`) the part after the last one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptKeys {
+    pub whole: String,
+    pub last: Option<String>,
+}
+
+impl ScriptKeys {
+    pub fn of(candidate: &str) -> Self {
+        let whole = fold_case(candidate);
+        let last = whole.rfind('\\').map(|i| whole[i + 1..].to_string());
+        ScriptKeys { whole, last }
+    }
+}
+
+/// Case folding as .NET's ordinal ignore-case comparison does it: each
+/// character to its simple upper case (one character, or itself when the
+/// upper case is several characters, as for `ß`). PowerShell's `-ieq`
+/// compares with the invariant culture instead; the two agree on letters
+/// that have a one-character upper case, which is every letter of every
+/// account name seen in practice.
+pub fn fold_case(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_uppercase();
+    }
+    text.chars()
+        .map(|c| {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// Case-insensitive equality without allocating (Unicode-aware, not just ASCII).
@@ -141,9 +294,18 @@ fn push_lowercase(out: &mut String, text: &str) {
     }
 }
 
-/// `NAME$`: a computer account. The script sets these aside.
+/// `NAME$`: a computer account or a (group) managed service account. The
+/// per-session findings set these aside; the script drops them only from
+/// NetWkstaUserEnum rows, and exactly when the name ends in `$`
+/// (Get-LingeringSessions.ps1:313, 463), which [`is_script_machine_row`] keeps.
 pub fn is_machine_account(user: &str) -> bool {
     user.trim_end().ends_with('$')
+}
+
+/// The script's test for a NetWkstaUserEnum row to drop: the user name, as
+/// returned and untrimmed, ends with `$` (Get-LingeringSessions.ps1:313, 463).
+pub fn is_script_machine_row(user: &str) -> bool {
+    user.ends_with('$')
 }
 
 /// Well-known service identities that hold logon sessions by design.
@@ -240,6 +402,43 @@ mod tests {
         let t = TargetUser::parse("alice@contoso.com").unwrap();
         assert!(t.matches(Some("CONTOSO"), "alice"));
         assert!(!t.matches(Some("FABRIKAM"), "alice"));
+    }
+
+    #[test]
+    fn the_scripts_matching_ignores_domains() {
+        // Get-LingeringSessions.ps1:195-210: name only, case-insensitive.
+        let t = TargetUser::parse("FABRIKAM\\alice")
+            .unwrap()
+            .script_identity();
+        assert!(t.matches("CONTOSO\\ALICE"));
+        assert!(t.matches("alice"));
+        assert!(t.matches("\\alice"));
+        assert!(!t.matches("CONTOSO\\alicia"));
+        assert!(!t.matches("alice@contoso.com"));
+        assert!(!t.matches("   "));
+        let upn = TargetUser::parse("dave@example.com")
+            .unwrap()
+            .script_identity();
+        assert!(upn.matches("FABRIKAM\\dave"));
+        assert!(upn.matches("DAVE@EXAMPLE.COM"));
+        assert!(!upn.matches("dave@fabrikam.local"));
+    }
+
+    #[test]
+    fn the_remote_process_filter_compares_the_untrimmed_target() {
+        // Lines 380 (untrimmed) against 202 (trimmed).
+        let t = TargetUser::parse(" dave@example.com")
+            .unwrap()
+            .script_identity();
+        assert!(t.matches("dave@example.com"));
+        assert!(!t.matches_remote_process("dave@example.com"));
+        assert!(t.matches_remote_process("X\\dave"));
+    }
+
+    #[test]
+    fn case_folding_is_per_character() {
+        assert_eq!(fold_case("José"), "JOSÉ");
+        assert_eq!(fold_case("straße"), "STRAßE");
     }
 
     #[test]

@@ -41,9 +41,9 @@ fn script_example_is_active() {
     let user = &analysis.users[0];
     assert_eq!(user.state, UserState::Active);
     assert_eq!(user.workstation_rows, vec![1]);
-    assert_eq!(user.logon_sessions, Some(1));
-    assert_eq!(user.processes, Some(28));
-    assert_eq!(user.smb_sessions, Some(0));
+    assert_eq!(user.logon_sessions, 1);
+    assert_eq!(user.processes, 28);
+    assert_eq!(user.smb_sessions, 0);
     assert_eq!(
         verdicts(&analysis),
         vec![(Verdict::Active, "TESTDOMAIN\\Administrator".to_string())]
@@ -79,12 +79,23 @@ fn upn_and_bare_targets_match_the_same_user() {
     ] {
         let analysis = run(&snapshot, Some(target));
         assert_eq!(analysis.users[0].state, UserState::Active, "{target}");
-        assert_eq!(analysis.users[0].processes, Some(28), "{target}");
+        assert_eq!(analysis.users[0].processes, 28, "{target}");
         assert_eq!(analysis.findings.len(), 1, "{target}");
     }
+    // The script compares account names only (Get-LingeringSessions.ps1:195-210):
+    // another domain's Administrator is the same user to its rule; the
+    // session findings, which match domains, see nothing of OTHERDOM's.
     let other_domain = run(&snapshot, Some("OTHERDOM\\Administrator"));
-    assert_eq!(other_domain.users[0].state, UserState::NotPresent);
+    assert_eq!(other_domain.users[0].state, UserState::Active);
     assert!(other_domain.findings.is_empty());
+    assert!(
+        other_domain.users[0]
+            .findings_differ
+            .as_deref()
+            .is_some_and(|d| d.contains("compares only the account name")),
+        "{:?}",
+        other_domain.users[0].findings_differ
+    );
 }
 
 #[test]
@@ -180,15 +191,19 @@ fn disconnected_rdp_lingers_only_past_max_idle() {
 }
 
 #[test]
-fn failed_process_source_is_inconclusive_never_lingering() {
+fn failed_process_source_is_the_scripts_unconfirmed_lingering() {
     let analysis = run(
         &fixture("process_source_failed.json"),
         Some("TESTDOMAIN\\alice"),
     );
     let user = &analysis.users[0];
-    assert_eq!(user.state, UserState::Inconclusive);
+    // The script's section 5: LINGERING with its "IMPORTANT" warning
+    // (Get-LingeringSessions.ps1:472-484); the findings stay INCONCLUSIVE
+    // and the exit status says "could not decide".
+    assert_eq!(user.state, UserState::Lingering);
+    assert!(user.unconfirmed());
     assert_eq!(user.unchecked, vec![Source::Processes]);
-    assert_eq!(user.processes, None);
+    assert_eq!(user.processes, 0);
     assert_eq!(
         verdicts(&analysis),
         vec![(Verdict::Inconclusive, "TESTDOMAIN\\alice".to_string())]
@@ -281,7 +296,8 @@ fn remote_scan_without_logon_sessions_cannot_call_a_user_stale() {
     snapshot.interactive_sessions = Observed::failed(FailureKind::NotSupported, None, reason);
     let analysis = run(&snapshot, Some("alice"));
     assert_eq!(analysis.findings[0].verdict, Verdict::Inconclusive);
-    assert_eq!(analysis.users[0].state, UserState::Inconclusive);
+    assert_eq!(analysis.users[0].state, UserState::Lingering);
+    assert!(analysis.users[0].unconfirmed());
     assert_eq!(analysis.outcome(), Outcome::Undecided);
 }
 

@@ -71,7 +71,13 @@ fn a_remote_scan_from_linux_gets_the_real_next_step_not_run_elevated() {
         "not available over MS-RPC from Linux",
     );
     let report = text(&s, Some("TESTDOMAIN\\alice"));
-    assert!(report.contains("INCONCLUSIVE USER STATE"), "{report}");
+    // The script's verdict, with its warning; the findings stay INCONCLUSIVE.
+    assert!(report.contains("LINGERING USER STATE"), "{report}");
+    assert!(
+        report.contains("IMPORTANT: Section 2 and/or Section 3"),
+        "{report}"
+    );
+    assert!(report.contains("INCONCLUSIVE"), "{report}");
     assert!(!report.contains("Run elevated"), "{report}");
     assert!(
         report.contains("cannot read logon sessions or processes"),
@@ -116,19 +122,40 @@ fn failed_and_absent_sources_are_listed_apart() {
 }
 
 #[test]
-fn a_machine_account_target_is_set_aside_not_missing() {
+fn a_machine_account_target_gets_the_scripts_result_and_counts() {
     let mut s = fixture("lingering_wksta.json");
     if let Observed::Ok { rows } = &mut s.workstation_users {
         let mut machine = rows[0].clone();
         machine.user = "WS01$".into();
         rows.push(machine);
     }
+    if let Observed::Ok { rows } = &mut s.logon_sessions {
+        rows.push(lingerscan::model::LogonSession {
+            logon_id: "999".into(),
+            user: Some("WS01$".into()),
+            domain: Some("TESTDOMAIN".into()),
+            logon_type: Some(0),
+            ..Default::default()
+        });
+    }
     let report = text(&s, Some("WS01$"));
+    // The script drops `NAME$` rows from NetWkstaUserEnum only
+    // (Get-LingeringSessions.ps1:313, 463), so the target is never listed,
+    // while section 2 and the summary count its logon session.
+    assert!(report.contains("NOT LOGGED ON: WS01$"), "{report}");
     assert!(
-        report.contains("SET ASIDE: WS01$ is a machine account"),
+        report.contains("Active logon sessions found: 1"),
         "{report}"
     );
-    assert!(!report.contains("not listed"), "{report}");
+    assert!(
+        report.contains("Has WMI logon session: True (1 session(s))"),
+        "{report}"
+    );
+    assert!(report.contains("Active Logon Sessions: 1"), "{report}");
+    assert!(
+        report.contains("a machine or managed service account is never listed"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -146,8 +173,24 @@ fn linux_reports_use_linux_words() {
 }
 
 #[test]
-fn an_active_user_with_a_leaked_session_gets_one_line_explaining_both() {
+fn a_user_the_script_does_not_list_but_with_a_leaked_session_gets_one_line_explaining_both() {
+    // hank has a logind session and nothing in utmp: the script's gate says
+    // not logged on (Get-LingeringSessions.ps1:467, 501-504); the findings
+    // see the leaked session, and one line says why the two differ.
     let report = text(&fixture("linux_mixed.json"), Some("hank"));
+    let section5 = &report
+        [report.find("SECTION 5").expect("s5")..report.find("SESSION FINDINGS").expect("findings")];
+    assert!(section5.contains("NOT LOGGED ON: hank"), "{section5}");
+    assert!(
+        section5.contains("the script looks no further when utmp does not list the user"),
+        "{section5}"
+    );
+    assert!(section5.contains("LEAKED_LOGON 9"), "{section5}");
+}
+
+#[test]
+fn an_active_user_with_a_lingering_session_gets_one_line_explaining_both() {
+    let report = text(&fixture("disconnected_rdp.json"), None);
     let section5 = &report
         [report.find("SECTION 5").expect("s5")..report.find("SESSION FINDINGS").expect("findings")];
     assert!(section5.contains("ACTIVE USER STATE"), "{section5}");
@@ -155,7 +198,7 @@ fn an_active_user_with_a_leaked_session_gets_one_line_explaining_both() {
         section5.contains("user-level result is the script's rule"),
         "{section5}"
     );
-    assert!(section5.contains("LEAKED_LOGON 9"), "{section5}");
+    assert!(section5.contains("DISCONNECTED 770001"), "{section5}");
 }
 
 #[test]

@@ -78,7 +78,6 @@ pub(super) struct SnapshotIndex<'a> {
     /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
     pub unattributed_procs: Vec<u32>,
     procs_by_user: AccountIndex,
-    workstation_by_user: AccountIndex,
     logons_by_user: AccountIndex,
     smb_by_user: AccountIndex,
     /// Interactive rows by session id.
@@ -131,13 +130,6 @@ impl<'a> SnapshotIndex<'a> {
             login_pid_rows,
             unattributed_procs,
             procs_by_user: AccountIndex::build(processes.iter().map(|p| p.user.as_deref())),
-            workstation_by_user: AccountIndex::build(
-                snapshot
-                    .workstation_users
-                    .rows_or_empty()
-                    .iter()
-                    .map(|w| Some(w.user.as_str())),
-            ),
             logons_by_user: AccountIndex::build(logons.iter().map(|l| l.user.as_deref())),
             smb_by_user: AccountIndex::build(smb.iter().map(|s| s.user.as_deref())),
             interactive_by_id: snapshot
@@ -153,13 +145,6 @@ impl<'a> SnapshotIndex<'a> {
 
 /// Rows of each source that belong to an account (domain-aware, case-insensitive).
 impl<'a> SnapshotIndex<'a> {
-    pub fn workstation_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
-        let rows = self.snapshot.workstation_users.rows_or_empty();
-        self.workstation_by_user.matching(account, move |r| {
-            Some(rows[r as usize].logon_domain.as_str())
-        })
-    }
-
     pub fn logons_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
         let rows = self.snapshot.logon_sessions.rows_or_empty();
         self.logons_by_user

@@ -12,6 +12,7 @@ mod index;
 mod login_process;
 mod own_connection;
 mod sessions;
+mod user_contrast;
 mod users;
 
 use std::time::Duration;
@@ -24,7 +25,7 @@ use crate::identity::TargetUser;
 use crate::model::{FailureKind, HostSnapshot, Observed, Platform, Source, SourceFailure};
 
 pub use sessions::human_duration;
-pub use users::{UserAssessment, UserState};
+pub use users::{ScriptWarning, UserAssessment, UserState};
 
 /// Default for `--max-idle`: a disconnected or idle session older than this lingers.
 pub const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(24 * 3600);
@@ -170,7 +171,8 @@ pub struct Analysis {
     pub target: Option<String>,
     pub max_idle_secs: u64,
     pub findings: Vec<Finding>,
-    /// The script's user-level rule, per user (or for the target only).
+    /// The script's user-level rule and counts, per user (or for the target
+    /// only); without a target, each account as if it had been the script's target.
     pub users: Vec<UserAssessment>,
     pub failed_sources: Vec<FailedSource>,
     /// Rows that are this scan's own connection to the host (its SMB session,
@@ -218,7 +220,12 @@ impl Analysis {
     }
 
     pub fn outcome(&self) -> Outcome {
-        let user_lingers = self.users.iter().any(|u| u.state == UserState::Lingering);
+        // A lingering user the script itself warns about (a failed query) is
+        // not confirmed: that leaves the question open instead.
+        let user_lingers = self
+            .users
+            .iter()
+            .any(|u| u.state == UserState::Lingering && !u.unconfirmed());
         if user_lingers || self.findings.iter().any(|f| f.lingering) {
             return Outcome::Lingering;
         }
@@ -229,7 +236,7 @@ impl Analysis {
         let undecided_user = self
             .users
             .iter()
-            .any(|u| u.state == UserState::Inconclusive);
+            .any(|u| u.state == UserState::Inconclusive || u.unconfirmed());
         // "Nothing lingers" is only claimed when every source was read, or is
         // absent from the host altogether; a source this collector could not
         // look at (even one it does not support) leaves the question open.
@@ -259,7 +266,7 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
     let index = index::SnapshotIndex::build(snapshot);
     let own = own_connection::find(snapshot);
     let findings = sessions::session_findings(snapshot, &index, options, &own);
-    let users = users::assess_users(snapshot, &index, options, &own);
+    let users = users::assess_users(snapshot, &index, options, &own, &findings);
     let notes = sessions::idle_notes(snapshot, &findings, options);
     let failed_sources = Source::ALL
         .iter()

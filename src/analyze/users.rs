@@ -1,7 +1,27 @@
-//! The script's user-level rule (its section 5), kept as its own result:
-//! a user listed by the workstation service with no logon session and no
-//! process lingers; any logon session or process makes the user active.
-//! SMB sessions are informational only, as in the script.
+//! The script's user-level rule (its section 5) and the counts of its
+//! sections 2-4, as Get-LingeringSessions.ps1 computes them.
+//!
+//! - Matching is the script's ([`ScriptIdentity`]): by account name only,
+//!   never by domain.
+//! - The gate: only a user NetWkstaUserEnum lists (machine-account rows
+//!   dropped) can be ACTIVE or LINGERING (Get-LingeringSessions.ps1:461-467);
+//!   anyone else is NOT LOGGED ON ("Nothing to analyze", 501-504), whatever
+//!   the other sources say or whether they could be read.
+//! - A listed user with no logon session and no process lingers (472); one
+//!   with either is active (491). SMB is informational (470, 485, 496).
+//! - Sections 2-4 count every matching row, `NAME$` accounts included; only
+//!   NetWkstaUserEnum rows of `NAME$` accounts are dropped (313, 463).
+//! - A logon-session or process query that failed counts 0 and, for a
+//!   lingering user, adds the script's "IMPORTANT" warning (479-484).
+//!
+//! Two documented differences: a NetWkstaUserEnum that could not be read
+//! gives INCONCLUSIVE (the script would find nothing to analyse), and
+//! malformed targets are refused before this runs. lingerscan's stricter,
+//! domain-aware view is the per-session findings; where it answers
+//! differently for a user, [`super::user_contrast`] says so in one line.
+//!
+//! Without a target, every account a login source shows is assessed as if
+//! it had been given as the script's target.
 
 use foldhash::{HashMap, HashMapExt};
 
@@ -9,40 +29,81 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::index::SnapshotIndex;
-use super::login_process::{self, LoginRecord};
+use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
-use super::{AnalyzeOptions, rules_out};
-use crate::identity::{TargetUser, is_set_aside, write_account_key};
-use crate::model::{HostSnapshot, Source};
+use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
+use crate::identity::{
+    ScriptIdentity, ScriptKeys, TargetUser, display_account, is_script_machine_row, is_set_aside,
+    write_account_key,
+};
+use crate::model::{HostSnapshot, Platform, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserState {
     /// Listed by the workstation service, no logon session, no process.
     Lingering,
-    /// Has a logon session or a process.
+    /// Listed by the workstation service, with a logon session or a process.
     Active,
-    /// Not listed by the workstation service, and nothing else either: not logged on.
+    /// Not listed by the workstation service: the script has nothing to analyse.
     NotPresent,
-    /// A source the rule needs could not be read.
+    /// The workstation service's list could not be read (lingerscan's one
+    /// difference in verdict: the script would say there is nothing to analyse).
     Inconclusive,
-    /// A machine account (`NAME$`) or a well-known service identity, named as
-    /// the target: set aside, as the script sets them aside, and not judged.
-    SetAside,
+}
+
+/// The script's warnings that bear on this result, in the order it prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptWarning {
+    /// "NetWkstaUserEnum failed: …" (Get-LingeringSessions.ps1:131-141).
+    WorkstationListFailed,
+    /// "Error getting logon sessions: …" (350-353).
+    LogonSessionsFailed,
+    /// "Remote process enumeration failed …" (390-393) or "Error getting processes: …" (404-406).
+    ProcessesFailed,
+    /// "SMB session query skipped or failed …" (431-432) or "Error getting SMB sessions: …" (444-445).
+    SmbSessionsFailed,
+    /// "IMPORTANT: Section 2 and/or Section 3 did not complete successfully …"
+    /// (479-484): a lingering result that rests on a failed query.
+    ChecksIncomplete,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserAssessment {
     pub user: String,
     pub state: UserState,
-    /// Matching rows of the workstation-user list (machine accounts excluded).
+    /// The user's NetWkstaUserEnum rows as the script selects them (machine-account rows dropped).
     pub workstation_rows: Vec<u32>,
-    /// Counts per source; None when that source could not be read.
-    pub logon_sessions: Option<usize>,
-    pub processes: Option<usize>,
-    pub smb_sessions: Option<usize>,
-    /// Sources the rule needed that failed (the script's "checks were incomplete" warning).
+    /// The script's counts: matching rows of sections 2, 3 and 4 (0 when the query failed).
+    pub logon_sessions: usize,
+    pub processes: usize,
+    pub smb_sessions: usize,
+    /// Linux only: live utmp login processes (sshd, smbd) not already among
+    /// `processes`; they keep a utmp-listed user active as a process would.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub login_processes: usize,
+    /// The rows behind the counts (indices into the snapshot's sources).
+    pub logon_rows: Vec<u32>,
+    pub process_rows: Vec<u32>,
+    pub smb_rows: Vec<u32>,
+    /// Sources the rule reads that failed (workstation list, logon sessions, processes).
     pub unchecked: Vec<Source>,
+    pub warnings: Vec<ScriptWarning>,
+    /// Where the per-session findings answer differently for this user, why (one sentence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings_differ: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl UserAssessment {
+    /// A lingering result the script itself says not to trust yet.
+    pub fn unconfirmed(&self) -> bool {
+        self.warnings.contains(&ScriptWarning::ChecksIncomplete)
+    }
 }
 
 pub(super) fn assess_users(
@@ -50,38 +111,46 @@ pub(super) fn assess_users(
     index: &SnapshotIndex<'_>,
     options: &AnalyzeOptions,
     own: &OwnRows,
+    findings: &[Finding],
 ) -> Vec<UserAssessment> {
     let accounts = match &options.target {
         Some(target) => vec![target.clone()],
         None => accounts_on_host(snapshot, own),
     };
+    let script = ScriptIndex::build(snapshot, own);
     accounts
         .iter()
-        .map(|a| assess(snapshot, index, a, own))
+        .map(|a| {
+            let mut user = assess(snapshot, index, &script, a);
+            user.findings_differ = user_contrast::explain(snapshot, a, &user, findings);
+            user
+        })
         .collect()
 }
 
-/// Every human account seen by a login source (not processes alone, which
-/// would list every daemon), with domain-less duplicates folded into the
-/// domain-qualified account of the same name.
+/// Every account a login source shows (not processes alone, which would
+/// list every daemon), with domain-less duplicates folded into the
+/// domain-qualified account of the same name. NetWkstaUserEnum accounts are
+/// all kept but `NAME$` rows (the script drops only those); the other
+/// sources leave out machine accounts and service identities, which the
+/// gate would call not logged on anyway.
 fn accounts_on_host(snapshot: &HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
     let mut seen: HashMap<String, TargetUser> = HashMap::new();
     let mut key = String::new();
-    let mut add = |domain: Option<&str>, user: &str| {
+    let mut add = |domain: Option<&str>, user: &str, listed: bool| {
         let domain = domain.map(str::trim).filter(|d| !d.is_empty());
         let user = user.trim();
         // Most rows repeat an account already seen: build its key in a reused buffer.
         write_account_key(&mut key, domain, user);
-        if seen.contains_key(&key) || is_set_aside(domain, user) {
+        let skip = if listed {
+            user.is_empty() || is_script_machine_row(user)
+        } else {
+            is_set_aside(domain, user)
+        };
+        if skip || seen.contains_key(&key) {
             return;
         }
-        seen.insert(
-            key.clone(),
-            TargetUser {
-                domain: domain.map(str::to_string),
-                user: user.to_string(),
-            },
-        );
+        seen.insert(key.clone(), TargetUser::account(domain, user));
     };
     for (row, w) in snapshot
         .workstation_users
@@ -90,24 +159,24 @@ fn accounts_on_host(snapshot: &HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
         .enumerate()
     {
         if !own.workstation.contains(&(row as u32)) {
-            add(Some(&w.logon_domain), &w.user);
+            add(Some(&w.logon_domain), &w.user, true);
         }
     }
     for l in snapshot.logon_sessions.rows_or_empty() {
         if let Some(user) = &l.user {
-            add(l.domain.as_deref(), user);
+            add(l.domain.as_deref(), user, false);
         }
     }
     for i in snapshot.interactive_sessions.rows_or_empty() {
         if let Some(user) = &i.user {
-            add(i.domain.as_deref(), user);
+            add(i.domain.as_deref(), user, false);
         }
     }
     for (row, s) in snapshot.smb_sessions.rows_or_empty().iter().enumerate() {
         if let Some(user) = &s.user
             && !own.smb.contains(&(row as u32))
         {
-            add(s.domain.as_deref(), user);
+            add(s.domain.as_deref(), user, false);
         }
     }
     let qualified: std::collections::HashSet<String> = seen
@@ -123,43 +192,205 @@ fn accounts_on_host(snapshot: &HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
     accounts.into_iter().map(|(_, t)| t).collect()
 }
 
+/// Rows of one source by the script's keys of their candidate string.
+#[derive(Default)]
+struct KeyIndex {
+    whole: HashMap<String, Vec<u32>>,
+    last: HashMap<String, Vec<u32>>,
+}
+
+impl KeyIndex {
+    /// `candidates` gives each row's candidate string, None for a row the script cannot match.
+    fn build(candidates: impl Iterator<Item = Option<String>>) -> Self {
+        let mut index = KeyIndex::default();
+        for (row, candidate) in candidates.enumerate() {
+            // A blank candidate never matches (Test-IdentityMatch line 201;
+            // the remote filter's `-not $_.UserName`, line 378, lets blanks
+            // through, but no valid target equals a blank string).
+            let Some(candidate) = candidate.filter(|c| !c.trim().is_empty()) else {
+                continue;
+            };
+            let keys = ScriptKeys::of(&candidate);
+            if let Some(last) = keys.last {
+                index.last.entry(last).or_default().push(row as u32);
+            }
+            index.whole.entry(keys.whole).or_default().push(row as u32);
+        }
+        index
+    }
+
+    /// Rows whose candidate the script accepts for `identity`, in row order.
+    fn matching(&self, identity: &ScriptIdentity, remote_process: bool) -> Vec<u32> {
+        let (wholes, last) = identity.lookup_keys(remote_process);
+        let mut rows: Vec<u32> = wholes
+            .iter()
+            .filter_map(|k| self.whole.get(*k))
+            .chain(self.last.get(last))
+            .flatten()
+            .copied()
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+}
+
+/// The candidate strings the script would compare, per source, indexed.
+struct ScriptIndex {
+    workstation: KeyIndex,
+    logons: KeyIndex,
+    processes: KeyIndex,
+    smb: KeyIndex,
+    /// Processes were listed on the host itself (Get-Process), not sent a filter over WinRM.
+    local: bool,
+}
+
+impl ScriptIndex {
+    fn build(snapshot: &HostSnapshot, own: &OwnRows) -> Self {
+        let workstation = snapshot
+            .workstation_users
+            .rows_or_empty()
+            .iter()
+            .enumerate();
+        ScriptIndex {
+            // FullName is `LogonDomain\Username`, or Username when the domain is
+            // empty (lines 118-122); `NAME$` rows are dropped (313, 463). The
+            // scan's own row is not the host's state and is left out.
+            workstation: KeyIndex::build(workstation.map(|(row, w)| {
+                (!is_script_machine_row(&w.user) && !own.workstation.contains(&(row as u32))).then(
+                    || match w.logon_domain.as_str() {
+                        "" => w.user.clone(),
+                        domain => format!("{domain}\\{}", w.user),
+                    },
+                )
+            })),
+            // Win32_Account's `Domain\Name` (line 236), always with the
+            // backslash; a session with no resolvable account has no candidate.
+            logons: KeyIndex::build(snapshot.logon_sessions.rows_or_empty().iter().map(|l| {
+                l.user
+                    .as_ref()
+                    .map(|u| format!("{}\\{u}", l.domain.as_deref().unwrap_or_default()))
+            })),
+            // Get-Process's UserName, `DOMAIN\user` (lines 369, 377-388).
+            processes: KeyIndex::build(
+                snapshot
+                    .processes
+                    .rows_or_empty()
+                    .iter()
+                    .map(|p| p.user.clone()),
+            ),
+            // Get-SmbSession's ClientUserName (lines 423, 430), as the row names it.
+            smb: KeyIndex::build(
+                snapshot
+                    .smb_sessions
+                    .rows_or_empty()
+                    .iter()
+                    .enumerate()
+                    .map(|(row, s)| {
+                        let own_row = own.smb.contains(&(row as u32));
+                        s.user
+                            .as_deref()
+                            .filter(|_| !own_row)
+                            .map(|u| display_account(s.domain.as_deref(), u))
+                    }),
+            ),
+            local: snapshot.collector.ends_with("-local"),
+        }
+    }
+}
+
 fn assess(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
+    script: &ScriptIndex,
     account: &TargetUser,
-    own: &OwnRows,
 ) -> UserAssessment {
-    if is_set_aside(account.domain.as_deref(), &account.user) {
-        return UserAssessment {
-            user: account.display(),
-            state: UserState::SetAside,
-            workstation_rows: Vec::new(),
-            logon_sessions: None,
-            processes: None,
-            smb_sessions: None,
-            unchecked: Vec::new(),
-        };
-    }
-    let workstation = snapshot.workstation_users.rows_or_empty();
-    let mut workstation_rows: Vec<u32> = index
-        .workstation_of(account)
-        .filter(|&r| {
-            !is_set_aside(None, &workstation[r as usize].user) && !own.workstation.contains(&r)
-        })
-        .collect();
-    workstation_rows.sort_unstable();
-    let count_if = |ok: bool, n: usize| ok.then_some(n);
-    let logon_sessions = count_if(
-        rules_out(&snapshot.logon_sessions),
-        index.logons_of(account).count(),
+    let identity = account.script_identity();
+    // A failed query leaves the script's list empty (its initial `@()`,
+    // lines 280-283); a source the host does not have is empty too.
+    let rows_if = |ok: bool, rows: Vec<u32>| if ok { rows } else { Vec::new() };
+    let wksta_ok = rules_out(&snapshot.workstation_users);
+    let logon_ok = rules_out(&snapshot.logon_sessions);
+    let process_ok = rules_out(&snapshot.processes);
+    let smb_ok = rules_out(&snapshot.smb_sessions);
+    let workstation_rows = rows_if(wksta_ok, script.workstation.matching(&identity, false));
+    let logon_rows = rows_if(logon_ok, script.logons.matching(&identity, false));
+    let process_rows = rows_if(
+        process_ok,
+        script.processes.matching(&identity, !script.local),
     );
-    // On Linux a live utmp login process is a process of that login even when
-    // it runs as root (sshd, smbd), so it counts like one; a pid reused since
-    // the login does not.
-    let live_login_processes = workstation_rows
+    let smb_rows = rows_if(smb_ok, script.smb.matching(&identity, false));
+    let login_processes = if snapshot.platform == Platform::Linux {
+        live_login_processes(snapshot, index, &workstation_rows, &process_rows)
+    } else {
+        0
+    };
+
+    let mut warnings: Vec<ScriptWarning> = [
+        (wksta_ok, ScriptWarning::WorkstationListFailed),
+        (logon_ok, ScriptWarning::LogonSessionsFailed),
+        (process_ok, ScriptWarning::ProcessesFailed),
+        (smb_ok, ScriptWarning::SmbSessionsFailed),
+    ]
+    .into_iter()
+    .filter(|(ok, _)| !ok)
+    .map(|(_, w)| w)
+    .collect();
+    let unchecked: Vec<Source> = [
+        (wksta_ok, Source::WorkstationUsers),
+        (logon_ok, Source::LogonSessions),
+        (process_ok, Source::Processes),
+    ]
+    .into_iter()
+    .filter(|(ok, _)| !ok)
+    .map(|(_, s)| s)
+    .collect();
+
+    let has_logon = !logon_rows.is_empty();
+    let has_process = !process_rows.is_empty() || login_processes > 0;
+    let state = if !wksta_ok {
+        UserState::Inconclusive
+    } else if workstation_rows.is_empty() {
+        UserState::NotPresent
+    } else if !has_logon && !has_process {
+        if !logon_ok || !process_ok {
+            warnings.push(ScriptWarning::ChecksIncomplete);
+        }
+        UserState::Lingering
+    } else {
+        UserState::Active
+    };
+    UserAssessment {
+        user: account.display(),
+        state,
+        logon_sessions: logon_rows.len(),
+        processes: process_rows.len(),
+        smb_sessions: smb_rows.len(),
+        login_processes,
+        workstation_rows,
+        logon_rows,
+        process_rows,
+        smb_rows,
+        unchecked,
+        warnings,
+        findings_differ: None,
+    }
+}
+
+/// On Linux a live utmp login process is a process of that login even when
+/// it runs as root (sshd, smbd), so it counts like one; a pid reused since
+/// the login does not, and one already counted by name is not counted twice.
+fn live_login_processes(
+    snapshot: &HostSnapshot,
+    index: &SnapshotIndex<'_>,
+    workstation_rows: &[u32],
+    process_rows: &[u32],
+) -> usize {
+    let workstation = snapshot.workstation_users.rows_or_empty();
+    workstation_rows
         .iter()
-        .filter(|&&r| {
-            let entry = &workstation[r as usize];
+        .filter_map(|&r| workstation.get(r as usize))
+        .filter(|entry| {
             entry.pid.is_some_and(|pid| {
                 let record = LoginRecord {
                     pid,
@@ -168,50 +399,12 @@ fn assess(
                     since: entry.login_time,
                     alive_hint: entry.pid_alive,
                 };
-                login_process::check(snapshot, index, &record).is_alive()
+                match login_process::check(snapshot, index, &record) {
+                    LoginProcess::Alive(Some(row)) => process_rows.binary_search(&row).is_err(),
+                    LoginProcess::Alive(None) => true,
+                    _ => false,
+                }
             })
         })
-        .count();
-    let process_count = count_if(
-        rules_out(&snapshot.processes),
-        index.processes_of(account).count() + live_login_processes,
-    );
-    let smb_sessions = count_if(
-        rules_out(&snapshot.smb_sessions),
-        index
-            .smb_of(account)
-            .filter(|r| !own.smb.contains(r))
-            .count(),
-    );
-    let unchecked: Vec<Source> = [
-        (
-            Source::WorkstationUsers,
-            rules_out(&snapshot.workstation_users),
-        ),
-        (Source::LogonSessions, logon_sessions.is_some()),
-        (Source::Processes, process_count.is_some()),
-    ]
-    .into_iter()
-    .filter(|(_, ok)| !ok)
-    .map(|(s, _)| s)
-    .collect();
-    let active = logon_sessions.unwrap_or(0) > 0 || process_count.unwrap_or(0) > 0;
-    let state = if active {
-        UserState::Active
-    } else if !unchecked.is_empty() {
-        UserState::Inconclusive
-    } else if workstation_rows.is_empty() {
-        UserState::NotPresent
-    } else {
-        UserState::Lingering
-    };
-    UserAssessment {
-        user: account.display(),
-        state,
-        workstation_rows,
-        logon_sessions,
-        processes: process_count,
-        smb_sessions,
-        unchecked,
-    }
+        .count()
 }

@@ -89,10 +89,7 @@ fn same_login_time(utmp: Option<Timestamp>, session_start: Option<Timestamp>) ->
 /// Could an unreadable process belong to this account? Only if its owner is unknown or the same.
 fn unattributed_could_belong(ctx: &Ctx<'_>, domain: Option<&str>, user: &str) -> bool {
     let processes = ctx.snapshot.processes.rows_or_empty();
-    let owner = TargetUser {
-        domain: domain.map(str::to_string),
-        user: user.to_string(),
-    };
+    let owner = TargetUser::account(domain, user);
     ctx.index.unattributed_procs.iter().any(|&row| {
         processes[row as usize]
             .user
@@ -210,10 +207,7 @@ fn smb_of_user(ctx: &Ctx<'_>, user: &str) -> Vec<u32> {
     if !ctx.snapshot.smb_sessions.is_ok() {
         return Vec::new();
     }
-    let target = TargetUser {
-        domain: None,
-        user: user.to_string(),
-    };
+    let target = TargetUser::account(None, user);
     ctx.index.smb_of(&target).collect()
 }
 

@@ -177,10 +177,7 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
     let mut findings = Vec::new();
     for (first, wk_rows) in groups.into_values() {
         let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
-        let account = TargetUser {
-            domain: domain.map(str::to_string),
-            user: first.user.clone(),
-        };
+        let account = TargetUser::account(domain, &first.user);
         let has_logon = ctx.index.logons_of(&account).next().is_some();
         let has_process = ctx.index.processes_of(&account).next().is_some();
         if has_logon || has_process {

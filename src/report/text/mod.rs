@@ -14,7 +14,9 @@ use jiff::Timestamp;
 use super::sanitize::for_terminal;
 use super::table::{Align, Table};
 use crate::analyze::{Analysis, Finding, UserAssessment, UserState, Verdict, human_duration};
-use crate::identity::{TargetUser, display_account, is_set_aside, split_account};
+use crate::identity::{
+    TargetUser, display_account, is_script_machine_row, is_set_aside, split_account,
+};
 use crate::model::{
     FailureKind, HostSnapshot, Observed, Source, SourceFailure, WorkstationUser, logon_type_name,
 };
@@ -28,6 +30,15 @@ pub struct TextOptions {
     pub color: bool,
     /// The snapshot was read from a file rather than collected now.
     pub offline: bool,
+}
+
+/// Indices of the rows that pass `keep`.
+fn indices<R>(rows: &[R], keep: impl Fn(usize, &R) -> bool) -> Vec<u32> {
+    rows.iter()
+        .enumerate()
+        .filter(|(i, r)| keep(*i, r))
+        .map(|(i, _)| i as u32)
+        .collect()
 }
 
 struct Writer<'a> {
@@ -71,7 +82,7 @@ fn true_false(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
     fn line(&mut self, text: &str) {
         self.out.push_str(text);
         self.out.push('\n');
@@ -122,13 +133,76 @@ impl Writer<'_> {
             .unwrap_or_default()
     }
 
-    fn wanted_account(&self, account: &str) -> bool {
-        let (domain, user) = split_account(account);
-        !is_set_aside(domain, user) && self.target.as_ref().is_none_or(|t| t.matches(domain, user))
+    /// The target's result (the script's rule), when there is a target.
+    fn target_result(&self) -> Option<&'a UserAssessment> {
+        self.target.as_ref()?;
+        self.analysis.users.first()
     }
 
-    fn wanted(&self, domain: Option<&str>, user: &str) -> bool {
-        !is_set_aside(domain, user) && self.target.as_ref().is_none_or(|t| t.matches(domain, user))
+    /// The rows sections 2-4 and the summary show and count for a source:
+    /// with a target, the rows the script's rule counted for it (so every
+    /// count printed twice is one number); without, every row of an account
+    /// that is not a machine account or service identity. None when the
+    /// source could not be read.
+    fn section_rows(&self, source: Source) -> Option<Vec<u32>> {
+        let s = self.snapshot;
+        let read = match source {
+            Source::WorkstationUsers => s.workstation_users.is_ok(),
+            Source::LogonSessions => s.logon_sessions.is_ok(),
+            Source::Processes => s.processes.is_ok(),
+            Source::SmbSessions => s.smb_sessions.is_ok(),
+            Source::InteractiveSessions => s.interactive_sessions.is_ok(),
+        };
+        if !read {
+            return None;
+        }
+        if let Some(user) = self.target_result() {
+            return Some(match source {
+                Source::WorkstationUsers => user.workstation_rows.clone(),
+                Source::LogonSessions => user.logon_rows.clone(),
+                Source::Processes => user.process_rows.clone(),
+                Source::SmbSessions => user.smb_rows.clone(),
+                Source::InteractiveSessions => Vec::new(),
+            });
+        }
+        let own = self.own_rows(source);
+        let keep = |row: usize, domain: Option<&str>, user: &str| {
+            !is_set_aside(domain, user) && !own.contains(&(row as u32))
+        };
+        let rows: Vec<u32> = match source {
+            // The script drops only `NAME$` rows from this list.
+            Source::WorkstationUsers => indices(s.workstation_users.rows_or_empty(), |r, w| {
+                !is_script_machine_row(&w.user) && !own.contains(&(r as u32))
+            }),
+            Source::LogonSessions => indices(s.logon_sessions.rows_or_empty(), |r, l| {
+                l.user
+                    .as_deref()
+                    .is_some_and(|u| keep(r, l.domain.as_deref(), u))
+            }),
+            Source::Processes => indices(s.processes.rows_or_empty(), |r, p| {
+                p.user.as_deref().is_some_and(|u| {
+                    let (domain, user) = split_account(u);
+                    keep(r, domain, user)
+                })
+            }),
+            Source::SmbSessions => indices(s.smb_sessions.rows_or_empty(), |r, x| {
+                x.user
+                    .as_deref()
+                    .is_some_and(|u| keep(r, x.domain.as_deref(), u))
+            }),
+            Source::InteractiveSessions => Vec::new(),
+        };
+        Some(rows)
+    }
+
+    /// Rows of a source that are this scan's own connection.
+    fn own_rows(&self, source: Source) -> Vec<u32> {
+        self.analysis
+            .own_connection
+            .iter()
+            .filter(|e| e.source == source)
+            .flat_map(|e| e.rows.iter().copied())
+            .collect()
     }
 
     fn paint(&self, verdict: Verdict, lingering: bool) -> String {

@@ -3,7 +3,8 @@
 use crate::identity::display_account;
 
 use super::{
-    Align, Observed, Table, WorkstationUser, Writer, fmt_time, for_terminal, logon_type_name,
+    Align, Observed, Source, Table, WorkstationUser, Writer, fmt_time, for_terminal,
+    logon_type_name,
 };
 
 impl Writer<'_> {
@@ -35,10 +36,11 @@ impl Writer<'_> {
             self.out.push_str(&table);
             self.line("");
         }
-        let matching: Vec<(usize, &WorkstationUser)> = all
+        let matching: Vec<(usize, &WorkstationUser)> = self
+            .section_rows(Source::WorkstationUsers)
+            .unwrap_or_default()
             .iter()
-            .copied()
-            .filter(|(_, w)| self.wanted(Some(&w.logon_domain), &w.user))
+            .filter_map(|&r| rows.get(r as usize).map(|w| (r as usize, w)))
             .collect();
         let title = match &self.target {
             Some(_) => format!(
@@ -80,9 +82,11 @@ impl Writer<'_> {
                 return;
             }
         };
-        let matching: Vec<_> = rows
+        let matching: Vec<_> = self
+            .section_rows(Source::LogonSessions)
+            .unwrap_or_default()
             .iter()
-            .filter(|l| self.wanted(l.domain.as_deref(), l.user.as_deref().unwrap_or_default()))
+            .filter_map(|&r| rows.get(r as usize))
             .collect();
         self.line(&format!("Active logon sessions found: {}", matching.len()));
         if matching.is_empty() {
@@ -145,9 +149,11 @@ impl Writer<'_> {
                 return;
             }
         };
-        let matching: Vec<_> = rows
+        let matching: Vec<_> = self
+            .section_rows(Source::Processes)
+            .unwrap_or_default()
             .iter()
-            .filter(|p| p.user.as_deref().is_some_and(|u| self.wanted_account(u)))
+            .filter_map(|&r| rows.get(r as usize))
             .collect();
         self.line(&format!("Active processes found: {}", matching.len()));
         let unreadable = rows.iter().filter(|p| p.access_error.is_some()).count();
@@ -206,9 +212,11 @@ impl Writer<'_> {
                 return;
             }
         };
-        let matching: Vec<_> = rows
+        let matching: Vec<_> = self
+            .section_rows(Source::SmbSessions)
+            .unwrap_or_default()
             .iter()
-            .filter(|s| self.wanted(s.domain.as_deref(), s.user.as_deref().unwrap_or_default()))
+            .filter_map(|&r| rows.get(r as usize))
             .collect();
         if matching.is_empty() {
             let who = if self.target.is_some() {

@@ -4,7 +4,7 @@ use super::{
     Align, FailureKind, Finding, Observed, Source, SourceFailure, Table, UserAssessment, UserState,
     Verdict, WorkstationUser, Writer, for_terminal, human_duration, short_source, true_false,
 };
-use crate::identity::TargetUser;
+use crate::analyze::ScriptWarning;
 use crate::model::Platform;
 
 impl Writer<'_> {
@@ -57,42 +57,66 @@ impl Writer<'_> {
                 format!("ACTIVE USER STATE (not lingering by this heuristic) for {name}:")
             }
             UserState::NotPresent => {
-                format!("NOT LOGGED ON: {name} is not listed by {list}:")
+                format!("NOT LOGGED ON: {name} is not listed by {list}; nothing to analyze:")
             }
             UserState::Inconclusive => {
                 format!("INCONCLUSIVE USER STATE for {name} (checks were incomplete):")
             }
-            UserState::SetAside => {
-                self.line(&format!(
-                    "SET ASIDE: {name} is a machine account or a well-known service identity."
-                ));
-                self.line(
-                    "  Such accounts hold logons by design and are not judged (as in the script);",
-                );
-                self.line("  their rows still appear in sections 1-4.");
-                return;
-            }
         };
         self.line(&headline);
-        let count = |n: Option<usize>| match n {
-            Some(n) => (true_false(n > 0).to_string(), n.to_string()),
-            None => ("Unknown".to_string(), "could not read".to_string()),
-        };
         self.line(&format!(
             "  {list} row count for user: {}",
             user.workstation_rows.len()
         ));
-        let (has, n) = count(user.logon_sessions);
+        let failed = |source: Source| {
+            self.snapshot
+                .failure_of(source)
+                .is_some_and(|f| f.kind != FailureKind::NotAvailable)
+        };
+        let query_failed = |source: Source| {
+            if failed(source) {
+                "; the query failed"
+            } else {
+                ""
+            }
+        };
         let logon_source = if self.linux() {
             "logind session"
         } else {
             "WMI logon session"
         };
-        self.line(&format!("  Has {logon_source}: {has} ({n} session(s))"));
-        let (has, n) = count(user.processes);
-        self.line(&format!("  Has running processes: {has} ({n} process(es))"));
-        let (has, _) = count(user.smb_sessions);
-        self.line(&format!("  Has SMB session (informational): {has}"));
+        self.line(&format!(
+            "  Has {logon_source}: {} ({} session(s){})",
+            true_false(user.logon_sessions > 0),
+            user.logon_sessions,
+            query_failed(Source::LogonSessions)
+        ));
+        let login = if user.login_processes > 0 {
+            format!("; {} live utmp login process(es)", user.login_processes)
+        } else {
+            String::new()
+        };
+        self.line(&format!(
+            "  Has running processes: {} ({} process(es){login}{})",
+            true_false(user.processes + user.login_processes > 0),
+            user.processes,
+            query_failed(Source::Processes)
+        ));
+        let smb_failed = if failed(Source::SmbSessions) {
+            " (the query failed)"
+        } else {
+            ""
+        };
+        self.line(&format!(
+            "  Has SMB session (informational): {}{smb_failed}",
+            true_false(user.smb_sessions > 0)
+        ));
+        if user.warnings.contains(&ScriptWarning::ChecksIncomplete) {
+            self.checks_incomplete(user);
+        }
+        if user.state == UserState::Inconclusive {
+            self.list_unreadable();
+        }
         if user.state == UserState::Lingering {
             self.line("");
             let advice: &[&str] = if self.linux() {
@@ -116,11 +140,9 @@ impl Writer<'_> {
                 self.line(line);
             }
         }
-        if user.state == UserState::Active {
-            self.lingering_sessions_of_active_user(user);
-        }
-        if !user.unchecked.is_empty() && user.state != UserState::Active {
-            self.unchecked_warning(user);
+        if let Some(differ) = &user.findings_differ {
+            self.line("");
+            self.line(&format!("  Note: {}", for_terminal(differ)));
         }
         if let Observed::Ok { rows } = &self.snapshot.workstation_users
             && !user.workstation_rows.is_empty()
@@ -137,52 +159,46 @@ impl Writer<'_> {
         }
     }
 
-    /// The user-level rule says ACTIVE, yet a session of the user lingers:
-    /// say that the two answer different questions.
-    fn lingering_sessions_of_active_user(&mut self, user: &UserAssessment) {
-        let Ok(account) = TargetUser::parse(&user.user) else {
-            return;
-        };
-        let lingering: Vec<String> = self
-            .analysis
-            .findings
-            .iter()
-            .filter(|f| f.lingering && account.matches_account(&f.user))
-            .map(|f| format!("{} {}", f.verdict, for_terminal(&f.session_id)))
-            .collect();
-        if lingering.is_empty() {
-            return;
-        }
+    /// The script's "IMPORTANT" block (Get-LingeringSessions.ps1:479-484):
+    /// a lingering result that rests on a failed section 2 or 3.
+    fn checks_incomplete(&mut self, user: &UserAssessment) {
+        self.line("");
         self.line(
-            "  Note: this user-level result is the script's rule (is the user logged on at all?);",
+            "  IMPORTANT: Section 2 and/or Section 3 did not complete successfully (see the errors above).",
         );
-        self.line(&format!(
-            "  the session findings judge each session, and {} of this user's linger: {}.",
-            lingering.len(),
-            lingering.join(", ")
-        ));
+        self.line("  Fix access and re-run before treating this as confirmed lingering.");
+        self.next_steps(&user.unchecked);
     }
 
-    fn unchecked_warning(&mut self, user: &UserAssessment) {
-        let names: Vec<String> = user
-            .unchecked
-            .iter()
-            .map(|s| match s {
-                Source::WorkstationUsers => {
-                    format!("Section 1 ({})", self.workstation_list_name())
-                }
-                Source::LogonSessions => "Section 2 (logon sessions)".to_string(),
-                Source::Processes => "Section 3 (processes)".to_string(),
-                other => other.to_string(),
-            })
-            .collect();
+    /// The workstation list could not be read: lingerscan's one difference
+    /// in verdict. The script's warning (Get-LingeringSessions.ps1:139-140),
+    /// then what to do.
+    fn list_unreadable(&mut self) {
+        let Some(failure) = self.snapshot.failure_of(Source::WorkstationUsers) else {
+            return;
+        };
+        let code = failure
+            .code
+            .map(|c| format!(" (code {c})"))
+            .unwrap_or_default();
+        let message = for_terminal(&failure.message).into_owned();
+        let list = self.workstation_list_name();
         self.line("");
+        self.line(&format!("  WARNING: {list} failed: {message}{code}"));
+        if !self.linux() {
+            self.line(
+                "  Common error codes: 5=Access Denied, 53=Network path not found, 87=Invalid parameter",
+            );
+        }
         self.line(&format!(
-            "  WARNING: {} could not be read, so this result is not reliable.",
-            names.join(" and ")
+            "  The script would find nothing to analyze; lingerscan does not read an unread {list} as empty."
         ));
+        self.next_steps(&[Source::WorkstationUsers]);
+    }
+
+    fn next_steps(&mut self, sources: &[Source]) {
         let mut steps: Vec<String> = Vec::new();
-        for &source in &user.unchecked {
+        for &source in sources {
             if let Some(failure) = self.snapshot.failure_of(source) {
                 let step = self.next_step(failure.kind);
                 if !steps.contains(&step) {
@@ -285,46 +301,29 @@ impl Writer<'_> {
     pub(super) fn summary(&mut self) {
         self.heading("SUMMARY");
         let s = self.snapshot;
-        let count = |o: Option<usize>, source: Source| match (o, s.failure_of(source)) {
-            (Some(n), _) => n.to_string(),
+        // The script counts a failed query as 0 (its lists start empty,
+        // Get-LingeringSessions.ps1:280-283); say why next to the number.
+        let count = |source: Source| match (self.section_rows(source), s.failure_of(source)) {
+            (Some(rows), _) => rows.len().to_string(),
             (None, Some(f)) if f.kind == FailureKind::NotAvailable => {
                 "0 (not available on this host)".to_string()
             }
-            (None, _) => "unknown (source failed)".to_string(),
+            (None, _) => "0 (the query failed)".to_string(),
         };
-        let wanted_logons = s.logon_sessions.rows().map(|rows| {
-            rows.iter()
-                .filter(|l| self.wanted(l.domain.as_deref(), l.user.as_deref().unwrap_or_default()))
-                .count()
-        });
-        let wanted_procs = s.processes.rows().map(|rows| {
-            rows.iter()
-                .filter(|p| p.user.as_deref().is_some_and(|u| self.wanted_account(u)))
-                .count()
-        });
-        let wanted_smb = s.smb_sessions.rows().map(|rows| {
-            rows.iter()
-                .filter(|x| self.wanted(x.domain.as_deref(), x.user.as_deref().unwrap_or_default()))
-                .count()
-        });
         let wksta = match s.workstation_users.rows() {
             Some(rows) => format!("{} total", rows.len()),
-            None => count(None, Source::WorkstationUsers),
+            None => count(Source::WorkstationUsers),
         };
         let list = self.workstation_list_name();
-        self.line(&format!("{list} Sessions: {wksta}"));
-        self.line(&format!(
-            "Active Logon Sessions: {}",
-            count(wanted_logons, Source::LogonSessions)
-        ));
-        self.line(&format!(
-            "Running Processes: {}",
-            count(wanted_procs, Source::Processes)
-        ));
-        self.line(&format!(
-            "SMB Sessions: {}",
-            count(wanted_smb, Source::SmbSessions)
-        ));
+        let lines = [
+            format!("{list} Sessions: {wksta}"),
+            format!("Active Logon Sessions: {}", count(Source::LogonSessions)),
+            format!("Running Processes: {}", count(Source::Processes)),
+            format!("SMB Sessions: {}", count(Source::SmbSessions)),
+        ];
+        for line in lines {
+            self.line(&line);
+        }
         let lingering = self.analysis.lingering_count();
         let inconclusive = self
             .analysis
