@@ -232,7 +232,9 @@ fn a_man_in_the_middle_in_front_of_samba_is_caught_in_every_mode() {
     let encrypt = |o: &mut RemoteOptions| o.encrypt = true;
     let none = |_: &mut RemoteOptions| {};
     type Tweak<'a> = &'a dyn Fn(&mut RemoteOptions);
-    let cases: [(&str, Tweak, Option<(FailureKind, &str)>); 11] = [
+    /// None: the scan must succeed; else the failure's kind and words.
+    type Expect = Option<(FailureKind, &'static str)>;
+    let cases: [(&str, Tweak, Expect); 11] = [
         ("pass", &none, None),
         (
             "strip-signature",

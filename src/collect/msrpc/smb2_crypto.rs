@@ -294,7 +294,7 @@ fn seal(
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
-    buffer: &mut Vec<u8>,
+    buffer: &mut [u8],
 ) -> Result<[u8; 16], CryptoError> {
     let tag = match cipher {
         Cipher::Aes128Gcm => Aes128Gcm::new_from_slice(key)
@@ -322,7 +322,7 @@ fn open(
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
-    buffer: &mut Vec<u8>,
+    buffer: &mut [u8],
     tag: &[u8; 16],
 ) -> Result<(), CryptoError> {
     match cipher {
