@@ -219,3 +219,21 @@ fn scan_time_with_and_without_encryption() {
     eprintln!("median scan time (encrypt, median): {timings:?}");
     assert!(timings.iter().all(|(_, t)| *t < Duration::from_secs(2)));
 }
+
+#[test]
+fn smb_error_answers_are_signed_too_so_a_missing_pipe_stays_not_available() {
+    // Without samba-dcerpcd (not started on demand), CREATE of a pipe fails
+    // at the SMB level: Samba signs that error answer, so it is believed
+    // (not_available), not taken for tampering.
+    let server = start("127.0.0.65", 14615, "rpc start on demand helpers = no");
+    let snap = scan(&server, &admin(), false);
+    for failure in [
+        snap.workstation_users.failure(),
+        snap.smb_sessions.failure(),
+    ] {
+        let failure = failure.expect("no RPC server: both pipes fail");
+        assert_eq!(failure.kind, FailureKind::NotAvailable, "{failure}");
+        assert!(failure.message.contains("CREATE pipe"), "{failure}");
+    }
+    assert!(snap.scan_connection.as_ref().unwrap().signed);
+}
