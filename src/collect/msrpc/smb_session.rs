@@ -33,6 +33,34 @@ pub fn dialect_name(dialect: u16) -> String {
     )
 }
 
+/// SMB 2.1 by default. Below it is only 2.0.2 (Vista / Server 2008, out of
+/// support since 2017/2020), which signs exactly as 2.1 does, so refusing it
+/// costs little and removes a dialect nobody should still serve. Raising the
+/// default to 3.0 would buy encryption and VALIDATE_NEGOTIATE_INFO, but a
+/// downgrade to 2.1 cannot forge or alter rows: every answer is still
+/// signed with HMAC-SHA256 under a key derived from the password, and the
+/// session's last logon answer is checked with it (docs/remote.md). What a
+/// downgrade can take is privacy, which `--encrypt` (3.0 at least) guards.
+pub const DEFAULT_MIN_DIALECT: u16 = smb2::DIALECT_210;
+
+/// Parse a dialect as written on the command line: `2.0.2`, `2.1`, `3.0`,
+/// `3.0.2`, `3.1.1` (a trailing `.0` may be given).
+pub fn parse_dialect(text: &str) -> Result<u16, String> {
+    let dialect = match text.trim() {
+        "2.0.2" | "2.02" => smb2::DIALECT_202,
+        "2.1" | "2.1.0" | "2.10" => smb2::DIALECT_210,
+        "3.0" | "3.0.0" | "3" => smb2::DIALECT_300,
+        "3.0.2" | "3.02" => smb2::DIALECT_302,
+        "3.1.1" | "3.11" => smb2::DIALECT_311,
+        other => {
+            return Err(format!(
+                "unknown SMB dialect '{other}' (use 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1)"
+            ));
+        }
+    };
+    Ok(dialect)
+}
+
 impl SmbClient {
     /// NEGOTIATE, offering the dialects from the policy's minimum up.
     pub(super) fn negotiate(&mut self) -> Result<(), RemoteError> {
@@ -297,4 +325,23 @@ pub(super) fn fill_random(buf: &mut [u8]) -> Result<(), RemoteError> {
         during: "gathering randomness",
         source: std::io::Error::other(e.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialects_parse_as_written_and_print_back() {
+        assert_eq!(parse_dialect("2.1"), Ok(smb2::DIALECT_210));
+        assert_eq!(parse_dialect("3.0"), Ok(smb2::DIALECT_300));
+        assert_eq!(parse_dialect(" 3.1.1 "), Ok(smb2::DIALECT_311));
+        assert!(
+            parse_dialect("1.0")
+                .unwrap_err()
+                .contains("unknown SMB dialect")
+        );
+        assert_eq!(dialect_name(smb2::DIALECT_302), "3.0.2");
+        assert_eq!(DEFAULT_MIN_DIALECT, smb2::DIALECT_210);
+    }
 }
