@@ -88,6 +88,8 @@ fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
         timeout: target.timeout,
         credentials,
         port: target.remote.port,
+        min_dialect: target.remote.min_dialect,
+        encrypt: target.remote.encrypt,
         linux: LinuxPaths {
             utmp: target.linux.utmp_file.clone(),
             logind_dir: target.linux.logind_dir.clone(),

@@ -124,6 +124,18 @@ pub struct RemoteArgs {
     /// SMB port of the remote host.
     #[arg(long, value_name = "PORT", default_value_t = 445)]
     pub port: u16,
+    /// Lowest SMB dialect to accept: 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1. A server
+    /// (or someone in between) choosing lower ends the scan as not supported.
+    #[arg(long, value_name = "DIALECT", default_value = "2.1", value_parser = parse_min_dialect)]
+    pub min_dialect: u16,
+    /// Encrypt the SMB session (SMB 3.x, AES-GCM or AES-CCM) even when the
+    /// server does not require it; a server that cannot is not scanned.
+    #[arg(long)]
+    pub encrypt: bool,
+}
+
+fn parse_min_dialect(text: &str) -> Result<u16, String> {
+    lingerscan::collect::msrpc::parse_dialect(text)
 }
 
 #[derive(Debug, Clone, Args)]

@@ -110,6 +110,11 @@ pub enum FailureKind {
     /// Authentication was refused (wrong password, unknown account).
     LogonFailure,
     ParseError,
+    /// An answer failed its integrity check (a bad or missing SMB signature,
+    /// an encrypted message that does not decrypt, a negotiation that does
+    /// not validate): tampering on the way, or a host that is not who it
+    /// claims to be. Nothing from such an exchange is kept.
+    Tampered,
     Other,
 }
 
@@ -123,6 +128,7 @@ impl std::fmt::Display for FailureKind {
             FailureKind::Unreachable => "unreachable",
             FailureKind::LogonFailure => "logon failure",
             FailureKind::ParseError => "parse error",
+            FailureKind::Tampered => "integrity check failed",
             FailureKind::Other => "error",
         })
     }
@@ -219,6 +225,21 @@ pub struct ScanConnection {
     pub opened_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<Timestamp>,
+    /// The SMB dialect negotiated (`3.1.1`, `2.1`, ...), where the scan spoke SMB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    /// The session was protected with its key from the logon's last answer
+    /// on: every answer's SMB signature (or, when encrypted, its AEAD tag)
+    /// was checked, and one that failed ended the sources as `tampered`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub signed: bool,
+    /// Every message after the logon was encrypted (SMB 3.x).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub encrypted: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl HostSnapshot {

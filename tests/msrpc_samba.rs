@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use lingerscan::collect::msrpc::smb2::{DIALECT_202, DIALECT_210};
 use lingerscan::collect::msrpc::{
     Credentials, Password, RemoteOptions, collect_remote, collect_remote_with,
 };
@@ -354,10 +355,11 @@ fn silent_listener_times_out_within_the_timeout() {
 
 #[test]
 fn smb2_and_smb3_signing_dialects_with_mandatory_signing() {
-    for (i, (max_protocol, dialect)) in [
-        ("SMB2_02", "2.0.2"),
-        ("SMB2_10", "2.1.0"),
-        ("SMB3_02", "3.0.2"),
+    // 2.0.2 only when asked for: the default minimum is 2.1.
+    for (i, (max_protocol, dialect, min_dialect)) in [
+        ("SMB2_02", "2.0.2", DIALECT_202),
+        ("SMB2_10", "2.1.0", DIALECT_210),
+        ("SMB3_02", "3.0.2", DIALECT_210),
     ]
     .into_iter()
     .enumerate()
@@ -370,7 +372,12 @@ fn smb2_and_smb3_signing_dialects_with_mandatory_signing() {
             &format!("server max protocol = {max_protocol}\nserver signing = mandatory"),
         );
         server.add_utmp(&[("carol", "pts/1", "10.2.2.2")]);
-        let snap = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
+        let options = RemoteOptions {
+            port,
+            min_dialect,
+            ..RemoteOptions::default()
+        };
+        let snap = collect_remote_with(&server.ip(), &admin(), &options);
         assert!(
             snap.notes[0].contains(&format!("dialect {dialect}")),
             "{:?}",
@@ -386,6 +393,17 @@ fn smb2_and_smb3_signing_dialects_with_mandatory_signing() {
             "{max_protocol}: {:?}",
             snap.smb_sessions
         );
+        let scan = snap.scan_connection.as_ref().expect("scan connection");
+        assert_eq!(scan.dialect.as_deref(), Some(dialect));
+        assert!(scan.signed && !scan.encrypted, "{scan:?}");
+        if max_protocol == "SMB2_02" {
+            // The default minimum refuses this server, and says why.
+            let snap = collect_remote(&server.ip(), port, &admin(), Duration::from_secs(10));
+            for failure in both_failures(&snap) {
+                assert_eq!(failure.kind, FailureKind::NotSupported, "{failure}");
+                assert!(failure.message.contains("--min-dialect"), "{failure}");
+            }
+        }
     }
 }
 

@@ -24,6 +24,7 @@ fn failure() -> impl Strategy<Value = SourceFailure> {
             Just(FailureKind::Unreachable),
             Just(FailureKind::LogonFailure),
             Just(FailureKind::ParseError),
+            Just(FailureKind::Tampered),
             Just(FailureKind::Other),
         ],
         of(any::<i64>()),
@@ -264,8 +265,13 @@ prop_compose! {
         client_address in prop::option::of(text()),
         opened_at in timestamp(),
         closed_at in prop::option::of(timestamp()),
+        dialect in prop::option::of(text()),
+        signed in any::<bool>(),
+        encrypted in any::<bool>(),
     ) -> ScanConnection {
-        ScanConnection { user, domain, client_address, opened_at, closed_at }
+        ScanConnection {
+            user, domain, client_address, opened_at, closed_at, dialect, signed, encrypted,
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 # impacket (PyPI) in a private venv under target/: the independent MS-RPC client
 # the msrpc integration tests and the remote-scan benchmark compare against.
 # Also samba + smbclient, the real server those tests talk to, and the tools
-# the fixture uses. Idempotent.
+# the fixture uses, and python3 (stdlib only) for tests/hostile/, the hostile
+# SMB server and man-in-the-middle proxy of tests/msrpc_hostile.rs. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SUDO="${SUDO:-}"

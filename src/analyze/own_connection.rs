@@ -153,6 +153,7 @@ mod tests {
             client_address: Some("127.0.0.2".into()),
             opened_at: Timestamp::from_second(1_700_000_099).unwrap(),
             closed_at: Some(Timestamp::from_second(1_700_000_100).unwrap()),
+            ..ScanConnection::default()
         });
         s
     }

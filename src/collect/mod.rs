@@ -34,6 +34,10 @@ pub struct CollectOptions {
     pub credentials: Option<msrpc::Credentials>,
     /// Remote scans from a non-Windows OS: the SMB port (445).
     pub port: u16,
+    /// Remote scans from a non-Windows OS: the lowest SMB dialect accepted.
+    pub min_dialect: u16,
+    /// Remote scans from a non-Windows OS: encrypt the SMB session.
+    pub encrypt: bool,
 }
 
 impl Default for CollectOptions {
@@ -44,6 +48,8 @@ impl Default for CollectOptions {
             linux: LinuxPaths::default(),
             credentials: None,
             port: 445,
+            min_dialect: msrpc::DEFAULT_MIN_DIALECT,
+            encrypt: false,
         }
     }
 }
@@ -107,11 +113,16 @@ fn collect_not_windows(options: &CollectOptions) -> Result<HostSnapshot, Collect
                 .ok_or_else(|| CollectError::NoCredentials {
                     target: host.clone(),
                 })?;
-        return Ok(msrpc::collect_remote(
+        return Ok(msrpc::collect_remote_with(
             host,
-            options.port,
             credentials,
-            options.timeout,
+            &msrpc::RemoteOptions {
+                port: options.port,
+                timeout: options.timeout,
+                min_dialect: options.min_dialect,
+                encrypt: options.encrypt,
+                ..msrpc::RemoteOptions::default()
+            },
         ));
     }
     let target = options

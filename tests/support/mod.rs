@@ -81,7 +81,13 @@ pub fn ensure_user(name: &str) -> (u32, u32) {
         .stderr(Stdio::null())
         .status();
     if !exists.is_ok_and(|s| s.success()) {
-        let status = Command::new(which("useradd").unwrap_or_else(|| "useradd".into()))
+        let mut useradd = Command::new(which("useradd").unwrap_or_else(|| "useradd".into()));
+        if !name.is_ascii() {
+            // Debian's useradd refuses names outside its portable set
+            // (`ußer1`) unless told not to check.
+            useradd.arg("--badname");
+        }
+        let status = useradd
             .args(["-M", "-U", "-s", "/usr/sbin/nologin", name])
             .status()
             .expect("useradd");

@@ -36,10 +36,23 @@ pub enum RemoteError {
     Status { command: &'static str, status: u32 },
     #[error("authentication failed: {detail}")]
     Authentication { detail: String },
-    #[error("the server requires SMB3 encryption, which lingerscan does not implement")]
-    EncryptionRequired,
-    #[error("a response signature did not verify (tampering or a broken server)")]
-    BadSignature,
+    /// The server's dialect is below `--min-dialect` (or one never offered):
+    /// an old server, or a rewritten NEGOTIATE.
+    #[error(
+        "the server chose SMB {chosen}, below the minimum SMB {minimum} (--min-dialect): \
+         an old server, or someone rewrote the negotiation"
+    )]
+    DialectRefused { chosen: String, minimum: String },
+    #[error(
+        "the server speaks no SMB dialect at or above the minimum SMB {minimum} (--min-dialect)"
+    )]
+    NoCommonDialect { minimum: String },
+    /// Encryption was asked for (`--encrypt`) but this server cannot do it.
+    #[error("encryption was required but {detail}")]
+    EncryptionUnavailable { detail: String },
+    /// An answer failed its integrity check after the logon.
+    #[error("integrity check failed: {detail}; nothing from this exchange was kept")]
+    Tampered { detail: String },
     #[error("the RPC bind to {interface} was rejected: {reason}")]
     BindRejected {
         interface: &'static str,
@@ -122,8 +135,10 @@ impl RemoteError {
                 _ => FailureKind::Other,
             },
             RemoteError::Authentication { .. } => FailureKind::LogonFailure,
-            RemoteError::EncryptionRequired => FailureKind::NotSupported,
-            RemoteError::BadSignature => FailureKind::Other,
+            RemoteError::DialectRefused { .. }
+            | RemoteError::NoCommonDialect { .. }
+            | RemoteError::EncryptionUnavailable { .. } => FailureKind::NotSupported,
+            RemoteError::Tampered { .. } => FailureKind::Tampered,
             RemoteError::BindRejected { .. } => FailureKind::NotAvailable,
             RemoteError::Fault { status } => match *status {
                 RPC_S_ACCESS_DENIED => FailureKind::AccessDenied,
@@ -157,6 +172,9 @@ impl RemoteError {
                 "; the server answers this only to administrators (Samba: members of BUILTIN\\Administrators)"
             }
             FailureKind::LogonFailure => "; check the user name, domain and password",
+            FailureKind::Tampered => {
+                "; the traffic was altered on the way, or the host is not the one it claims to be"
+            }
             _ => "",
         };
         SourceFailure::new(self.kind(), self.code(), format!("{source}: {self}{hint}"))

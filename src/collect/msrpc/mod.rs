@@ -13,7 +13,10 @@ mod error;
 pub mod ndr;
 pub mod ntlm;
 pub mod smb2;
+pub mod smb2_crypto;
+pub mod smb2_negotiate;
 mod smb_client;
+mod smb_session;
 pub mod spnego;
 pub mod srvsvc;
 pub mod wire;
@@ -39,7 +42,8 @@ pub use error::RemoteError;
 
 use dcerpc::{PipeTransport, RpcClient};
 use enumerate::enumerate;
-use smb_client::SmbClient;
+use smb_client::{Policy, SmbClient};
+pub use smb_session::{DEFAULT_MIN_DIALECT, dialect_name, parse_dialect};
 use smb2::FileId;
 
 pub const COLLECTOR_NAME: &str = "msrpc";
@@ -56,6 +60,11 @@ pub struct RemoteOptions {
     pub max_frag: u16,
     /// PreferedMaximumLength of the Enum calls; u32::MAX asks for everything at once.
     pub preferred_max: u32,
+    /// The lowest SMB dialect accepted (`smb2::DIALECT_*`); see
+    /// [`DEFAULT_MIN_DIALECT`].
+    pub min_dialect: u16,
+    /// Encrypt the session (SMB 3.x) even when the server does not ask for it.
+    pub encrypt: bool,
 }
 
 impl Default for RemoteOptions {
@@ -65,6 +74,8 @@ impl Default for RemoteOptions {
             timeout: Duration::from_secs(10),
             max_frag: dcerpc::DEFAULT_FRAG,
             preferred_max: u32::MAX,
+            min_dialect: DEFAULT_MIN_DIALECT,
+            encrypt: false,
         }
     }
 }
@@ -105,7 +116,7 @@ pub fn collect_remote_with(
         snapshot.workstation_users = Observed::Failed(err.to_failure(wkssvc::CALL_NAME));
         snapshot.smb_sessions = Observed::Failed(err.to_failure(srvsvc::CALL_NAME));
     };
-    let mut client = match connect_and_log_on(host, creds, options.port, deadline) {
+    let mut client = match connect_and_log_on(host, creds, options, deadline) {
         Ok(client) => client,
         Err(err) => {
             fail_both(&mut snapshot, &err);
@@ -120,6 +131,9 @@ pub fn collect_remote_with(
         client_address: None,
         opened_at,
         closed_at: None,
+        dialect: Some(dialect_name(client.dialect())),
+        signed: false,
+        encrypted: false,
     };
     if let Err(err) = client.connect_ipc(host) {
         fail_both(&mut snapshot, &err);
@@ -130,9 +144,13 @@ pub fn collect_remote_with(
         return snapshot;
     }
     snapshot.notes.push(format!(
-        "msrpc: SMB dialect {}, authenticated as {}",
+        "msrpc: SMB dialect {}, authenticated as {}, {}",
         dialect_name(client.dialect()),
-        creds.account()
+        creds.account(),
+        match client.cipher() {
+            Some(cipher) => format!("encrypted with {}", cipher.name()),
+            None => "signed".to_string(),
+        }
     ));
 
     // Both pipes are opened, then bound, in one round trip each.
@@ -185,7 +203,16 @@ pub fn collect_remote_with(
     scan.client_address = local_address.map(|a| client_address(a, kind));
     snapshot.workstation_users = users;
     snapshot.smb_sessions = sessions;
-    client.into_inner().disconnect();
+    let client = client.into_inner();
+    // One failed integrity check makes the whole connection suspect: rows
+    // read before it are dropped too, so a tampered host yields no rows.
+    if let Some(err) = client.integrity_failure() {
+        fail_both(&mut snapshot, &err);
+        snapshot.notes.retain(|note| !note.contains(" level "));
+    }
+    scan.signed = client.signed();
+    scan.encrypted = client.encrypted();
+    client.disconnect();
     scan.closed_at = Some(Timestamp::now());
     snapshot.scan_connection = Some(scan);
     snapshot
@@ -260,27 +287,22 @@ fn split_level<T>(result: Result<(T, Found), SourceFailure>) -> (Observed<T>, Op
     }
 }
 
-fn dialect_name(dialect: u16) -> String {
-    format!(
-        "{}.{}.{}",
-        dialect >> 8,
-        (dialect >> 4) & 0xF,
-        dialect & 0xF
-    )
-}
-
 /// Resolve (bounded by the deadline), connect, negotiate, authenticate.
 fn connect_and_log_on(
     host: &str,
     creds: &Credentials,
-    port: u16,
+    options: &RemoteOptions,
     deadline: Instant,
 ) -> Result<SmbClient, RemoteError> {
-    let addrs = resolve(host, port, deadline)?;
+    let addrs = resolve(host, options.port, deadline)?;
+    let policy = Policy {
+        min_dialect: options.min_dialect,
+        encrypt: options.encrypt,
+    };
     let mut last_error = None;
     let mut connected = None;
     for addr in addrs {
-        match SmbClient::connect(addr, deadline) {
+        match SmbClient::connect(addr, deadline, policy) {
             Ok(client) => {
                 connected = Some(client);
                 break;
@@ -295,11 +317,14 @@ fn connect_and_log_on(
             detail: "no addresses".into(),
         })
     })?;
-    client.session_setup(&ntlm::Identity {
-        user: &creds.user,
-        domain: &creds.domain,
-        password: creds.password.expose(),
-    })?;
+    client.session_setup(
+        &ntlm::Identity {
+            user: &creds.user,
+            domain: &creds.domain,
+            password: creds.password.expose(),
+        },
+        host,
+    )?;
     Ok(client)
 }
 

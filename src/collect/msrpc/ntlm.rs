@@ -4,6 +4,13 @@
 //! No key exchange (NTLMSSP_NEGOTIATE_KEY_EXCH) is offered, so the exported
 //! session key is the NTLMv2 session base key; that needs no RC4 and both
 //! Windows and Samba accept it.
+//!
+//! The AUTHENTICATE message carries a MIC over all three messages, announced
+//! by MsvAvFlags, and names the service it is meant for in MsvAvTargetName
+//! (`cifs/HOST`), so a server cannot strip flags from the negotiation or
+//! relay the response to another service that checks the name (MS-NLMP
+//! 3.1.5.1.2). Channel bindings (MsvAvChannelBindings) exist only for TLS;
+//! SMB has none to offer.
 
 use hmac::{Hmac, Mac};
 use md4::{Digest, Md4};
@@ -36,9 +43,14 @@ const CLIENT_FLAGS: u32 = NEGOTIATE_UNICODE
     | NEGOTIATE_128
     | NEGOTIATE_56;
 
-/// AV_PAIR id of the server's FILETIME (MsvAvTimestamp).
-const AV_TIMESTAMP: u16 = 7;
+/// AV_PAIR ids (MS-NLMP 2.2.2.1).
 const AV_EOL: u16 = 0;
+const AV_FLAGS: u16 = 6;
+/// The server's FILETIME (MsvAvTimestamp).
+const AV_TIMESTAMP: u16 = 7;
+const AV_TARGET_NAME: u16 = 9;
+/// MsvAvFlags bit: the AUTHENTICATE message carries a MIC.
+const AV_FLAG_MIC_PRESENT: u32 = 0x0000_0002;
 
 /// Version field: 10.0, NTLM revision 15 (informational only).
 const VERSION: [u8; 8] = [10, 0, 0, 0, 0, 0, 0, 0x0F];
@@ -62,28 +74,70 @@ pub struct Challenge {
     pub server_challenge: [u8; 8],
     /// The AV_PAIR list, echoed into the NTLMv2 response.
     pub target_info: Vec<u8>,
+    /// The message as received: the MIC covers it.
+    pub raw: Vec<u8>,
 }
 
 impl Challenge {
     /// The server's MsvAvTimestamp, if it sent one.
     pub fn timestamp(&self) -> Option<u64> {
-        let mut r = Reader::new(&self.target_info, "NTLM target info");
-        while r.remaining() >= 4 {
-            let id = r.u16().ok()?;
-            let len = usize::from(r.u16().ok()?);
-            let value = r.bytes(len).ok()?;
+        av_pairs(&self.target_info)
+            .into_iter()
+            .find(|(id, value)| *id == AV_TIMESTAMP && value.len() == 8)
+            .map(|(_, value)| {
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(value);
+                u64::from_le_bytes(raw)
+            })
+    }
+
+    /// The server's AV pairs with the client's added (MS-NLMP 3.1.5.1.2):
+    /// MsvAvFlags with the MIC bit (merged into the server's flags, if it
+    /// sent any), MsvAvTargetName, then MsvAvEOL.
+    fn client_target_info(&self, target_name: &str) -> Vec<u8> {
+        let mut flags = AV_FLAG_MIC_PRESENT;
+        let mut out = Vec::with_capacity(self.target_info.len() + 64);
+        for (id, value) in av_pairs(&self.target_info) {
             match id {
-                AV_EOL => return None,
-                AV_TIMESTAMP if len == 8 => {
-                    let mut raw = [0u8; 8];
-                    raw.copy_from_slice(value);
-                    return Some(u64::from_le_bytes(raw));
+                AV_FLAGS if value.len() == 4 => {
+                    flags |= u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
                 }
-                _ => {}
+                // The client supplies its own target name.
+                AV_TARGET_NAME => {}
+                _ => put_av(&mut out, id, value),
             }
         }
-        None
+        put_av(&mut out, AV_FLAGS, &flags.to_le_bytes());
+        put_av(&mut out, AV_TARGET_NAME, &utf16le(target_name));
+        put_av(&mut out, AV_EOL, &[]);
+        out
     }
+}
+
+/// The AV pairs before MsvAvEOL (or the end of a truncated list).
+fn av_pairs(info: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut r = Reader::new(info, "NTLM target info");
+    let mut out = Vec::new();
+    while r.remaining() >= 4 {
+        let (Ok(id), Ok(len)) = (r.u16(), r.u16()) else {
+            break;
+        };
+        let Ok(value) = r.bytes(usize::from(len)) else {
+            break;
+        };
+        if id == AV_EOL {
+            break;
+        }
+        out.push((id, value));
+    }
+    out
+}
+
+fn put_av(out: &mut Vec<u8>, id: u16, value: &[u8]) {
+    out.put_u16(id);
+    // AV values here are names and small fixed fields, far below 64 KiB.
+    out.put_u16(u16::try_from(value.len()).unwrap_or(u16::MAX));
+    out.extend_from_slice(value);
 }
 
 pub fn parse_challenge(bytes: &[u8]) -> Result<Challenge, DecodeError> {
@@ -111,6 +165,7 @@ pub fn parse_challenge(bytes: &[u8]) -> Result<Challenge, DecodeError> {
         flags,
         server_challenge,
         target_info,
+        raw: bytes.to_vec(),
     })
 }
 
@@ -119,6 +174,15 @@ pub struct Identity<'a> {
     pub user: &'a str,
     pub domain: &'a str,
     pub password: &'a str,
+}
+
+/// The messages the AUTHENTICATE answers, and the service it is for.
+pub struct Exchange<'a> {
+    /// Our NEGOTIATE_MESSAGE, as sent.
+    pub negotiate: &'a [u8],
+    pub challenge: &'a Challenge,
+    /// MsvAvTargetName, e.g. `cifs/SRV01`.
+    pub target_name: &'a str,
 }
 
 /// The AUTHENTICATE_MESSAGE and the key SMB signing derives from.
@@ -137,12 +201,29 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     mac.finalize().into_bytes().into()
 }
 
-/// NTOWFv2: HMAC-MD5 keyed by MD4(password) over UPPER(user) + domain.
+/// Upper-case as Windows does (RtlUpcaseUnicodeChar) and Samba does
+/// (toupper_m): one UTF-16 unit to one. A character whose upper case is not
+/// exactly one BMP character stays as it is, so `ß` stays `ß` (Rust's full
+/// mapping would make it `SS` and the NTLMv2 response would not match).
+pub fn upcase_like_windows(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) if u.len_utf16() == 1 && c.len_utf16() == 1 => u,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// NTOWFv2: HMAC-MD5 keyed by MD4(password) over UPPER(user) + domain
+/// (MS-NLMP 3.3.2; the domain is not upper-cased).
 fn ntowf_v2(identity: &Identity<'_>) -> Zeroizing<[u8; 16]> {
     let mut password = Zeroizing::new(utf16le(identity.password));
     let mut nt_hash: [u8; 16] = Md4::digest(password.as_slice()).into();
     password.zeroize();
-    let who = utf16le(&(identity.user.to_uppercase() + identity.domain));
+    let who = utf16le(&(upcase_like_windows(identity.user) + identity.domain));
     let key = Zeroizing::new(hmac_md5(&nt_hash, &[&who]));
     nt_hash.zeroize();
     key
@@ -158,22 +239,47 @@ pub fn filetime_now() -> u64 {
         + u64::from(since_unix.subsec_nanos() / 100)
 }
 
-/// Build the NTLMv2 AUTHENTICATE_MESSAGE (type 3).
+/// Build the NTLMv2 AUTHENTICATE_MESSAGE (type 3) with its MIC.
 /// `client_challenge` must be random; `now` is used when the server sent no timestamp.
 pub fn authenticate_message(
     identity: &Identity<'_>,
+    exchange: &Exchange<'_>,
+    client_challenge: [u8; 8],
+    now: u64,
+) -> Authenticate {
+    let challenge = exchange.challenge;
+    let target_info = challenge.client_target_info(exchange.target_name);
+    let mut auth = authenticate_with_info(identity, challenge, &target_info, client_challenge, now);
+    // MS-NLMP 3.1.5.1.2: MIC = HMAC_MD5(ExportedSessionKey, NEGOTIATE ||
+    // CHALLENGE || AUTHENTICATE with the MIC field zero).
+    let mic = hmac_md5(
+        auth.session_key.as_slice(),
+        &[exchange.negotiate, &challenge.raw, &auth.message],
+    );
+    auth.message[MIC_OFFSET..MIC_OFFSET + 16].copy_from_slice(&mic);
+    auth
+}
+
+/// Where the MIC sits: after the six payload fields, the flags and the version.
+const MIC_OFFSET: usize = 72;
+
+/// The AUTHENTICATE message with `target_info` in the NTLMv2 response and a
+/// zero MIC field.
+fn authenticate_with_info(
+    identity: &Identity<'_>,
     challenge: &Challenge,
+    target_info: &[u8],
     client_challenge: [u8; 8],
     now: u64,
 ) -> Authenticate {
     let response_key = ntowf_v2(identity);
     let server_time = challenge.timestamp();
-    let mut temp = Vec::with_capacity(28 + challenge.target_info.len() + 4);
+    let mut temp = Vec::with_capacity(28 + target_info.len() + 4);
     temp.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0]);
     temp.put_u64(server_time.unwrap_or(now));
     temp.extend_from_slice(&client_challenge);
     temp.extend_from_slice(&[0; 4]);
-    temp.extend_from_slice(&challenge.target_info);
+    temp.extend_from_slice(target_info);
     temp.extend_from_slice(&[0; 4]);
     let nt_proof = hmac_md5(
         response_key.as_slice(),
@@ -200,7 +306,7 @@ pub fn authenticate_message(
     let workstation: Vec<u8> = Vec::new();
     let flags = challenge.flags & CLIENT_FLAGS | NEGOTIATE_UNICODE;
 
-    const HEADER_LEN: usize = 72;
+    const HEADER_LEN: usize = MIC_OFFSET + 16;
     let payloads: [&[u8]; 6] = [
         &lm_response,
         &nt_response,
@@ -223,6 +329,7 @@ pub fn authenticate_message(
     }
     msg.put_u32(flags);
     msg.extend_from_slice(&VERSION);
+    msg.extend_from_slice(&[0; 16]); // MIC, filled in by the caller
     for payload in payloads {
         msg.extend_from_slice(payload);
     }
@@ -230,6 +337,24 @@ pub fn authenticate_message(
         message: msg,
         session_key,
     }
+}
+
+/// The SPNEGO mechListMIC (RFC 4178 5, MS-SPNG 3.1.5.1): the NTLM signature
+/// (MS-NLMP 3.4.4.2, extended session security, no key exchange so no RC4)
+/// of the DER MechTypeList, sequence number 0, with the client-to-server
+/// signing key. Samba demands it once the NTLM message carries a MIC.
+pub fn mech_list_mic(exported_session_key: &[u8; 16], mech_types: &[u8]) -> [u8; 16] {
+    let mut hasher = Md5::new();
+    hasher.update(exported_session_key);
+    hasher.update(b"session key to client-to-server signing key magic constant\0");
+    let signing_key: Zeroizing<[u8; 16]> = Zeroizing::new(hasher.finalize().into());
+    let sequence = 0u32.to_le_bytes();
+    let checksum = hmac_md5(signing_key.as_slice(), &[&sequence, mech_types]);
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&1u32.to_le_bytes());
+    out[4..12].copy_from_slice(&checksum[..8]);
+    out[12..].copy_from_slice(&sequence);
+    out
 }
 
 #[cfg(test)]
@@ -276,14 +401,17 @@ mod tests {
             flags: 0xe28a8233,
             server_challenge: SERVER_CHALLENGE,
             target_info: spec_target_info(),
+            raw: Vec::new(),
         };
-        let auth = authenticate_message(
+        // The spec's vector has the server's AV pairs only.
+        let auth = authenticate_with_info(
             &Identity {
                 user: USER,
                 domain: DOMAIN,
                 password: PASSWORD,
             },
             &challenge,
+            &challenge.target_info,
             CLIENT_CHALLENGE,
             0,
         );
@@ -302,6 +430,75 @@ mod tests {
             hex(&auth.message[lm_offset..lm_offset + 24]),
             "86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa"
         );
+    }
+
+    #[test]
+    fn upper_case_is_one_to_one_as_in_windows() {
+        assert_eq!(upcase_like_windows("ußer1"), "UßER1");
+        assert_eq!(upcase_like_windows("üser2"), "ÜSER2");
+        assert_eq!(upcase_like_windows("ǆ"), "Ǆ");
+        // U+FB00 (ff ligature) upper-cases to "FF" in Unicode: kept.
+        assert_eq!(upcase_like_windows("\u{FB00}x"), "\u{FB00}X");
+        // Outside the BMP Windows' table does not apply: kept.
+        assert_eq!(upcase_like_windows("\u{10428}"), "\u{10428}");
+    }
+
+    #[test]
+    fn client_av_pairs_add_mic_flag_and_target_name_before_eol() {
+        let mut info = spec_target_info();
+        info.truncate(info.len() - 4);
+        put_av(&mut info, AV_FLAGS, &1u32.to_le_bytes());
+        put_av(&mut info, AV_TARGET_NAME, &utf16le("evil/other"));
+        put_av(&mut info, AV_EOL, &[]);
+        let challenge = Challenge {
+            flags: 0,
+            server_challenge: SERVER_CHALLENGE,
+            target_info: info,
+            raw: Vec::new(),
+        };
+        let ours = challenge.client_target_info("cifs/SRV01");
+        let pairs = av_pairs(&ours);
+        let ids: Vec<u16> = pairs.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [2, 1, AV_FLAGS, AV_TARGET_NAME]);
+        assert_eq!(
+            pairs[2].1,
+            3u32.to_le_bytes(),
+            "server's flags kept, MIC bit added"
+        );
+        assert_eq!(pairs[3].1, utf16le("cifs/SRV01"));
+        assert!(ours.ends_with(&[0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn mic_covers_all_three_messages() {
+        let challenge = Challenge {
+            flags: 0xe28a8233,
+            server_challenge: SERVER_CHALLENGE,
+            target_info: spec_target_info(),
+            raw: b"challenge bytes".to_vec(),
+        };
+        let identity = Identity {
+            user: USER,
+            domain: DOMAIN,
+            password: PASSWORD,
+        };
+        let negotiate = negotiate_message();
+        let exchange = Exchange {
+            negotiate: &negotiate,
+            challenge: &challenge,
+            target_name: "cifs/SRV01",
+        };
+        let auth = authenticate_message(&identity, &exchange, CLIENT_CHALLENGE, 0);
+        let mut zeroed = auth.message.clone();
+        zeroed[MIC_OFFSET..MIC_OFFSET + 16].fill(0);
+        let expected = hmac_md5(
+            auth.session_key.as_slice(),
+            &[&negotiate, &challenge.raw, &zeroed],
+        );
+        assert_eq!(auth.message[MIC_OFFSET..MIC_OFFSET + 16], expected);
+        // Payload offsets start after the MIC.
+        let lm_offset = u32::from_le_bytes(auth.message[16..20].try_into().unwrap());
+        assert_eq!(lm_offset as usize, MIC_OFFSET + 16);
     }
 
     #[test]

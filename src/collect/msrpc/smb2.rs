@@ -1,16 +1,14 @@
 //! SMB2/3 messages (MS-SMB2), pure: building requests and parsing responses.
 //! Only what a named-pipe RPC client needs: NEGOTIATE, SESSION_SETUP,
 //! TREE_CONNECT, CREATE, IOCTL (pipe transceive), READ, WRITE, CLOSE,
-//! TREE_DISCONNECT, LOGOFF, plus message signing.
-
-use aes::Aes128;
-use cmac::Cmac;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+//! TREE_DISCONNECT, LOGOFF. NEGOTIATE is in smb2_negotiate.rs, signing and
+//! encryption in smb2_crypto.rs.
 
 use super::wire::{DecodeError, PutLe, Reader, slice_at};
 
 pub const HEADER_LEN: usize = 64;
+/// ProtocolId of an SMB2 TRANSFORM_HEADER (an encrypted message, MS-SMB2 2.2.41).
+pub const TRANSFORM_PROTOCOL_ID: [u8; 4] = *b"\xFDSMB";
 
 pub const NEGOTIATE: u16 = 0x0000;
 pub const SESSION_SETUP: u16 = 0x0001;
@@ -48,6 +46,11 @@ pub const SESSION_FLAG_IS_GUEST: u16 = 0x0001;
 pub const SESSION_FLAG_IS_NULL: u16 = 0x0002;
 pub const SESSION_FLAG_ENCRYPT_DATA: u16 = 0x0004;
 
+/// SMB2_GLOBAL_CAP_ENCRYPTION (MS-SMB2 2.2.3): 3.0/3.0.2 encryption (AES-128-CCM).
+pub const CAP_ENCRYPTION: u32 = 0x0000_0040;
+/// SMB2_SHAREFLAG_ENCRYPT_DATA (MS-SMB2 2.2.10).
+pub const SHAREFLAG_ENCRYPT_DATA: u32 = 0x0000_8000;
+
 pub const DIALECT_202: u16 = 0x0202;
 pub const DIALECT_210: u16 = 0x0210;
 pub const DIALECT_300: u16 = 0x0300;
@@ -61,9 +64,7 @@ pub const DIALECTS: [u16; 5] = [
     DIALECT_311,
 ];
 
-const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_C017;
-const PREAUTH_INTEGRITY_CAPABILITIES: u16 = 0x0001;
-const SHA_512: u16 = 0x0001;
+pub const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_C017;
 
 /// A short name for an NTSTATUS, for messages.
 pub fn status_name(status: u32) -> &'static str {
@@ -85,7 +86,26 @@ pub fn status_name(status: u32) -> &'static str {
         0xC000_0203 => "STATUS_USER_SESSION_DELETED",
         0xC000_0035 => "STATUS_OBJECT_NAME_COLLISION",
         0xC000_000D => "STATUS_INVALID_PARAMETER",
+        0xC000_0128 => "STATUS_FILE_CLOSED",
+        0xC000_0010 => "STATUS_INVALID_DEVICE_REQUEST",
         _ => "NTSTATUS",
+    }
+}
+
+/// A command's name, for messages.
+pub fn command_name(command: u16) -> &'static str {
+    match command {
+        NEGOTIATE => "NEGOTIATE",
+        SESSION_SETUP => "SESSION_SETUP",
+        LOGOFF => "LOGOFF",
+        TREE_CONNECT => "TREE_CONNECT",
+        TREE_DISCONNECT => "TREE_DISCONNECT",
+        CREATE => "CREATE",
+        CLOSE => "CLOSE",
+        READ => "READ",
+        WRITE => "WRITE",
+        IOCTL => "IOCTL",
+        _ => "an SMB2 command",
     }
 }
 
@@ -174,77 +194,13 @@ pub fn body(msg: &[u8]) -> &[u8] {
     msg.get(HEADER_LEN..).unwrap_or(&[])
 }
 
-/// NEGOTIATE request offering 2.0.2 to 3.1.1 (with a SHA-512 preauth context).
-pub fn negotiate_request(client_guid: [u8; 16], salt: [u8; 32]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.put_u16(36);
-    b.put_u16(DIALECTS.len() as u16);
-    b.put_u16(SECURITY_SIGNING_ENABLED);
-    b.put_u16(0);
-    b.put_u32(0); // Capabilities: none needed for pipes
-    b.extend_from_slice(&client_guid);
-    let context_offset_at = b.len();
-    b.put_u32(0); // NegotiateContextOffset, patched below
-    b.put_u16(1); // NegotiateContextCount
-    b.put_u16(0);
-    for dialect in DIALECTS {
-        b.put_u16(dialect);
-    }
-    // Contexts start 8-aligned, measured from the start of the SMB2 header.
-    while (HEADER_LEN + b.len()) % 8 != 0 {
-        b.push(0);
-    }
-    let context_offset = (HEADER_LEN + b.len()) as u32;
-    b.set_u32(context_offset_at, context_offset);
-    b.put_u16(PREAUTH_INTEGRITY_CAPABILITIES);
-    b.put_u16(38); // DataLength: 2 + 2 + 2 + 32
-    b.put_u32(0);
-    b.put_u16(1); // HashAlgorithmCount
-    b.put_u16(salt.len() as u16);
-    b.put_u16(SHA_512);
-    b.extend_from_slice(&salt);
-    b
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NegotiateResponse {
-    pub security_mode: u16,
-    pub dialect: u16,
-    pub max_transact_size: u32,
-    pub max_read_size: u32,
-    pub max_write_size: u32,
-}
-
-pub fn parse_negotiate_response(msg: &[u8]) -> Result<NegotiateResponse, DecodeError> {
-    let mut r = Reader::new(body(msg), "SMB2 NEGOTIATE response");
-    if r.u16()? != 65 {
-        return Err(r.error("StructureSize is not 65"));
-    }
-    let security_mode = r.u16()?;
-    let dialect = r.u16()?;
-    r.skip(2 + 16 + 4)?; // context count, server guid, capabilities
-    let max_transact_size = r.u32()?;
-    let max_read_size = r.u32()?;
-    let max_write_size = r.u32()?;
-    if !DIALECTS.contains(&dialect) {
-        return Err(r.error(format!(
-            "server chose dialect 0x{dialect:04x}, which was not offered"
-        )));
-    }
-    Ok(NegotiateResponse {
-        security_mode,
-        dialect,
-        max_transact_size,
-        max_read_size,
-        max_write_size,
-    })
-}
-
 pub fn session_setup_request(security_buffer: &[u8]) -> Vec<u8> {
     let mut b = Vec::with_capacity(24 + security_buffer.len());
     b.put_u16(25);
     b.put_u8(0); // Flags
-    b.put_u8(SECURITY_SIGNING_ENABLED as u8);
+    // Signing required: the server must sign every answer of the session,
+    // the final SESSION_SETUP response included (MS-SMB2 3.3.5.5.3).
+    b.put_u8((SECURITY_SIGNING_ENABLED | SECURITY_SIGNING_REQUIRED) as u8);
     b.put_u32(0); // Capabilities
     b.put_u32(0); // Channel
     b.put_u16((HEADER_LEN + 24) as u16);
@@ -290,6 +246,16 @@ pub fn tree_connect_request(path_utf16: &[u8]) -> Vec<u8> {
     b
 }
 
+/// The ShareFlags of a TREE_CONNECT response (MS-SMB2 2.2.10).
+pub fn parse_tree_connect_response(msg: &[u8]) -> Result<u32, DecodeError> {
+    let mut r = Reader::new(body(msg), "SMB2 TREE_CONNECT response");
+    if r.u16()? != 16 {
+        return Err(r.error("StructureSize is not 16"));
+    }
+    r.skip(2)?; // ShareType, Reserved
+    r.u32()
+}
+
 /// CREATE (open) of a named pipe by name (`wkssvc`), read/write, no create contexts.
 pub fn create_pipe_request(name_utf16: &[u8]) -> Vec<u8> {
     const DESIRED_ACCESS: u32 = 0x0012_019F; // generic read/write on a pipe
@@ -326,10 +292,15 @@ pub fn parse_create_response(msg: &[u8]) -> Result<FileId, DecodeError> {
 }
 
 pub fn ioctl_transceive_request(file_id: &FileId, input: &[u8], max_output: u32) -> Vec<u8> {
+    ioctl_request(FSCTL_PIPE_TRANSCEIVE, file_id, input, max_output)
+}
+
+/// An FSCTL on `file_id` (all 0xFF for FSCTLs on no file, MS-SMB2 2.2.31).
+pub fn ioctl_request(ctl_code: u32, file_id: &FileId, input: &[u8], max_output: u32) -> Vec<u8> {
     let mut b = Vec::with_capacity(56 + input.len());
     b.put_u16(57);
     b.put_u16(0);
-    b.put_u32(FSCTL_PIPE_TRANSCEIVE);
+    b.put_u32(ctl_code);
     b.extend_from_slice(file_id);
     b.put_u32((HEADER_LEN + 56) as u32); // InputOffset
     b.put_u32(input.len() as u32);
@@ -416,69 +387,6 @@ pub fn empty_request() -> Vec<u8> {
     vec![4, 0, 0, 0]
 }
 
-/// SP800-108 counter-mode KDF with HMAC-SHA256, L = 128 (MS-SMB2 3.1.4.2).
-pub fn kdf(key: &[u8; 16], label: &[u8], context: &[u8]) -> [u8; 16] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    mac.update(&1u32.to_be_bytes());
-    mac.update(label);
-    mac.update(&[0]);
-    mac.update(context);
-    mac.update(&128u32.to_be_bytes());
-    let full = mac.finalize().into_bytes();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    out
-}
-
-/// The key that signs messages of a session, per dialect.
-pub fn signing_key(dialect: u16, session_key: &[u8; 16], preauth_hash: &[u8; 64]) -> [u8; 16] {
-    match dialect {
-        DIALECT_311 => kdf(session_key, b"SMBSigningKey\0", preauth_hash),
-        DIALECT_300 | DIALECT_302 => kdf(session_key, b"SMB2AESCMAC\0", b"SmbSign\0"),
-        _ => *session_key,
-    }
-}
-
-/// The 16-byte signature of a message whose signature field is zero.
-pub fn signature(dialect: u16, key: &[u8; 16], msg: &[u8]) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    if dialect >= DIALECT_300 {
-        let mut mac = <Cmac<Aes128> as Mac>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("AES-128 CMAC takes a 16-byte key"));
-        mac.update(msg);
-        out.copy_from_slice(&mac.finalize().into_bytes());
-    } else {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(msg);
-        out.copy_from_slice(&mac.finalize().into_bytes()[..16]);
-    }
-    out
-}
-
-/// Set the SIGNED flag and write the signature into a built message.
-pub fn sign_message(dialect: u16, key: &[u8; 16], msg: &mut [u8]) {
-    if msg.len() < HEADER_LEN {
-        return;
-    }
-    let flags = u32::from_le_bytes([msg[16], msg[17], msg[18], msg[19]]) | FLAG_SIGNED;
-    msg[16..20].copy_from_slice(&flags.to_le_bytes());
-    msg[48..64].fill(0);
-    let sig = signature(dialect, key, msg);
-    msg[48..64].copy_from_slice(&sig);
-}
-
-/// Check the signature of a signed response.
-pub fn verify_signature(dialect: u16, key: &[u8; 16], msg: &[u8]) -> bool {
-    if msg.len() < HEADER_LEN {
-        return false;
-    }
-    let mut copy = msg.to_vec();
-    copy[48..64].fill(0);
-    signature(dialect, key, &copy) == msg[48..64]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,51 +414,10 @@ mod tests {
     }
 
     #[test]
-    fn negotiate_contexts_are_8_aligned_from_header() {
-        let b = negotiate_request([0; 16], [9; 32]);
-        let offset = u32::from_le_bytes(b[28..32].try_into().unwrap()) as usize;
-        assert_eq!(offset % 8, 0);
-        assert_eq!(
-            u16::from_le_bytes(b[offset - HEADER_LEN..][..2].try_into().unwrap()),
-            1
-        );
-        assert!(b.ends_with(&[9; 32]));
-    }
-
-    #[test]
-    fn signing_round_trip_all_dialects() {
-        let key = [3u8; 16];
-        for dialect in DIALECTS {
-            let mut msg = build_message(&RequestHeader::default(), b"payload");
-            sign_message(dialect, &key, &mut msg);
-            assert!(verify_signature(dialect, &key, &msg));
-            msg[70] ^= 1;
-            assert!(!verify_signature(dialect, &key, &msg));
-        }
-    }
-
-    #[test]
-    fn aes_cmac_rfc4493_vector() {
-        // RFC 4493 example 2: key 2b7e1516..., message 6bc1bee2... (16 bytes).
-        let key: [u8; 16] = [
-            0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf,
-            0x4f, 0x3c,
-        ];
-        let msg: [u8; 16] = [
-            0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93,
-            0x17, 0x2a,
-        ];
-        let expected: [u8; 16] = [
-            0x07, 0x0a, 0x16, 0xb4, 0x6b, 0x4d, 0x41, 0x44, 0xf7, 0x9b, 0xdd, 0x9d, 0xd0, 0x4a,
-            0x28, 0x7c,
-        ];
-        assert_eq!(signature(DIALECT_300, &key, &msg), expected);
-    }
-
-    #[test]
     fn response_parsers_reject_short_bodies() {
         let msg = build_message(&RequestHeader::default(), &[0; 10]);
-        assert!(parse_negotiate_response(&msg).is_err());
+        assert!(super::super::smb2_negotiate::parse_negotiate_response(&msg).is_err());
+        assert!(parse_tree_connect_response(&msg).is_err());
         assert!(parse_session_setup_response(&msg).is_err());
         assert!(parse_create_response(&msg).is_err());
         assert!(parse_ioctl_response(&msg).is_err());

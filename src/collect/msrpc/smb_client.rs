@@ -1,42 +1,78 @@
 //! A minimal SMB2/3 client over TCP (direct hosting, port 445): one
 //! connection, one authenticated session, the IPC$ tree, and named pipes on
 //! it. Every network wait is bounded by one deadline for the whole scan.
+//!
+//! From the moment the session key exists every answer is integrity-checked
+//! (MS-SMB2 3.2.5.1.3): a signature that verifies, or an encrypted message
+//! whose AEAD tag does; only interim STATUS_PENDING answers are exempt. The
+//! logon itself (negotiate, session setup, the checks that bind them to the
+//! key) is in smb_session.rs.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
-use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
 use super::error::RemoteError;
-use super::ntlm;
 use super::smb2::{self, FileId, RequestHeader, ResponseHeader};
-use super::spnego;
+use super::smb2_crypto::{self, CipherKeys};
+use super::smb2_negotiate::{ClientOffer, NegotiateResponse};
 use super::wire::utf16le;
 
 /// Largest SMB2 message accepted from the server; ours are far smaller.
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 /// The largest single READ/IOCTL output asked for (one credit's worth).
-const MAX_IO: u32 = 65_536;
+pub(super) const MAX_IO: u32 = 65_536;
+
+/// What the scan demands of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The lowest dialect accepted (and offered).
+    pub min_dialect: u16,
+    /// Encrypt the session even when the server does not ask for it.
+    pub encrypt: bool,
+}
+
+/// The session's keys, once the logon's final answer has verified.
+pub(super) struct Protection {
+    pub(super) signing_key: Zeroizing<[u8; 16]>,
+    /// The ciphers' keys, when the dialect and the server allow encryption.
+    pub(super) cipher: Option<CipherKeys>,
+    /// Requests are encrypted, and so every answer must be.
+    pub(super) encrypting: bool,
+    /// Nonces are a message counter and a random per-session part, so none
+    /// repeats under one key (MS-SMB2 3.2.4.1.8 asks for uniqueness).
+    pub(super) nonce_random: [u8; 8],
+    pub(super) nonce_counter: u64,
+}
 
 pub struct SmbClient {
-    stream: TcpStream,
-    deadline: Instant,
-    next_message_id: u64,
-    dialect: u16,
-    session_id: u64,
-    tree_id: u32,
-    signing_key: Option<Zeroizing<[u8; 16]>>,
+    pub(super) stream: TcpStream,
+    pub(super) deadline: Instant,
+    pub(super) policy: Policy,
+    pub(super) next_message_id: u64,
+    pub(super) dialect: u16,
+    /// The server's NEGOTIATE answer, for VALIDATE_NEGOTIATE_INFO.
+    pub(super) negotiated: Option<NegotiateResponse>,
+    /// What this client sent in its NEGOTIATE, for the same check.
+    pub(super) offer: Option<ClientOffer>,
+    pub(super) session_id: u64,
+    pub(super) tree_id: u32,
+    /// None until the logon completed with a verified answer.
+    pub(super) protection: Option<Protection>,
     /// SMB 3.1.1 preauth integrity hash (connection, then session).
-    preauth_hash: [u8; 64],
-    max_read: u32,
-    max_transact: u32,
+    pub(super) preauth_hash: [u8; 64],
+    pub(super) max_read: u32,
+    pub(super) max_transact: u32,
     /// Requests sent whose answers someone will wait for.
     awaited: HashSet<u64>,
     /// Answers that arrived while waiting for another request (pipelining).
     stash: HashMap<u64, (ResponseHeader, Vec<u8>)>,
+    /// Set by the first failed integrity check: from then on the connection
+    /// is not trusted, and every call fails with it.
+    tampered: Option<String>,
 }
 
 /// The result of a pipe read or transceive: one message, whole.
@@ -46,7 +82,11 @@ pub struct PipeMessage {
 
 impl SmbClient {
     /// Connect and negotiate. `deadline` bounds this and every later call.
-    pub fn connect(addr: SocketAddr, deadline: Instant) -> Result<Self, RemoteError> {
+    pub fn connect(
+        addr: SocketAddr,
+        deadline: Instant,
+        policy: Policy,
+    ) -> Result<Self, RemoteError> {
         let remaining = remaining(deadline, "connecting")?;
         let stream = TcpStream::connect_timeout(&addr, remaining).map_err(|source| match source
             .kind()
@@ -61,16 +101,20 @@ impl SmbClient {
         let mut client = SmbClient {
             stream,
             deadline,
+            policy,
             next_message_id: 0,
             dialect: smb2::DIALECT_202,
+            negotiated: None,
+            offer: None,
             session_id: 0,
             tree_id: 0,
-            signing_key: None,
+            protection: None,
             preauth_hash: [0; 64],
             max_read: MAX_IO,
             max_transact: MAX_IO,
             awaited: HashSet::new(),
             stash: HashMap::new(),
+            tampered: None,
         };
         client.negotiate()?;
         Ok(client)
@@ -85,97 +129,29 @@ impl SmbClient {
         self.dialect
     }
 
-    fn negotiate(&mut self) -> Result<(), RemoteError> {
-        let mut client_guid = [0u8; 16];
-        let mut salt = [0u8; 32];
-        fill_random(&mut client_guid)?;
-        fill_random(&mut salt)?;
-        let request = self.build(smb2::NEGOTIATE, &smb2::negotiate_request(client_guid, salt));
-        self.preauth_hash = chain_hash(&[0; 64], &request);
-        self.send_raw(&request, "negotiating")?;
-        let (header, response) = self.receive(0, "negotiating")?;
-        check_status(&header, "NEGOTIATE")?;
-        let negotiated = smb2::parse_negotiate_response(&response)?;
-        self.dialect = negotiated.dialect;
-        self.max_read = negotiated.max_read_size.clamp(4096, MAX_IO);
-        self.max_transact = negotiated.max_transact_size.clamp(4096, MAX_IO);
-        if self.dialect == smb2::DIALECT_311 {
-            self.preauth_hash = chain_hash(&self.preauth_hash, &response);
-        }
-        Ok(())
+    /// Every answer since the logon was integrity-checked (always, once
+    /// logged on: anything else ends the scan).
+    pub fn signed(&self) -> bool {
+        self.protection.is_some()
     }
 
-    /// NTLMv2 over SPNEGO. Refuses guest and anonymous sessions: their answers
-    /// would not be those the named account is entitled to.
-    pub fn session_setup(&mut self, identity: &ntlm::Identity<'_>) -> Result<(), RemoteError> {
-        let mut hash = self.preauth_hash;
-        let first = spnego::neg_token_init(&ntlm::negotiate_message());
-        let request = self.build(smb2::SESSION_SETUP, &smb2::session_setup_request(&first));
-        hash = chain_hash(&hash, &request);
-        self.send_raw(&request, "authenticating")?;
-        let (header, response) = self.receive(self.next_message_id - 1, "authenticating")?;
-        if header.status != smb2::STATUS_MORE_PROCESSING_REQUIRED {
-            check_status(&header, "SESSION_SETUP")?;
-            return Err(RemoteError::Authentication {
-                detail: "the server ended authentication before the NTLM challenge".into(),
-            });
-        }
-        hash = chain_hash(&hash, &response);
-        self.session_id = header.session_id;
-        let setup = smb2::parse_session_setup_response(&response)?;
-        let token = spnego::parse_neg_token_resp(&setup.security_buffer)?;
-        let challenge_bytes = token
-            .response_token
-            .ok_or_else(|| RemoteError::Authentication {
-                detail: "the server's SPNEGO answer carried no NTLM challenge".into(),
-            })?;
-        let challenge = ntlm::parse_challenge(&challenge_bytes)?;
-        let mut client_challenge = [0u8; 8];
-        fill_random(&mut client_challenge)?;
-        let auth = ntlm::authenticate_message(
-            identity,
-            &challenge,
-            client_challenge,
-            ntlm::filetime_now(),
-        );
-
-        let request = self.build(
-            smb2::SESSION_SETUP,
-            &smb2::session_setup_request(&spnego::neg_token_resp(&auth.message)),
-        );
-        hash = chain_hash(&hash, &request);
-        self.send_raw(&request, "authenticating")?;
-        let key = Zeroizing::new(smb2::signing_key(self.dialect, &auth.session_key, &hash));
-        self.signing_key = Some(key);
-        let (header, response) = self.receive(self.next_message_id - 1, "authenticating")?;
-        if let Err(err) = check_status(&header, "SESSION_SETUP") {
-            self.signing_key = None;
-            return Err(err);
-        }
-        let setup = smb2::parse_session_setup_response(&response)?;
-        if setup.session_flags & (smb2::SESSION_FLAG_IS_GUEST | smb2::SESSION_FLAG_IS_NULL) != 0 {
-            self.signing_key = None;
-            return Err(RemoteError::Authentication {
-                detail: "the server accepted the logon only as guest or anonymous".into(),
-            });
-        }
-        if setup.session_flags & smb2::SESSION_FLAG_ENCRYPT_DATA != 0 {
-            return Err(RemoteError::EncryptionRequired);
-        }
-        Ok(())
+    /// The first integrity failure on this connection, if any: every source
+    /// read over it is then suspect, not only the one that saw it.
+    pub fn integrity_failure(&self) -> Option<RemoteError> {
+        self.tampered
+            .clone()
+            .map(|detail| RemoteError::Tampered { detail })
     }
 
-    /// TREE_CONNECT `\\server\IPC$`.
-    pub fn connect_ipc(&mut self, server: &str) -> Result<(), RemoteError> {
-        let path = utf16le(&format!("\\\\{server}\\IPC$"));
-        let (header, _) = self.call(
-            smb2::TREE_CONNECT,
-            &smb2::tree_connect_request(&path),
-            "connecting to IPC$",
-        )?;
-        check_status(&header, "TREE_CONNECT IPC$")?;
-        self.tree_id = header.tree_id;
-        Ok(())
+    /// Requests and answers are encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.protection.as_ref().is_some_and(|p| p.encrypting)
+    }
+
+    /// The cipher in use, when encrypting.
+    pub fn cipher(&self) -> Option<smb2_crypto::Cipher> {
+        let protection = self.protection.as_ref().filter(|p| p.encrypting)?;
+        protection.cipher.as_ref().map(|keys| keys.cipher)
     }
 
     /// Open several pipes at once: all CREATEs go out before the first answer is read.
@@ -306,7 +282,7 @@ impl SmbClient {
     /// CLOSE a pipe without waiting for the answer: nothing depends on it, and
     /// [`Self::receive`] skips the late response. Saves a round trip per pipe.
     pub fn close_pipe(&mut self, file_id: &FileId) -> Result<(), RemoteError> {
-        let request = self.build(smb2::CLOSE, &smb2::close_request(file_id));
+        let request = self.build(smb2::CLOSE, &smb2::close_request(file_id))?;
         self.send_raw(&request, "closing a pipe")
     }
 
@@ -320,7 +296,7 @@ impl SmbClient {
         if self.session_id != 0 {
             batch.push(self.build(smb2::LOGOFF, &smb2::empty_request()));
         }
-        for request in batch {
+        for request in batch.into_iter().flatten() {
             if self.send_raw(&request, "disconnecting").is_err() {
                 break;
             }
@@ -328,8 +304,9 @@ impl SmbClient {
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 
-    /// Build the next request (header + body), signed when the session signs.
-    fn build(&mut self, command: u16, body: &[u8]) -> Vec<u8> {
+    /// Build the next request (header + body), signed when the session
+    /// signs, or encrypted (unsigned inside, MS-SMB2 3.2.4.1.8) when it encrypts.
+    pub(super) fn build(&mut self, command: u16, body: &[u8]) -> Result<Vec<u8>, RemoteError> {
         let header = RequestHeader {
             command,
             credit_charge: if self.dialect == smb2::DIALECT_202 || command == smb2::NEGOTIATE {
@@ -352,13 +329,29 @@ impl SmbClient {
         };
         self.next_message_id += 1;
         let mut msg = smb2::build_message(&header, body);
-        if let Some(key) = &self.signing_key {
-            smb2::sign_message(self.dialect, key, &mut msg);
+        let Some(protection) = &mut self.protection else {
+            return Ok(msg);
+        };
+        match (&protection.cipher, protection.encrypting) {
+            (Some(keys), true) => {
+                protection.nonce_counter += 1;
+                let mut nonce = [0u8; 16];
+                nonce[..8].copy_from_slice(&protection.nonce_counter.to_le_bytes());
+                nonce[8..].copy_from_slice(&protection.nonce_random);
+                smb2_crypto::encrypt(keys, self.session_id, &nonce, &msg).map_err(|e| {
+                    RemoteError::Tampered {
+                        detail: e.to_string(),
+                    }
+                })
+            }
+            _ => {
+                smb2_crypto::sign_message(self.dialect, &protection.signing_key, &mut msg);
+                Ok(msg)
+            }
         }
-        msg
     }
 
-    fn call(
+    pub(super) fn call(
         &mut self,
         command: u16,
         body: &[u8],
@@ -375,7 +368,7 @@ impl SmbClient {
         body: &[u8],
         during: &'static str,
     ) -> Result<u64, RemoteError> {
-        let request = self.build(command, body);
+        let request = self.build(command, body)?;
         let id = self.next_message_id - 1;
         self.send_raw(&request, during)?;
         self.awaited.insert(id);
@@ -389,13 +382,16 @@ impl SmbClient {
         during: &'static str,
     ) -> Result<(ResponseHeader, Vec<u8>), RemoteError> {
         self.awaited.remove(&message_id);
+        if let Some(err) = self.integrity_failure() {
+            return Err(err);
+        }
         if let Some(answer) = self.stash.remove(&message_id) {
             return Ok(answer);
         }
         self.receive(message_id, during)
     }
 
-    fn send_raw(&mut self, msg: &[u8], during: &'static str) -> Result<(), RemoteError> {
+    pub(super) fn send_raw(&mut self, msg: &[u8], during: &'static str) -> Result<(), RemoteError> {
         let len = u32::try_from(msg.len())
             .unwrap_or(u32::MAX)
             .min(0x00FF_FFFF);
@@ -412,40 +408,43 @@ impl SmbClient {
 
     /// Receive the final response to `message_id`, skipping interim
     /// STATUS_PENDING answers, unsolicited messages (oplock breaks) and answers
-    /// nobody waits for; answers to other awaited requests are stashed.
-    fn receive(
+    /// nobody waits for; answers to other awaited requests are stashed. Once
+    /// logged on, an answer that fails its integrity check ends the scan.
+    pub(super) fn receive(
+        &mut self,
+        message_id: u64,
+        during: &'static str,
+    ) -> Result<(ResponseHeader, Vec<u8>), RemoteError> {
+        if let Some(err) = self.integrity_failure() {
+            return Err(err);
+        }
+        let result = self.receive_checked(message_id, during);
+        if let Err(RemoteError::Tampered { detail }) = &result {
+            self.tampered = Some(detail.clone());
+        }
+        result
+    }
+
+    fn receive_checked(
         &mut self,
         message_id: u64,
         during: &'static str,
     ) -> Result<(ResponseHeader, Vec<u8>), RemoteError> {
         loop {
-            let mut frame = [0u8; 4];
-            self.read_exact(&mut frame, during)?;
-            let len = u32::from_be_bytes([0, frame[1], frame[2], frame[3]]) as usize;
-            if frame[0] != 0 || len > MAX_MESSAGE {
-                return Err(RemoteError::Decode(super::wire::DecodeError::new(
-                    "transport frame",
-                    format!("type {} length {len}", frame[0]),
-                )));
-            }
-            let mut msg = vec![0u8; len];
-            self.read_exact(&mut msg, during)?;
+            let (msg, decrypted) = self.receive_message(during)?;
             let header = smb2::parse_header(&msg)?;
             let wanted =
                 header.message_id == message_id || self.awaited.contains(&header.message_id);
             if header.flags & smb2::FLAG_SERVER_TO_REDIR == 0 || !wanted {
                 continue;
             }
+            // Interim answers are never signed (MS-SMB2 3.3.4.1.1); nothing is
+            // taken from them but "wait on".
             if header.flags & smb2::FLAG_ASYNC_COMMAND != 0 && header.status == smb2::STATUS_PENDING
             {
                 continue;
             }
-            let signed = header.flags & smb2::FLAG_SIGNED != 0;
-            if let (true, Some(key)) = (signed, &self.signing_key) {
-                if !smb2::verify_signature(self.dialect, key, &msg) {
-                    return Err(RemoteError::BadSignature);
-                }
-            }
+            self.check_integrity(&header, &msg, decrypted)?;
             if header.message_id != message_id {
                 self.awaited.remove(&header.message_id);
                 self.stash.insert(header.message_id, (header, msg));
@@ -453,6 +452,84 @@ impl SmbClient {
             }
             return Ok((header, msg));
         }
+    }
+
+    /// The next SMB2 message off the wire, decrypted if it came in a
+    /// transform header (and whether it did).
+    pub(super) fn receive_message(
+        &mut self,
+        during: &'static str,
+    ) -> Result<(Vec<u8>, bool), RemoteError> {
+        let mut frame = [0u8; 4];
+        self.read_exact(&mut frame, during)?;
+        let len = u32::from_be_bytes([0, frame[1], frame[2], frame[3]]) as usize;
+        if frame[0] != 0 || len > MAX_MESSAGE {
+            return Err(RemoteError::Decode(super::wire::DecodeError::new(
+                "transport frame",
+                format!("type {} length {len}", frame[0]),
+            )));
+        }
+        let mut msg = vec![0u8; len];
+        self.read_exact(&mut msg, during)?;
+        if !smb2_crypto::is_transform(&msg) {
+            return Ok((msg, false));
+        }
+        // MS-SMB2 3.2.5.1.1.1: decrypt with the session's key, or drop the
+        // connection; an encrypted message before any key is an error too.
+        let keys = self
+            .protection
+            .as_ref()
+            .and_then(|p| p.cipher.as_ref())
+            .ok_or_else(|| RemoteError::Tampered {
+                detail: "the server sent an encrypted message on a session without encryption keys"
+                    .into(),
+            })?;
+        let plain = smb2_crypto::decrypt(keys, self.session_id, &msg).map_err(|e| {
+            RemoteError::Tampered {
+                detail: e.to_string(),
+            }
+        })?;
+        Ok((plain, true))
+    }
+
+    /// MS-SMB2 3.2.5.1.3: on a signed session every answer must carry a
+    /// valid signature; on an encrypted one it must have been encrypted
+    /// (3.2.5.1.1: Session.EncryptData — an unencrypted answer is refused).
+    fn check_integrity(
+        &self,
+        header: &ResponseHeader,
+        msg: &[u8],
+        decrypted: bool,
+    ) -> Result<(), RemoteError> {
+        let Some(protection) = &self.protection else {
+            return Ok(());
+        };
+        let command = smb2::command_name(header.command);
+        if protection.encrypting && !decrypted {
+            return Err(RemoteError::Tampered {
+                detail: format!("the answer to {command} came unencrypted on an encrypted session"),
+            });
+        }
+        if decrypted {
+            // The AEAD tag covered it; its session id was checked on decryption.
+            return Ok(());
+        }
+        if header.session_id != self.session_id {
+            return Err(RemoteError::Tampered {
+                detail: format!("the answer to {command} is for another session"),
+            });
+        }
+        if header.flags & smb2::FLAG_SIGNED == 0 {
+            return Err(RemoteError::Tampered {
+                detail: format!("the answer to {command} was not signed"),
+            });
+        }
+        if !smb2_crypto::verify_signature(self.dialect, &protection.signing_key, msg) {
+            return Err(RemoteError::Tampered {
+                detail: format!("the signature of the answer to {command} did not verify"),
+            });
+        }
+        Ok(())
     }
 
     fn read_exact(&mut self, mut buf: &mut [u8], during: &'static str) -> Result<(), RemoteError> {
@@ -476,7 +553,10 @@ impl SmbClient {
     }
 }
 
-fn remaining(deadline: Instant, during: &'static str) -> Result<std::time::Duration, RemoteError> {
+pub(super) fn remaining(
+    deadline: Instant,
+    during: &'static str,
+) -> Result<std::time::Duration, RemoteError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(RemoteError::Timeout { during });
@@ -484,7 +564,10 @@ fn remaining(deadline: Instant, during: &'static str) -> Result<std::time::Durat
     Ok(left)
 }
 
-fn check_status(header: &ResponseHeader, command: &'static str) -> Result<(), RemoteError> {
+pub(super) fn check_status(
+    header: &ResponseHeader,
+    command: &'static str,
+) -> Result<(), RemoteError> {
     if header.status == smb2::STATUS_SUCCESS {
         Ok(())
     } else {
@@ -493,18 +576,4 @@ fn check_status(header: &ResponseHeader, command: &'static str) -> Result<(), Re
             status: header.status,
         })
     }
-}
-
-fn chain_hash(previous: &[u8; 64], msg: &[u8]) -> [u8; 64] {
-    let mut hasher = Sha512::new();
-    hasher.update(previous);
-    hasher.update(msg);
-    hasher.finalize().into()
-}
-
-fn fill_random(buf: &mut [u8]) -> Result<(), RemoteError> {
-    getrandom::fill(buf).map_err(|e| RemoteError::Io {
-        during: "gathering randomness",
-        source: std::io::Error::other(e.to_string()),
-    })
 }

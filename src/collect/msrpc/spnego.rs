@@ -26,17 +26,27 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The DER MechTypeList the client offers (NTLMSSP only): the mechListMIC
+/// is computed over exactly these bytes (RFC 4178 5).
+pub fn mech_types() -> Vec<u8> {
+    der(0x30, &NTLMSSP_OID)
+}
+
 /// GSS-API InitialContextToken holding a NegTokenInit with one mechanism (NTLMSSP).
 pub fn neg_token_init(ntlm_negotiate: &[u8]) -> Vec<u8> {
-    let mech_types = der(0xa0, &der(0x30, &NTLMSSP_OID));
+    let mech_types = der(0xa0, &mech_types());
     let mech_token = der(0xa2, &der(0x04, ntlm_negotiate));
     let init = der(0xa0, &der(0x30, &[mech_types, mech_token].concat()));
     der(0x60, &[SPNEGO_OID.as_slice(), &init].concat())
 }
 
-/// NegTokenResp carrying the client's next NTLM message.
-pub fn neg_token_resp(ntlm_message: &[u8]) -> Vec<u8> {
-    der(0xa1, &der(0x30, &der(0xa2, &der(0x04, ntlm_message))))
+/// NegTokenResp carrying the client's next NTLM message and the mechListMIC.
+pub fn neg_token_resp(ntlm_message: &[u8], mech_list_mic: &[u8]) -> Vec<u8> {
+    let mut fields = der(0xa2, &der(0x04, ntlm_message));
+    if !mech_list_mic.is_empty() {
+        fields.extend(der(0xa3, &der(0x04, mech_list_mic)));
+    }
+    der(0xa1, &der(0x30, &fields))
 }
 
 /// One DER TLV: (tag, content, rest).
@@ -139,9 +149,19 @@ mod tests {
     #[test]
     fn resp_round_trip_and_long_lengths() {
         let payload = vec![7u8; 70_000];
-        let parsed = parse_neg_token_resp(&neg_token_resp(&payload)).unwrap();
+        let parsed = parse_neg_token_resp(&neg_token_resp(&payload, &[])).unwrap();
         assert_eq!(parsed.response_token.as_deref(), Some(payload.as_slice()));
         assert_eq!(parsed.state, None);
+    }
+
+    #[test]
+    fn resp_carries_the_mech_list_mic_after_the_token() {
+        let token = neg_token_resp(&[1, 2], &[9; 16]);
+        assert!(token.ends_with(&[
+            0xa3, 18, 0x04, 16, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9
+        ]));
+        let parsed = parse_neg_token_resp(&token).unwrap();
+        assert_eq!(parsed.response_token, Some(vec![1, 2]));
     }
 
     #[test]

@@ -239,6 +239,9 @@ impl Writer<'_> {
             FailureKind::LogonFailure => {
                 "The host refused the credentials: check --username and the password.".to_string()
             }
+            FailureKind::Tampered => {
+                "An answer failed its integrity check: someone altered the traffic, or the host is not who it claims to be. Nothing from it was kept.".to_string()
+            }
             FailureKind::ParseError | FailureKind::Other => {
                 "Check the errors above.".to_string()
             }
