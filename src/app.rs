@@ -88,6 +88,7 @@ fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
         timeout: target.timeout,
         credentials,
         port: target.remote.port,
+        max_rows: target.remote.max_rows,
         linux: LinuxPaths {
             utmp: target.linux.utmp_file.clone(),
             logind_dir: target.linux.logind_dir.clone(),

@@ -124,6 +124,10 @@ pub struct RemoteArgs {
     /// SMB port of the remote host.
     #[arg(long, value_name = "PORT", default_value_t = 445)]
     pub port: u16,
+    /// Most rows one list (workstation users, SMB sessions) may have; a server
+    /// sending more makes that source fail rather than report a cut list.
+    #[arg(long, value_name = "N", default_value_t = lingerscan::collect::msrpc::DEFAULT_MAX_ROWS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_rows: usize,
 }
 
 #[derive(Debug, Clone, Args)]

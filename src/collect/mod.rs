@@ -34,6 +34,8 @@ pub struct CollectOptions {
     pub credentials: Option<msrpc::Credentials>,
     /// Remote scans from a non-Windows OS: the SMB port (445).
     pub port: u16,
+    /// Remote scans from a non-Windows OS: rows one list may hold (`--max-rows`).
+    pub max_rows: usize,
 }
 
 impl Default for CollectOptions {
@@ -44,6 +46,7 @@ impl Default for CollectOptions {
             linux: LinuxPaths::default(),
             credentials: None,
             port: 445,
+            max_rows: msrpc::DEFAULT_MAX_ROWS,
         }
     }
 }
@@ -107,11 +110,15 @@ fn collect_not_windows(options: &CollectOptions) -> Result<HostSnapshot, Collect
                 .ok_or_else(|| CollectError::NoCredentials {
                     target: host.clone(),
                 })?;
-        return Ok(msrpc::collect_remote(
+        return Ok(msrpc::collect_remote_with(
             host,
-            options.port,
             credentials,
-            options.timeout,
+            &msrpc::RemoteOptions {
+                port: options.port,
+                timeout: options.timeout,
+                max_rows: options.max_rows,
+                ..msrpc::RemoteOptions::default()
+            },
         ));
     }
     let target = options

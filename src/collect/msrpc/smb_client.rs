@@ -85,6 +85,12 @@ impl SmbClient {
         self.dialect
     }
 
+    /// When every wait of this connection ends: loops over data already
+    /// received (RPC reassembly, paging) check it too.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     fn negotiate(&mut self) -> Result<(), RemoteError> {
         let mut client_guid = [0u8; 16];
         let mut salt = [0u8; 32];
