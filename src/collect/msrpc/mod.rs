@@ -32,8 +32,8 @@ use crate::model::{
 };
 
 pub use credentials::{
-    Credentials, CredentialsError, Password, password_from_env, password_from_file,
-    password_from_prompt, read_password,
+    Credentials, CredentialsError, MAX_PASSWORD_FILE, NtHash, Password, core_dumps_possible,
+    disable_core_dumps, password_from_env, password_from_file, password_from_prompt, read_password,
 };
 pub use error::RemoteError;
 
@@ -317,7 +317,7 @@ fn connect_and_log_on(
     client.session_setup(&ntlm::Identity {
         user: &creds.user,
         domain: &creds.domain,
-        password: creds.password.expose(),
+        nt_hash: creds.nt_hash(),
     })?;
     Ok(client)
 }
