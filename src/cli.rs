@@ -228,4 +228,16 @@ mod tests {
         assert_eq!(cli.scan.target.host.as_deref(), Some("SRV"));
         assert!(cli.command.is_none());
     }
+
+    #[test]
+    fn max_rows_is_a_positive_count() {
+        let cli = Cli::try_parse_from(["lingerscan", "--max-rows", "500"]).unwrap();
+        assert_eq!(cli.scan.target.remote.max_rows, 500);
+        let cli = Cli::try_parse_from(["lingerscan"]).unwrap();
+        assert_eq!(
+            cli.scan.target.remote.max_rows,
+            lingerscan::collect::msrpc::DEFAULT_MAX_ROWS
+        );
+        assert!(Cli::try_parse_from(["lingerscan", "--max-rows", "0"]).is_err());
+    }
 }

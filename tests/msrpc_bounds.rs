@@ -369,3 +369,43 @@ fn cli_max_rows_bounds_memory_of_an_endless_list() {
         limit,
     );
 }
+
+/// The password file as the CLI reads it: one others can read works but is
+/// warned about on stderr (the scan itself goes to a closed port); one past
+/// 64 KiB is refused before any connection.
+#[test]
+fn cli_password_file_readable_by_others_warns_and_a_huge_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pw");
+    let run = |path: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .args(["scan", "--host", "127.0.0.91", "--port", "14711"])
+            .args(["--username", "HOSTILE\\alice", "--timeout", "2s"])
+            .arg("--password-file")
+            .arg(path)
+            .env_remove("LINGERSCAN_PASSWORD")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lingerscan")
+    };
+    std::fs::write(&path, "S3cret!\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains("warning: the password file") && stderr.contains("0644"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("connection refused"), "{stdout}");
+    assert!(!stdout.contains("S3cret") && !stderr.contains("S3cret"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(&path);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    std::fs::write(&path, vec![b'x'; 70_000]).unwrap();
+    let out = run(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("larger than 65536 bytes"), "{stderr}");
+}
