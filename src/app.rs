@@ -9,7 +9,7 @@ use crate::cli::{
     AnalysisArgs, AnalyzeArgs, Cli, ColorChoice, Command, ScanArgs, SnapshotArgs, TargetArgs,
 };
 use lingerscan::analyze::{self, Analysis, AnalyzeOptions, Outcome};
-use lingerscan::collect::msrpc::{Credentials, read_password};
+use lingerscan::collect::msrpc::{Credentials, disable_core_dumps, read_password};
 use lingerscan::collect::{self, CollectOptions, LinuxPaths};
 
 /// Environment variable that may hold the password for remote scans.
@@ -73,12 +73,19 @@ fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
     // Ask for a password only when it will be used: a remote host and an account.
     let credentials = match (&host, &target.remote.username) {
         (Some(_), Some(account)) => {
+            // Before the password exists in this process: no core file may
+            // hold it or its hash (a server-triggered abort, a crash).
+            if let Err(err) = disable_core_dumps() {
+                eprintln!("warning: cannot disable core dumps for this scan: {err}");
+            }
             let password = read_password(
                 target.remote.password_file.as_deref(),
                 PASSWORD_ENV,
                 "Password: ",
+                &mut |warning| eprintln!("warning: {warning}"),
             )
             .context("reading the password")?;
+            // Hashed and wiped inside parse: the scan keeps only the NT hash.
             Some(Credentials::parse(account, password).context("invalid --username")?)
         }
         _ => None,
@@ -90,6 +97,7 @@ fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
         port: target.remote.port,
         min_dialect: target.remote.min_dialect,
         encrypt: target.remote.encrypt,
+        max_rows: target.remote.max_rows,
         linux: LinuxPaths {
             utmp: target.linux.utmp_file.clone(),
             logind_dir: target.linux.logind_dir.clone(),

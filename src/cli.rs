@@ -132,6 +132,10 @@ pub struct RemoteArgs {
     /// server does not require it; a server that cannot is not scanned.
     #[arg(long)]
     pub encrypt: bool,
+    /// Most rows one list (workstation users, SMB sessions) may have; a server
+    /// sending more makes that source fail rather than report a cut list.
+    #[arg(long, value_name = "N", default_value_t = lingerscan::collect::msrpc::DEFAULT_MAX_ROWS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_rows: usize,
 }
 
 fn parse_min_dialect(text: &str) -> Result<u16, String> {
@@ -235,5 +239,17 @@ mod tests {
         assert_eq!(cli.scan.analysis.user.as_deref(), Some("DOM\\bob"));
         assert_eq!(cli.scan.target.host.as_deref(), Some("SRV"));
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn max_rows_is_a_positive_count() {
+        let cli = Cli::try_parse_from(["lingerscan", "--max-rows", "500"]).unwrap();
+        assert_eq!(cli.scan.target.remote.max_rows, 500);
+        let cli = Cli::try_parse_from(["lingerscan"]).unwrap();
+        assert_eq!(
+            cli.scan.target.remote.max_rows,
+            lingerscan::collect::msrpc::DEFAULT_MAX_ROWS
+        );
+        assert!(Cli::try_parse_from(["lingerscan", "--max-rows", "0"]).is_err());
     }
 }

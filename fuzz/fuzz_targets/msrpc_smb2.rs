@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         let identity = ntlm::Identity {
             user: "u",
             domain: "d",
-            password: "p",
+            nt_hash: &[0; 16],
         };
         let _ = ntlm::authenticate_message(&identity, &challenge, [0; 8], 0);
     }

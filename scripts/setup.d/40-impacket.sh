@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # impacket (PyPI) in a private venv under target/: the independent MS-RPC client
-# the msrpc integration tests and the remote-scan benchmark compare against.
+# the msrpc integration tests and the remote-scan benchmark compare against, and
+# the SMB server of the hostile-server tests (tests/hostile/rpc_server.py).
 # Also samba + smbclient, the real server those tests talk to, and the tools
 # the fixture uses, and python3 (stdlib only) for tests/hostile/, the hostile
 # SMB server and man-in-the-middle proxy of tests/msrpc_hostile.rs. Idempotent.

@@ -38,6 +38,8 @@ pub struct CollectOptions {
     pub min_dialect: u16,
     /// Remote scans from a non-Windows OS: encrypt the SMB session.
     pub encrypt: bool,
+    /// Remote scans from a non-Windows OS: rows one list may hold (`--max-rows`).
+    pub max_rows: usize,
 }
 
 impl Default for CollectOptions {
@@ -50,6 +52,7 @@ impl Default for CollectOptions {
             port: 445,
             min_dialect: msrpc::DEFAULT_MIN_DIALECT,
             encrypt: false,
+            max_rows: msrpc::DEFAULT_MAX_ROWS,
         }
     }
 }
@@ -121,6 +124,7 @@ fn collect_not_windows(options: &CollectOptions) -> Result<HostSnapshot, Collect
                 timeout: options.timeout,
                 min_dialect: options.min_dialect,
                 encrypt: options.encrypt,
+                max_rows: options.max_rows,
                 ..msrpc::RemoteOptions::default()
             },
         ));

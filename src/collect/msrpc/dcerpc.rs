@@ -2,6 +2,8 @@
 //! bind with NDR 2.0, request/response with fragmentation both ways, faults.
 //! PDU encoding and parsing are pure; [`RpcClient`] drives a [`PipeTransport`].
 
+use std::time::Instant;
+
 use super::error::RemoteError;
 use super::wire::{DecodeError, PutLe, Reader};
 
@@ -22,7 +24,12 @@ pub const MIN_FRAG: u16 = 1432;
 /// What Windows clients offer.
 pub const DEFAULT_FRAG: u16 = 4280;
 /// Bound on a reassembled response (the lists here are far smaller).
-const MAX_STUB: usize = 16 * 1024 * 1024;
+pub const MAX_STUB: usize = 16 * 1024 * 1024;
+/// Bound on the fragments of one response. Every fragment but the last
+/// carries at least MIN_FRAG - 24 stub bytes from a conforming server, so a
+/// MAX_STUB response needs under 12,000; a peer sending empty fragments
+/// meets this after a few hundred kilobytes.
+pub const MAX_FRAGMENTS: usize = 16_384;
 
 /// An RPC interface or transfer syntax: UUID (in wire byte order) and version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,9 +154,10 @@ pub fn request_fragments(call_id: u32, opnum: u16, stub: &[u8], max_xmit: u16) -
         .collect()
 }
 
-/// A parsed PDU from the server.
+/// A parsed PDU from the server; a response's stub is borrowed from the
+/// received bytes, so reassembly copies each stub byte once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pdu {
+pub enum Pdu<'a> {
     BindAck {
         call_id: u32,
         max_xmit_frag: u16,
@@ -164,7 +172,7 @@ pub enum Pdu {
     Response {
         call_id: u32,
         flags: u8,
-        stub: Vec<u8>,
+        stub: &'a [u8],
     },
     Fault {
         call_id: u32,
@@ -191,7 +199,7 @@ pub fn complete_pdu_len(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
 }
 
 /// Parse one whole PDU (exactly `frag_length` bytes or more; the rest is ignored).
-pub fn parse_pdu(bytes: &[u8]) -> Result<Pdu, DecodeError> {
+pub fn parse_pdu(bytes: &[u8]) -> Result<Pdu<'_>, DecodeError> {
     let mut r = Reader::new(bytes, "RPC PDU");
     let version = r.u8()?;
     let minor = r.u8()?;
@@ -252,7 +260,7 @@ pub fn parse_pdu(bytes: &[u8]) -> Result<Pdu, DecodeError> {
                 .checked_sub(if auth_length > 0 { auth_length + 8 } else { 0 })
                 .filter(|&end| end >= r.position())
                 .ok_or_else(|| r.error("auth_length larger than the fragment"))?;
-            let stub = r.bytes(stub_end - r.position())?.to_vec();
+            let stub = r.bytes(stub_end - r.position())?;
             Ok(Pdu::Response {
                 call_id,
                 flags,
@@ -286,6 +294,11 @@ pub trait PipeTransport {
     fn transceive(&mut self, data: &[u8]) -> Result<Vec<u8>, RemoteError>;
     fn write(&mut self, data: &[u8]) -> Result<(), RemoteError>;
     fn read(&mut self) -> Result<Vec<u8>, RemoteError>;
+    /// When the scan must end. Loops over what the peer sent (fragments
+    /// already received) check it themselves: they wait on nothing.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// The BIND PDU [`RpcClient::bind`] sends (call id 1).
@@ -307,8 +320,11 @@ pub struct RpcClient<T: PipeTransport> {
     interface: &'static str,
     max_xmit: u16,
     next_call_id: u32,
-    /// Received bytes not yet consumed as PDUs.
+    /// Received bytes; those before `consumed` are parsed already. Reading
+    /// at an offset keeps reassembly linear: bytes are moved to the front only
+    /// when more must be read, and then less than one PDU remains.
     pending: Vec<u8>,
+    consumed: usize,
     /// RESPONSE fragments received so far (a diagnostic for notes and tests).
     response_fragments: usize,
 }
@@ -339,6 +355,7 @@ impl<T: PipeTransport> RpcClient<T> {
             max_xmit: max_frag,
             next_call_id: 2,
             pending: reply,
+            consumed: 0,
             response_fragments: 0,
         };
         match client.next_pdu()? {
@@ -416,22 +433,33 @@ impl<T: PipeTransport> RpcClient<T> {
 
     /// The second half of [`Self::call`]: `reply` is what the pipe answered to
     /// the last fragment of `call_id`; reads further fragments as needed.
+    /// Bounded by [`MAX_STUB`] bytes, [`MAX_FRAGMENTS`] fragments and the
+    /// transport's deadline, whatever the peer sends.
     pub fn complete_call(&mut self, call_id: u32, reply: Vec<u8>) -> Result<Vec<u8>, RemoteError> {
-        self.pending.extend_from_slice(&reply);
+        if self.consumed == self.pending.len() {
+            // The usual case: nothing left over, so the reply is taken as is.
+            self.pending = reply;
+            self.consumed = 0;
+        } else {
+            self.pending.extend_from_slice(&reply);
+        }
         let mut stub = Vec::new();
-        loop {
+        for _ in 0..MAX_FRAGMENTS {
+            self.check_deadline()?;
             match self.next_pdu()? {
                 Pdu::Response {
                     call_id: id,
                     flags,
                     stub: part,
                 } if id == call_id => {
-                    self.response_fragments += 1;
-                    stub.extend_from_slice(&part);
-                    if stub.len() > MAX_STUB {
-                        return Err(DecodeError::new("RPC response", "larger than 16 MiB").into());
+                    if stub.len() + part.len() > MAX_STUB {
+                        return Err(RemoteError::Limit {
+                            limit: "16 MiB per RPC response".into(),
+                        });
                     }
+                    stub.extend_from_slice(part);
                     if flags & PFC_LAST_FRAG != 0 {
+                        self.response_fragments += 1;
                         return Ok(stub);
                     }
                 }
@@ -444,21 +472,38 @@ impl<T: PipeTransport> RpcClient<T> {
                     .into());
                 }
             }
+            self.response_fragments += 1;
+        }
+        Err(RemoteError::Limit {
+            limit: format!("{MAX_FRAGMENTS} fragments per RPC response"),
+        })
+    }
+
+    fn check_deadline(&self) -> Result<(), RemoteError> {
+        match self.transport.deadline() {
+            Some(deadline) if Instant::now() >= deadline => Err(RemoteError::Timeout {
+                during: "reassembling an RPC response",
+            }),
+            _ => Ok(()),
         }
     }
 
     /// The next whole PDU, reading more from the pipe as needed.
-    fn next_pdu(&mut self) -> Result<Pdu, RemoteError> {
+    fn next_pdu(&mut self) -> Result<Pdu<'_>, RemoteError> {
         loop {
-            if let Some(len) = complete_pdu_len(&self.pending)? {
-                let pdu = parse_pdu(&self.pending[..len])?;
-                self.pending.drain(..len);
-                return Ok(pdu);
+            if let Some(len) = complete_pdu_len(&self.pending[self.consumed..])? {
+                let start = self.consumed;
+                self.consumed += len;
+                return Ok(parse_pdu(&self.pending[start..start + len])?);
             }
+            self.check_deadline()?;
             let more = self.transport.read()?;
             if more.is_empty() {
                 return Err(DecodeError::new("RPC response", "the pipe returned no data").into());
             }
+            // Less than one PDU is left before the new bytes: moving it is cheap.
+            self.pending.drain(..self.consumed);
+            self.consumed = 0;
             self.pending.extend_from_slice(&more);
         }
     }

@@ -1,4 +1,5 @@
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use proptest::prelude::*;
 
@@ -57,6 +58,7 @@ fn fault(call_id: u32, status: u32) -> Vec<u8> {
 struct Scripted {
     written: Vec<Vec<u8>>,
     replies: VecDeque<Vec<u8>>,
+    deadline: Option<Instant>,
 }
 
 impl PipeTransport for &mut Scripted {
@@ -70,6 +72,9 @@ impl PipeTransport for &mut Scripted {
     }
     fn read(&mut self) -> Result<Vec<u8>, RemoteError> {
         Ok(self.replies.pop_front().unwrap_or_default())
+    }
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 }
 
@@ -200,6 +205,93 @@ fn truncated_and_bogus_pdus_are_rejected() {
     assert!(parse_pdu(&auth).is_err());
 }
 
+/// `count` copies of `fragment` in one pipe message.
+fn repeated(fragment: &[u8], count: usize) -> Vec<u8> {
+    let mut message = Vec::with_capacity(fragment.len() * count);
+    for _ in 0..count {
+        message.extend_from_slice(fragment);
+    }
+    message
+}
+
+/// The tester's fragment flood: one 8 MiB pipe message of 349,000 empty
+/// fragments, none of them the last. Removing each fragment from the front
+/// of the buffer made this take 65 s (release build); reading at an offset
+/// and capping fragments per call ends it at once.
+#[test]
+fn a_message_of_empty_fragments_ends_at_the_fragment_cap_at_once() {
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 4280, 0));
+    pipe.replies
+        .push_back(repeated(&response_pdu(2, 0, &[]), 349_000));
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    let started = Instant::now();
+    let err = client.call(2, &[0; 8]).unwrap_err();
+    let took = started.elapsed();
+    eprintln!("349,000 empty fragments in one message: {err} after {took:?}");
+    assert!(
+        matches!(&err, RemoteError::Limit { limit } if limit.contains("fragments")),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// Reassembly of a whole MAX_STUB response in small fragments, all in one
+/// message: linear, so well under a second even in a debug build.
+#[test]
+fn a_large_response_in_small_fragments_reassembles_in_linear_time() {
+    let per = usize::from(MIN_FRAG) - 24;
+    let fragments = MAX_STUB / per;
+    let mut message = Vec::with_capacity(fragments * usize::from(MIN_FRAG));
+    for i in 0..fragments {
+        let flags = if i + 1 == fragments { PFC_LAST_FRAG } else { 0 };
+        message.extend_from_slice(&response_pdu(2, flags, &vec![(i % 251) as u8; per]));
+    }
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 4280, 0));
+    pipe.replies.push_back(message);
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    let started = Instant::now();
+    let stub = client.call(2, &[0; 8]).unwrap();
+    let took = started.elapsed();
+    eprintln!(
+        "{fragments} fragments, {} stub bytes reassembled in {took:?}",
+        stub.len()
+    );
+    assert_eq!(stub.len(), fragments * per);
+    assert_eq!(stub[per * 7], 7);
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_response_past_the_stub_limit_is_refused() {
+    let fragment = response_pdu(2, 0, &[0x41; 4256]);
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 4280, 0));
+    // 16 MiB / 4256 bytes is 3,942 fragments: 4,000 pass the limit.
+    pipe.replies.push_back(repeated(&fragment, 4_000));
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    let err = client.call(2, &[0; 8]).unwrap_err();
+    assert!(
+        matches!(&err, RemoteError::Limit { limit } if limit.contains("16 MiB")),
+        "{err}"
+    );
+}
+
+/// The deadline is checked between fragments already received, not only
+/// while waiting on the pipe.
+#[test]
+fn reassembly_checks_the_deadline_between_received_fragments() {
+    let mut pipe = Scripted::default();
+    pipe.replies.push_back(bind_ack(1, 4280, 0));
+    pipe.replies
+        .push_back(repeated(&response_pdu(2, 0, &[1; 8]), 1_000));
+    let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+    client.transport.deadline = Some(Instant::now());
+    let err = client.call(2, &[0; 8]).unwrap_err();
+    assert!(matches!(err, RemoteError::Timeout { .. }), "{err}");
+}
+
 proptest! {
     #[test]
     fn request_fragments_carry_the_stub_in_order(stub in proptest::collection::vec(any::<u8>(), 0..12_000), max in 1432u16..6000) {
@@ -219,12 +311,45 @@ proptest! {
     fn response_decode_of_encode(stub in proptest::collection::vec(any::<u8>(), 0..4000), call_id: u32, flags in 0u8..4) {
         let pdu = response_pdu(call_id, flags, &stub);
         prop_assert_eq!(complete_pdu_len(&pdu).unwrap(), Some(pdu.len()));
-        prop_assert_eq!(parse_pdu(&pdu).unwrap(), Pdu::Response { call_id, flags, stub });
+        prop_assert_eq!(parse_pdu(&pdu).unwrap(), Pdu::Response { call_id, flags, stub: &stub });
     }
 
     #[test]
     fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = complete_pdu_len(&bytes);
         let _ = parse_pdu(&bytes);
+    }
+
+    /// Whatever fragment sizes the server picks and wherever the pipe
+    /// splits its messages, the stub comes out whole and in order.
+    #[test]
+    fn reassembly_is_independent_of_fragment_and_message_boundaries(
+        stub in proptest::collection::vec(any::<u8>(), 0..20_000),
+        sizes in proptest::collection::vec(0usize..3000, 1..40),
+        cuts in proptest::collection::vec(1usize..5000, 0..20),
+    ) {
+        let mut stream = Vec::new();
+        let mut rest = &stub[..];
+        for (i, &size) in sizes.iter().cycle().enumerate() {
+            let last = rest.len() <= size || i > 10_000;
+            let take = if last { rest.len() } else { size };
+            let (part, tail) = rest.split_at(take);
+            stream.extend_from_slice(&response_pdu(2, if last { PFC_LAST_FRAG } else { 0 }, part));
+            rest = tail;
+            if last {
+                break;
+            }
+        }
+        let mut pipe = Scripted::default();
+        pipe.replies.push_back(bind_ack(1, 4280, 0));
+        let mut at = 0;
+        for cut in cuts {
+            let end = (at + cut).min(stream.len());
+            pipe.replies.push_back(stream[at..end].to_vec());
+            at = end;
+        }
+        pipe.replies.push_back(stream[at..].to_vec());
+        let mut client = RpcClient::bind(&mut pipe, &WKSSVC, 4280).unwrap();
+        prop_assert_eq!(client.call(2, &[0; 8]).unwrap(), stub);
     }
 }

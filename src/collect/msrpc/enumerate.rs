@@ -2,17 +2,33 @@
 //! from richest to poorest, falling back on ERROR_INVALID_LEVEL, and follow
 //! the resume handle while the server says ERROR_MORE_DATA.
 
+use std::time::Instant;
+
 use super::error::{RemoteError, WERR_INVALID_LEVEL, WERR_MORE_DATA};
-use super::ndr::{EnumReply, Field, Value, decode_enum_reply};
+use super::ndr::{Field, Fields, PageError, decode_enum_page};
+use super::wire::DecodeError;
 
 /// Upper bound on resume round trips, so a server that never finishes cannot hold a scan.
 const MAX_PAGES: usize = 10_000;
 
+/// What one enumeration may take, whatever the server says: a peer that
+/// pages forever meets one of these, never the machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Rows kept, over all pages.
+    pub max_rows: usize,
+    /// Bytes the kept rows hold: the rows' vector plus their strings as the
+    /// allocator sizes them ([`super::ndr::heap_footprint`]).
+    pub max_bytes: usize,
+    /// Checked before every page: the pages come from the peer.
+    pub deadline: Instant,
+}
+
 /// The rows of one successful enumeration and the level that produced them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enumerated {
+pub struct Enumerated<R> {
     pub level: u32,
-    pub rows: Vec<Vec<Value>>,
+    pub rows: Vec<R>,
 }
 
 /// One enumeration call: (level, resume handle) → NDR reply stub.
@@ -26,15 +42,18 @@ impl<F: FnMut(u32, u32) -> Result<Vec<u8>, RemoteError>> EnumCall for F {
     }
 }
 
-/// Enumerate at the first level in `levels` the server supports.
-pub fn enumerate(
+/// Enumerate at the first level in `levels` the server supports; `build`
+/// makes a row of a level from its decoded fields.
+pub fn enumerate<R>(
     call: &mut impl EnumCall,
     name: &'static str,
     levels: &[(u32, &[Field])],
-) -> Result<Enumerated, RemoteError> {
+    limits: &Limits,
+    mut build: impl FnMut(u32, &mut Fields) -> R,
+) -> Result<Enumerated<R>, RemoteError> {
     let mut last_error = None;
     for &(level, layout) in levels {
-        match enumerate_level(call, name, level, layout) {
+        match enumerate_level(call, name, level, layout, limits, &mut build) {
             Err(RemoteError::Win32 {
                 code: WERR_INVALID_LEVEL,
                 call,
@@ -53,36 +72,65 @@ pub fn enumerate(
     }))
 }
 
-fn enumerate_level(
+fn enumerate_level<R>(
     call: &mut impl EnumCall,
     name: &'static str,
     level: u32,
     layout: &[Field],
-) -> Result<Enumerated, RemoteError> {
+    limits: &Limits,
+    build: &mut impl FnMut(u32, &mut Fields) -> R,
+) -> Result<Enumerated<R>, RemoteError> {
     let mut rows = Vec::new();
+    let mut heap_bytes = 0usize;
     let mut resume = 0;
     for _ in 0..MAX_PAGES {
+        // Each call also waits under the deadline; this catches a peer that
+        // answers fast but never finishes.
+        if Instant::now() >= limits.deadline {
+            return Err(RemoteError::Timeout {
+                during: "paging through a list",
+            });
+        }
         let stub = call.call(level, resume)?;
-        let reply: EnumReply = decode_enum_reply(&stub, name, layout)?;
-        match reply.status {
+        let room = limits.max_rows.saturating_sub(rows.len());
+        let page = match decode_enum_page(&stub, name, layout, room, &mut rows, |fields| {
+            build(level, fields)
+        }) {
+            Ok(page) => page,
+            Err(PageError::Decode(err)) => return Err(err.into()),
+            Err(PageError::TooManyRows { .. }) => {
+                return Err(RemoteError::Limit {
+                    limit: format!("{} rows (--max-rows)", limits.max_rows),
+                });
+            }
+        };
+        heap_bytes = heap_bytes.saturating_add(page.heap_bytes);
+        let held = rows
+            .capacity()
+            .saturating_mul(size_of::<R>())
+            .saturating_add(heap_bytes);
+        if held > limits.max_bytes {
+            return Err(RemoteError::Limit {
+                limit: format!("{} bytes of rows", limits.max_bytes),
+            });
+        }
+        match page.status {
             0 | WERR_MORE_DATA => {
-                if reply.level != level {
-                    return Err(super::wire::DecodeError::new(
+                if page.level != level {
+                    return Err(DecodeError::new(
                         name,
-                        format!("answered level {} to a level {level} request", reply.level),
+                        format!("answered level {} to a level {level} request", page.level),
                     )
                     .into());
                 }
-                let progressed = !reply.rows.is_empty();
-                rows.extend(reply.rows);
-                if reply.status == 0 {
+                if page.status == 0 {
                     return Ok(Enumerated { level, rows });
                 }
-                match reply.resume_handle {
-                    Some(next) if progressed => resume = next,
+                match page.resume_handle {
+                    Some(next) if page.rows > 0 => resume = next,
                     // MORE_DATA without progress or without a handle would loop forever.
                     _ => {
-                        return Err(super::wire::DecodeError::new(
+                        return Err(DecodeError::new(
                             name,
                             "ERROR_MORE_DATA without progress or resume handle",
                         )
@@ -93,17 +141,28 @@ fn enumerate_level(
             code => return Err(RemoteError::Win32 { call: name, code }),
         }
     }
-    Err(super::wire::DecodeError::new(
-        name,
-        format!("still ERROR_MORE_DATA after {MAX_PAGES} pages"),
-    )
-    .into())
+    Err(RemoteError::Limit {
+        limit: format!("{MAX_PAGES} pages"),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::msrpc::ndr::encode_enum_reply;
+    use crate::collect::msrpc::ndr::{EnumReply, Value, encode_enum_reply};
+    use std::time::Duration;
+
+    fn limits() -> Limits {
+        Limits {
+            max_rows: 1_000_000,
+            max_bytes: 256 << 20,
+            deadline: Instant::now() + Duration::from_secs(60),
+        }
+    }
+
+    fn name(_level: u32, fields: &mut Fields) -> String {
+        fields.take_text(0).unwrap_or_default()
+    }
 
     const NAME: [Field; 1] = [Field::Str];
 
@@ -135,9 +194,16 @@ mod tests {
                 _ => reply(level, &[], None, 87),
             })
         };
-        let got = enumerate(&mut call, "NetrSessionEnum", &[(502, &NAME), (0, &NAME)]).unwrap();
+        let got = enumerate(
+            &mut call,
+            "NetrSessionEnum",
+            &[(502, &NAME), (0, &NAME)],
+            &limits(),
+            name,
+        )
+        .unwrap();
         assert_eq!(got.level, 0);
-        assert_eq!(got.rows.len(), 3);
+        assert_eq!(got.rows, ["a", "b", "c"]);
         assert_eq!(seen, vec![(502, 0), (0, 0), (0, 2)]);
     }
 
@@ -148,7 +214,14 @@ mod tests {
             calls += 1;
             Ok(reply(level, &[], None, 5))
         };
-        let err = enumerate(&mut call, "NetrWkstaUserEnum", &[(1, &NAME), (0, &NAME)]).unwrap_err();
+        let err = enumerate(
+            &mut call,
+            "NetrWkstaUserEnum",
+            &[(1, &NAME), (0, &NAME)],
+            &limits(),
+            name,
+        )
+        .unwrap_err();
         assert!(matches!(err, RemoteError::Win32 { code: 5, .. }));
         assert_eq!(calls, 1);
     }
@@ -157,8 +230,85 @@ mod tests {
     fn more_data_without_progress_is_an_error_not_a_loop() {
         let mut call = |level: u32, _| Ok(reply(level, &[], Some(1), WERR_MORE_DATA));
         assert!(matches!(
-            enumerate(&mut call, "NetrWkstaUserEnum", &[(0, &NAME)]),
+            enumerate(
+                &mut call,
+                "NetrWkstaUserEnum",
+                &[(0, &NAME)],
+                &limits(),
+                name
+            ),
             Err(RemoteError::Decode(_))
         ));
+    }
+
+    /// A server that pages forever: endless ERROR_MORE_DATA with progress.
+    fn endless(rows_per_page: usize) -> impl FnMut(u32, u32) -> Result<Vec<u8>, RemoteError> {
+        let names: Vec<String> = (0..rows_per_page).map(|i| format!("user{i:06}")).collect();
+        move |level, resume| {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            Ok(reply(level, &names, Some(resume + 1), WERR_MORE_DATA))
+        }
+    }
+
+    #[test]
+    fn endless_pages_stop_at_the_row_limit_with_an_error_not_a_short_list() {
+        let limits = Limits {
+            max_rows: 2_500,
+            ..limits()
+        };
+        let mut pages = 0;
+        let mut inner = endless(1_000);
+        let mut call = |level, resume| {
+            pages += 1;
+            inner(level, resume)
+        };
+        let err =
+            enumerate(&mut call, "NetrWkstaUserEnum", &[(0, &NAME)], &limits, name).unwrap_err();
+        assert!(
+            matches!(&err, RemoteError::Limit { limit } if limit.contains("2500 rows")),
+            "{err}"
+        );
+        // Two pages fit; the third is refused before it is decoded.
+        assert_eq!(pages, 3);
+    }
+
+    #[test]
+    fn endless_pages_stop_at_the_byte_limit() {
+        let limits = Limits {
+            max_bytes: 100_000,
+            ..limits()
+        };
+        let err = enumerate(
+            &mut endless(1_000),
+            "NetrWkstaUserEnum",
+            &[(0, &NAME)],
+            &limits,
+            name,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, RemoteError::Limit { limit } if limit.contains("100000 bytes")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn endless_pages_stop_at_the_deadline_even_when_each_page_is_fast() {
+        let limits = Limits {
+            deadline: Instant::now() + Duration::from_millis(200),
+            max_rows: usize::MAX,
+            max_bytes: usize::MAX,
+        };
+        let started = Instant::now();
+        let mut inner = endless(1);
+        // A page per millisecond: the page limit would take ten seconds.
+        let mut call = |level, resume| {
+            std::thread::sleep(Duration::from_millis(1));
+            inner(level, resume)
+        };
+        let err =
+            enumerate(&mut call, "NetrWkstaUserEnum", &[(0, &NAME)], &limits, name).unwrap_err();
+        assert!(matches!(err, RemoteError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

@@ -62,6 +62,12 @@ pub enum RemoteError {
     Fault { status: u32 },
     #[error("{call} returned Windows error {code} ({})", werror_name(*code))]
     Win32 { call: &'static str, code: u32 },
+    /// The server sent more than a scan takes (rows, bytes, fragments, pages):
+    /// reading stopped, and the partial answer is not used.
+    #[error(
+        "the server's answer passed the limit of {limit}; reading stopped and the incomplete answer is not used"
+    )]
+    Limit { limit: String },
 }
 
 /// Why a TCP connect failed, in words that tell a closed port from a host
@@ -148,6 +154,7 @@ impl RemoteError {
                 WERR_ACCESS_DENIED => FailureKind::AccessDenied,
                 _ => FailureKind::Other,
             },
+            RemoteError::Limit { .. } => FailureKind::Other,
         }
     }
 

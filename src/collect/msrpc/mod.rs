@@ -35,8 +35,8 @@ use crate::model::{
 };
 
 pub use credentials::{
-    Credentials, CredentialsError, Password, password_from_env, password_from_file,
-    password_from_prompt, read_password,
+    Credentials, CredentialsError, MAX_PASSWORD_FILE, NtHash, Password, core_dumps_possible,
+    disable_core_dumps, password_from_env, password_from_file, password_from_prompt, read_password,
 };
 pub use error::RemoteError;
 
@@ -65,7 +65,17 @@ pub struct RemoteOptions {
     pub min_dialect: u16,
     /// Encrypt the session (SMB 3.x) even when the server does not ask for it.
     pub encrypt: bool,
+    /// Rows one enumeration may return over all its pages; more is a failure
+    /// of that source, never a silently shortened list.
+    pub max_rows: usize,
+    /// Bytes the rows of one enumeration may hold in memory (see [`enumerate::Limits`]).
+    pub max_bytes: usize,
 }
+
+/// Far above any real server (a busy file server holds thousands of
+/// sessions), far below what would exhaust a scanning machine.
+pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 impl Default for RemoteOptions {
     fn default() -> Self {
@@ -76,6 +86,8 @@ impl Default for RemoteOptions {
             preferred_max: u32::MAX,
             min_dialect: DEFAULT_MIN_DIALECT,
             encrypt: false,
+            max_rows: DEFAULT_MAX_ROWS,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -177,9 +189,16 @@ pub fn collect_remote_with(
         &wkssvc::encode_request(host, wkssvc::LEVELS[0].0, options.preferred_max, 0),
     );
     let srv_pipe = bind_pipe(&client, srv_bound, &srvsvc::INTERFACE, options.max_frag);
-    let (sessions, srv_found) = split_level(smb_sessions(&client, srv_pipe, host, options));
-    let (users, wks_found) =
-        split_level(workstation_users(&client, wks_pipe, early, host, options));
+    let limits = enumerate::Limits {
+        max_rows: options.max_rows,
+        max_bytes: options.max_bytes,
+        deadline,
+    };
+    let (sessions, srv_found) =
+        split_level(smb_sessions(&client, srv_pipe, host, options, &limits));
+    let (users, wks_found) = split_level(workstation_users(
+        &client, wks_pipe, early, host, options, &limits,
+    ));
     // Windows names a session's client `\\IP`, Samba plain `IP`; the level a
     // server serves tells them apart (Samba refuses 502 and 10, see srvsvc::LEVELS).
     let kind = match srv_found {
@@ -321,7 +340,7 @@ fn connect_and_log_on(
         &ntlm::Identity {
             user: &creds.user,
             domain: &creds.domain,
-            password: creds.password.expose(),
+            nt_hash: creds.nt_hash(),
         },
         host,
     )?;
@@ -376,6 +395,9 @@ impl PipeTransport for SmbPipe<'_> {
     }
     fn read(&mut self) -> Result<Vec<u8>, RemoteError> {
         Ok(self.client.borrow_mut().read_pipe(&self.file_id)?.data)
+    }
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.client.borrow().deadline())
     }
 }
 
@@ -487,6 +509,7 @@ fn workstation_users(
     mut early: Option<EarlyCall>,
     host: &str,
     options: &RemoteOptions,
+    limits: &enumerate::Limits,
 ) -> Result<(Vec<WorkstationUser>, Found), SourceFailure> {
     let file_id = pipe.as_ref().ok().map(|(file_id, _)| *file_id);
     with_pipe(client, pipe, |rpc| {
@@ -504,11 +527,17 @@ fn workstation_users(
                 &wkssvc::encode_request(host, level, options.preferred_max, resume),
             )
         };
-        enumerate(&mut call, wkssvc::CALL_NAME, &wkssvc::LEVELS)
+        enumerate(
+            &mut call,
+            wkssvc::CALL_NAME,
+            &wkssvc::LEVELS,
+            limits,
+            |_, fields| wkssvc::user_from(fields),
+        )
     })
     .map(|(found, fragments)| {
         (
-            wkssvc::to_users(&found.rows),
+            found.rows,
             Found {
                 level: found.level,
                 fragments,
@@ -523,6 +552,7 @@ fn smb_sessions(
     pipe: RpcPipe<'_>,
     host: &str,
     options: &RemoteOptions,
+    limits: &enumerate::Limits,
 ) -> Result<(Vec<SmbSession>, Found), SourceFailure> {
     with_pipe(client, pipe, |rpc| {
         let mut call = |level, resume| {
@@ -531,11 +561,17 @@ fn smb_sessions(
                 &srvsvc::encode_request(host, level, options.preferred_max, resume),
             )
         };
-        enumerate(&mut call, srvsvc::CALL_NAME, &srvsvc::LEVELS)
+        enumerate(
+            &mut call,
+            srvsvc::CALL_NAME,
+            &srvsvc::LEVELS,
+            limits,
+            srvsvc::session_from,
+        )
     })
     .map(|(found, fragments)| {
         (
-            srvsvc::to_sessions(found.level, &found.rows),
+            found.rows,
             Found {
                 level: found.level,
                 fragments,

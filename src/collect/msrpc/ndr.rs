@@ -96,7 +96,23 @@ impl<'a> NdrReader<'a> {
     }
 
     /// A conformant varying UTF-16 string; the terminating NUL is dropped.
+    /// One allocation, sized from the wire (exact for ASCII).
     pub fn wide_string(&mut self) -> Result<String, DecodeError> {
+        let mut bytes = self.wide_string_bytes()?;
+        // Terminators are dropped before allocating: an empty string ("\0"
+        // on the wire) then costs no allocation at all.
+        while let Some(text) = bytes.strip_suffix(&[0, 0]) {
+            bytes = text;
+        }
+        Ok(from_utf16le(bytes))
+    }
+
+    /// Step over a conformant varying string without decoding it.
+    pub fn skip_wide_string(&mut self) -> Result<(), DecodeError> {
+        self.wide_string_bytes().map(|_| ())
+    }
+
+    fn wide_string_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let max_count = self.u32()?;
         let offset = self.u32()?;
         let actual = self.u32()?;
@@ -105,12 +121,7 @@ impl<'a> NdrReader<'a> {
                 "string offset {offset} + length {actual} exceeds max_count {max_count}"
             )));
         }
-        let bytes = self.inner.bytes(actual as usize * 2)?;
-        let mut text = from_utf16le(bytes);
-        while text.ends_with('\0') {
-            text.pop();
-        }
-        Ok(text)
+        self.inner.bytes(actual as usize * 2)
     }
 }
 
@@ -129,6 +140,13 @@ pub enum Value {
     U32(u32),
 }
 
+/// A NULL string: what an unfilled field reads as.
+impl Default for Value {
+    fn default() -> Self {
+        Value::Str(None)
+    }
+}
+
 impl Value {
     pub fn text(&self) -> Option<&str> {
         match self {
@@ -144,6 +162,45 @@ impl Value {
     }
 }
 
+/// The widest structure decoded here (SESSION_INFO_502 has 8 fields).
+pub const MAX_FIELDS: usize = 8;
+
+/// One structure of an enumeration array as decoded, fields in layout order.
+/// A row builder moves the strings out, so each string is allocated once,
+/// straight from the wire, and no per-row vector exists.
+#[derive(Debug, Default)]
+pub struct Fields {
+    values: [Value; MAX_FIELDS],
+}
+
+impl Fields {
+    /// Fields from values (tests and the generic decoder); those past
+    /// [`MAX_FIELDS`] are dropped.
+    pub fn from_values(values: impl IntoIterator<Item = Value>) -> Self {
+        let mut fields = Fields::default();
+        for (slot, value) in fields.values.iter_mut().zip(values) {
+            *slot = value;
+        }
+        fields
+    }
+
+    /// Move the string of field `i` out (None: NULL pointer, a number, or absent).
+    pub fn take_text(&mut self, i: usize) -> Option<String> {
+        match self.values.get_mut(i).map(std::mem::take) {
+            Some(Value::Str(text)) => text,
+            _ => None,
+        }
+    }
+
+    pub fn number(&self, i: usize) -> Option<u32> {
+        self.values.get(i).and_then(Value::number)
+    }
+
+    fn into_values(self, len: usize) -> Vec<Value> {
+        self.values.into_iter().take(len).collect()
+    }
+}
+
 /// The `*_ENUM_STRUCT` answer shared by NetrWkstaUserEnum and NetrSessionEnum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnumReply {
@@ -154,6 +211,46 @@ pub struct EnumReply {
     pub resume_handle: Option<u32>,
     /// The call's Win32 return value.
     pub status: u32,
+}
+
+/// What a decoded page says besides its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageInfo {
+    pub level: u32,
+    /// Rows this page added (its EntriesRead).
+    pub rows: usize,
+    /// What the allocator holds for those rows' strings (an estimate, see
+    /// [`heap_footprint`]); the rows themselves are `rows * size_of::<R>()`.
+    pub heap_bytes: usize,
+    pub total_entries: u32,
+    pub resume_handle: Option<u32>,
+    /// The call's Win32 return value.
+    pub status: u32,
+}
+
+/// Why a page was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The page holds more entries than the caller has room for; nothing was decoded.
+    #[error("a page of {entries} entries, with room left for {room}")]
+    TooManyRows { entries: u32, room: usize },
+}
+
+/// Bytes glibc's malloc takes for a block of `capacity` bytes: 8 bytes of
+/// header, 16-byte granules, 32 at least. Counting this rather than string
+/// lengths keeps a byte limit close to what the process really holds.
+pub fn heap_footprint(capacity: usize) -> usize {
+    if capacity == 0 {
+        0
+    } else {
+        capacity
+            .saturating_add(8)
+            .checked_next_multiple_of(16)
+            .unwrap_or(usize::MAX)
+            .max(32)
+    }
 }
 
 /// Encode `{Level, [switch_is(Level)] union { CONTAINER* }}` with an empty
@@ -176,57 +273,82 @@ pub fn encode_enum_tail(
     }
 }
 
-/// Decode an `*_ENUM_STRUCT` reply whose level has the given structure `layout`.
-pub fn decode_enum_reply(
+/// Decode an `*_ENUM_STRUCT` reply whose level has the structure `layout`,
+/// appending one `build(fields)` per entry to `out`. A page of more than
+/// `room` entries is refused before anything is decoded. Allocates only the
+/// strings it hands to `build` (and `out`'s growth): the fixed part of each
+/// element is read where it lies in the stub, never copied.
+pub fn decode_enum_page<R>(
     stub: &[u8],
     what: &'static str,
     layout: &[Field],
-) -> Result<EnumReply, DecodeError> {
+    room: usize,
+    out: &mut Vec<R>,
+    mut build: impl FnMut(&mut Fields) -> R,
+) -> Result<PageInfo, PageError> {
+    if layout.len() > MAX_FIELDS {
+        return Err(DecodeError::new(what, "structure wider than the decoder supports").into());
+    }
     let mut r = NdrReader::new(stub, what);
     let level = r.u32()?;
     let tag = r.u32()?;
     if tag != level {
-        return Err(r.error(format!("union tag {tag} differs from level {level}")));
+        return Err(r
+            .error(format!("union tag {tag} differs from level {level}"))
+            .into());
     }
-    let mut rows = Vec::new();
+    let mut rows = 0;
+    let mut heap_bytes = 0;
     if r.pointer()? != 0 {
         let entries_read = r.u32()?;
         if r.pointer()? != 0 {
             let count = r.u32()? as usize;
             if count < entries_read as usize {
-                return Err(r.error(format!(
-                    "array of {count} holds fewer than EntriesRead {entries_read}"
-                )));
+                return Err(r
+                    .error(format!(
+                        "array of {count} holds fewer than EntriesRead {entries_read}"
+                    ))
+                    .into());
             }
-            // Each element needs 4 bytes per field: refuse counts the data cannot hold.
-            if count.saturating_mul(4 * layout.len().max(1)) > r.remaining() {
-                return Err(r.error(format!("array count {count} larger than the data")));
+            if entries_read as usize > room {
+                return Err(PageError::TooManyRows {
+                    entries: entries_read,
+                    room,
+                });
             }
-            let mut fixed = Vec::with_capacity(count);
-            for _ in 0..count {
-                let mut row = Vec::with_capacity(layout.len());
-                for field in layout {
-                    row.push(match field {
-                        Field::Str => r.pointer()?,
-                        Field::U32 => r.u32()?,
-                    });
-                }
-                fixed.push(row);
-            }
-            // Deferred referents: element by element, field by field.
-            rows.reserve(count);
-            for row in fixed {
-                let mut values = Vec::with_capacity(layout.len());
-                for (field, raw) in layout.iter().zip(row) {
-                    values.push(match field {
+            // Every field is 4 bytes (a DWORD or a pointer), so elements
+            // have a fixed stride and need no padding.
+            let stride = 4 * layout.len().max(1);
+            let array = r.inner.position();
+            // Refuses counts the data cannot hold before anything is reserved.
+            r.inner.skip(count.saturating_mul(stride))?;
+            out.reserve(entries_read as usize);
+            let mut fields = Fields::default();
+            // Deferred referents follow the array: element by element, field by field.
+            for i in 0..count {
+                let keep = i < entries_read as usize;
+                for (j, field) in layout.iter().enumerate() {
+                    let raw = u32_at(stub, array + i * stride + 4 * j, what)?;
+                    let value = match field {
                         Field::U32 => Value::U32(raw),
                         Field::Str if raw == 0 => Value::Str(None),
-                        Field::Str => Value::Str(Some(r.wide_string()?)),
-                    });
+                        Field::Str if keep => {
+                            let text = r.wide_string()?;
+                            heap_bytes += heap_footprint(text.capacity());
+                            Value::Str(Some(text))
+                        }
+                        Field::Str => {
+                            r.skip_wide_string()?;
+                            Value::Str(None)
+                        }
+                    };
+                    fields.values[j] = value;
                 }
-                rows.push(values);
+                if keep {
+                    out.push(build(&mut fields));
+                    rows += 1;
+                }
             }
-            rows.truncate(entries_read as usize);
         }
     }
     let total_entries = r.u32()?;
@@ -236,12 +358,43 @@ pub fn decode_enum_reply(
         None
     };
     let status = r.u32()?;
-    Ok(EnumReply {
+    Ok(PageInfo {
         level,
         rows,
+        heap_bytes,
         total_entries,
         resume_handle,
         status,
+    })
+}
+
+fn u32_at(stub: &[u8], at: usize, what: &'static str) -> Result<u32, DecodeError> {
+    let mut r = Reader::new(stub, what);
+    r.seek(at)?;
+    r.u32()
+}
+
+/// [`decode_enum_page`] into generic rows, for tests, fuzzing and diagnostics.
+pub fn decode_enum_reply(
+    stub: &[u8],
+    what: &'static str,
+    layout: &[Field],
+) -> Result<EnumReply, DecodeError> {
+    let mut rows = Vec::new();
+    let page = decode_enum_page(stub, what, layout, usize::MAX, &mut rows, |fields| {
+        std::mem::take(fields).into_values(layout.len())
+    })
+    .map_err(|err| match err {
+        PageError::Decode(err) => err,
+        // Unreachable with unlimited room, but an error is not a panic.
+        other => DecodeError::new(what, other.to_string()),
+    })?;
+    Ok(EnumReply {
+        level: page.level,
+        rows,
+        total_entries: page.total_entries,
+        resume_handle: page.resume_handle,
+        status: page.status,
     })
 }
 

@@ -79,6 +79,66 @@ fn lies_about_counts_are_errors_not_allocations() {
     assert!(decode_enum_reply(&stub, "test", &[Field::Str]).is_err());
 }
 
+#[test]
+fn a_page_larger_than_the_room_left_is_refused_before_decoding() {
+    let reply = EnumReply {
+        level: 1,
+        rows: vec![vec![s("a"), s("b"), s("c"), s("d")]; 3],
+        total_entries: 3,
+        resume_handle: Some(3),
+        status: 234,
+    };
+    let stub = encode_enum_reply(&reply, &LEVEL1);
+    let mut built = 0;
+    let mut out = Vec::new();
+    let err = decode_enum_page(&stub, "test", &LEVEL1, 2, &mut out, |_| built += 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PageError::TooManyRows {
+                entries: 3,
+                room: 2
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!((built, out.len()), (0, 0));
+    let mut out = Vec::new();
+    let page = decode_enum_page(&stub, "test", &LEVEL1, 3, &mut out, |f| f.take_text(3)).unwrap();
+    assert_eq!(out, vec![Some("d".to_string()); 3]);
+    assert_eq!(
+        (page.rows, page.resume_handle, page.status),
+        (3, Some(3), 234)
+    );
+    // Twelve one-letter strings, each a smallest malloc block.
+    assert_eq!(page.heap_bytes, 12 * 32);
+}
+
+#[test]
+fn entries_past_entries_read_are_walked_but_not_kept() {
+    let reply = EnumReply {
+        level: 0,
+        rows: vec![vec![s("kept")], vec![s("dropped")]],
+        total_entries: 2,
+        resume_handle: None,
+        status: 0,
+    };
+    let mut stub = encode_enum_reply(&reply, &[Field::Str]);
+    stub[12..16].copy_from_slice(&1u32.to_le_bytes()); // EntriesRead 1 of an array of 2
+    let got = decode_enum_reply(&stub, "test", &[Field::Str]).unwrap();
+    assert_eq!(got.rows, vec![vec![s("kept")]]);
+    assert_eq!(got.status, 0);
+}
+
+#[test]
+fn heap_footprint_follows_malloc_granules() {
+    assert_eq!(heap_footprint(0), 0);
+    assert_eq!(heap_footprint(1), 32);
+    assert_eq!(heap_footprint(24), 32);
+    assert_eq!(heap_footprint(25), 48);
+    assert_eq!(heap_footprint(usize::MAX), usize::MAX);
+}
+
 fn layout_strategy() -> impl Strategy<Value = Vec<Field>> {
     proptest::collection::vec(prop_oneof![Just(Field::Str), Just(Field::U32)], 1..9)
 }
@@ -130,5 +190,29 @@ proptest! {
     #[test]
     fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), layout in layout_strategy()) {
         let _ = decode_enum_reply(&bytes, "test", &layout);
+    }
+
+    /// The row builder sees exactly what the generic decoder returns, and a
+    /// page is either taken whole or (past the room) not at all.
+    #[test]
+    fn pages_build_the_decoded_rows_within_the_room((layout, reply) in reply_strategy(), room in 0usize..25) {
+        let bytes = encode_enum_reply(&reply, &layout);
+        let mut out = Vec::new();
+        let result = decode_enum_page(&bytes, "test", &layout, room, &mut out, |fields| {
+            (0..layout.len())
+                .map(|i| match layout[i] {
+                    Field::Str => Value::Str(fields.take_text(i)),
+                    Field::U32 => Value::U32(fields.number(i).unwrap_or_default()),
+                })
+                .collect::<Vec<_>>()
+        });
+        if reply.rows.len() > room {
+            prop_assert!(matches!(result, Err(PageError::TooManyRows { .. })), "accepted past the room");
+            prop_assert!(out.is_empty());
+        } else {
+            let page = result.unwrap();
+            prop_assert_eq!(page.rows, reply.rows.len());
+            prop_assert_eq!(out, reply.rows);
+        }
     }
 }

@@ -13,9 +13,8 @@
 //! SMB has none to offer.
 
 use hmac::{Hmac, Mac};
-use md4::{Digest, Md4};
-use md5::Md5;
-use zeroize::{Zeroize, Zeroizing};
+use md5::{Digest, Md5};
+use zeroize::Zeroizing;
 
 use super::wire::{DecodeError, PutLe, Reader, slice_at, utf16le};
 
@@ -169,11 +168,13 @@ pub fn parse_challenge(bytes: &[u8]) -> Result<Challenge, DecodeError> {
     })
 }
 
-/// Who is authenticating. The password is borrowed; nothing here keeps it.
+/// Who is authenticating. The NT hash is borrowed; nothing here keeps it.
 pub struct Identity<'a> {
     pub user: &'a str,
     pub domain: &'a str,
-    pub password: &'a str,
+    /// MD4 of the UTF-16LE password (NTOWFv1); the password itself never
+    /// reaches this module (see credentials.rs).
+    pub nt_hash: &'a [u8; 16],
 }
 
 /// The messages the AUTHENTICATE answers, and the service it is for.
@@ -220,13 +221,8 @@ pub fn upcase_like_windows(text: &str) -> String {
 /// NTOWFv2: HMAC-MD5 keyed by MD4(password) over UPPER(user) + domain
 /// (MS-NLMP 3.3.2; the domain is not upper-cased).
 fn ntowf_v2(identity: &Identity<'_>) -> Zeroizing<[u8; 16]> {
-    let mut password = Zeroizing::new(utf16le(identity.password));
-    let mut nt_hash: [u8; 16] = Md4::digest(password.as_slice()).into();
-    password.zeroize();
     let who = utf16le(&(upcase_like_windows(identity.user) + identity.domain));
-    let key = Zeroizing::new(hmac_md5(&nt_hash, &[&who]));
-    nt_hash.zeroize();
-    key
+    Zeroizing::new(hmac_md5(identity.nt_hash, &[&who]))
 }
 
 /// Current time as a Windows FILETIME (100 ns since 1601).
@@ -364,7 +360,11 @@ mod tests {
     /// MS-NLMP 4.2.4 test vectors (NTLMv2).
     const USER: &str = "User";
     const DOMAIN: &str = "Domain";
-    const PASSWORD: &str = "Password";
+    /// NTOWFv1("Password"), MS-NLMP 4.2.2.1.2.
+    const NT_HASH: [u8; 16] = [
+        0xa4, 0xf4, 0x9c, 0x40, 0x65, 0x10, 0xbd, 0xca, 0xb6, 0x82, 0x4e, 0xe7, 0xc3, 0x0f, 0xd8,
+        0x52,
+    ];
     const SERVER_CHALLENGE: [u8; 8] = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
     const CLIENT_CHALLENGE: [u8; 8] = [0xaa; 8];
 
@@ -390,7 +390,7 @@ mod tests {
         let key = ntowf_v2(&Identity {
             user: USER,
             domain: DOMAIN,
-            password: PASSWORD,
+            nt_hash: &NT_HASH,
         });
         assert_eq!(hex(key.as_slice()), "0c868a403bfd7a93a3001ef22ef02e3f");
     }
@@ -408,7 +408,7 @@ mod tests {
             &Identity {
                 user: USER,
                 domain: DOMAIN,
-                password: PASSWORD,
+                nt_hash: &NT_HASH,
             },
             &challenge,
             &challenge.target_info,
@@ -480,7 +480,7 @@ mod tests {
         let identity = Identity {
             user: USER,
             domain: DOMAIN,
-            password: PASSWORD,
+            nt_hash: &NT_HASH,
         };
         let negotiate = negotiate_message();
         let exchange = Exchange {

@@ -129,6 +129,12 @@ impl SmbClient {
         self.dialect
     }
 
+    /// When every wait of this connection ends: loops over data already
+    /// received (RPC reassembly, paging) check it too.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// Every answer since the logon was integrity-checked (always, once
     /// logged on: anything else ends the scan).
     pub fn signed(&self) -> bool {

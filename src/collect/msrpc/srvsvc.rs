@@ -4,7 +4,7 @@
 use crate::model::SmbSession;
 
 use super::dcerpc::{Interface, SyntaxId, uuid};
-use super::ndr::{Field, NdrWriter, Value, encode_enum_tail};
+use super::ndr::{Field, Fields, NdrWriter, Value, encode_enum_tail};
 
 pub const INTERFACE: Interface = Interface {
     name: "srvsvc",
@@ -67,37 +67,40 @@ pub fn encode_request(server: &str, level: u32, preferred_max: u32, resume_handl
     w.into_bytes()
 }
 
-/// Rows of `level` as model rows. Times that mean "unknown" (Samba's wrapped
-/// `-1`, its constant idle 0 at level 1) become None, never a number.
-pub fn to_sessions(level: u32, rows: &[Vec<Value>]) -> Vec<SmbSession> {
-    let text = |row: &[Value], i: usize| row.get(i).and_then(Value::text).map(str::to_string);
-    let num = |row: &[Value], i: usize| row.get(i).and_then(Value::number);
-    rows.iter()
-        .map(|row| {
-            let mut session = SmbSession {
-                client: text(row, 0).unwrap_or_default(),
-                user: text(row, 1).filter(|u| !u.is_empty()),
-                ..SmbSession::default()
-            };
-            match level {
-                1 | 502 => {
-                    session.open_files = num(row, 2);
-                    session.active_secs = num(row, 3).and_then(seconds);
-                    session.idle_secs = num(row, 4).and_then(|idle| idle_secs(level, idle));
-                    session.is_guest = num(row, 5).map(|flags| flags & SESS_GUEST != 0);
-                    if level == 502 {
-                        session.client_type = text(row, 6).filter(|t| !t.is_empty());
-                        session.transport = text(row, 7).filter(|t| !t.is_empty());
-                    }
-                }
-                10 => {
-                    session.active_secs = num(row, 2).and_then(seconds);
-                    session.idle_secs = num(row, 3).and_then(|idle| idle_secs(level, idle));
-                }
-                _ => {}
+/// One SESSION_INFO_`level` as a model row, its strings moved in as decoded.
+/// Times that mean "unknown" (Samba's wrapped `-1`, its constant idle 0 at
+/// level 1) become None, never a number.
+pub fn session_from(level: u32, fields: &mut Fields) -> SmbSession {
+    let mut session = SmbSession {
+        client: fields.take_text(0).unwrap_or_default(),
+        user: fields.take_text(1).filter(|u| !u.is_empty()),
+        ..SmbSession::default()
+    };
+    match level {
+        1 | 502 => {
+            session.open_files = fields.number(2);
+            session.active_secs = fields.number(3).and_then(seconds);
+            session.idle_secs = fields.number(4).and_then(|idle| idle_secs(level, idle));
+            session.is_guest = fields.number(5).map(|flags| flags & SESS_GUEST != 0);
+            if level == 502 {
+                session.client_type = fields.take_text(6).filter(|t| !t.is_empty());
+                session.transport = fields.take_text(7).filter(|t| !t.is_empty());
             }
-            session
-        })
+        }
+        10 => {
+            session.active_secs = fields.number(2).and_then(seconds);
+            session.idle_secs = fields.number(3).and_then(|idle| idle_secs(level, idle));
+        }
+        _ => {}
+    }
+    session
+}
+
+/// Generic rows of `level` as model rows (tests and fuzzing; scans build
+/// rows with [`session_from`] while decoding).
+pub fn to_sessions(level: u32, rows: &[Vec<Value>]) -> Vec<SmbSession> {
+    rows.iter()
+        .map(|row| session_from(level, &mut Fields::from_values(row.iter().cloned())))
         .collect()
 }
 

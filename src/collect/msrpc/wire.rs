@@ -124,13 +124,15 @@ pub fn utf16le(text: &str) -> Vec<u8> {
 }
 
 /// Decode UTF-16LE bytes leniently: unpaired surrogates become U+FFFD (outside data stays data).
+/// One allocation of one byte per UTF-16 unit, exact for ASCII (most names);
+/// other text grows it as needed.
 pub fn from_utf16le(bytes: &[u8]) -> String {
     let units = bytes
         .chunks_exact(2)
         .map(|pair| u16::from_le_bytes([pair[0], pair[1]]));
-    char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    let mut text = String::with_capacity(bytes.len() / 2);
+    text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    text
 }
 
 /// Append helpers for building little-endian messages.

@@ -4,7 +4,7 @@
 use crate::model::WorkstationUser;
 
 use super::dcerpc::{Interface, SyntaxId, uuid};
-use super::ndr::{Field, NdrWriter, Value, encode_enum_tail};
+use super::ndr::{Field, Fields, NdrWriter, Value, encode_enum_tail};
 
 pub const INTERFACE: Interface = Interface {
     name: "wkssvc",
@@ -33,23 +33,24 @@ pub fn encode_request(server: &str, level: u32, preferred_max: u32, resume_handl
     w.into_bytes()
 }
 
-fn text(row: &[Value], i: usize) -> String {
-    row.get(i)
-        .and_then(Value::text)
-        .unwrap_or_default()
-        .to_string()
+/// One WKSTA_USER_INFO_0/1 as a model row, its strings moved in as decoded;
+/// utmp-only fields stay empty.
+pub fn user_from(fields: &mut Fields) -> WorkstationUser {
+    let mut text = |i| fields.take_text(i).unwrap_or_default();
+    WorkstationUser {
+        user: text(0),
+        logon_domain: text(1),
+        other_domains: text(2),
+        logon_server: text(3),
+        ..WorkstationUser::default()
+    }
 }
 
-/// Rows of level 0 or 1 as model rows; utmp-only fields stay empty.
+/// Generic rows of level 0 or 1 as model rows (tests and fuzzing; scans
+/// build rows with [`user_from`] while decoding).
 pub fn to_users(rows: &[Vec<Value>]) -> Vec<WorkstationUser> {
     rows.iter()
-        .map(|row| WorkstationUser {
-            user: text(row, 0),
-            logon_domain: text(row, 1),
-            other_domains: text(row, 2),
-            logon_server: text(row, 3),
-            ..WorkstationUser::default()
-        })
+        .map(|row| user_from(&mut Fields::from_values(row.iter().cloned())))
         .collect()
 }
 
