@@ -21,10 +21,12 @@ pub(super) fn explain(
     snapshot: &HostSnapshot,
     account: &TargetUser,
     user: &UserAssessment,
-    findings: &[Finding],
+    // The findings whose account name is this account's (any domain).
+    candidates: &[&Finding],
 ) -> Option<String> {
-    let mine: Vec<&Finding> = findings
+    let mine: Vec<&Finding> = candidates
         .iter()
+        .copied()
         .filter(|f| account.matches_account(&f.user))
         .collect();
     let lingering: Vec<&Finding> = mine.iter().copied().filter(|f| f.lingering).collect();

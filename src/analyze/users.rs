@@ -34,7 +34,7 @@ use super::own_connection::OwnRows;
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
 use crate::identity::{
     ScriptIdentity, ScriptKeys, TargetUser, display_account, is_script_machine_row, is_set_aside,
-    write_account_key,
+    split_account, write_account_key,
 };
 use crate::model::{HostSnapshot, Platform, Source};
 
@@ -118,11 +118,25 @@ pub(super) fn assess_users(
         None => accounts_on_host(snapshot, own),
     };
     let script = ScriptIndex::build(snapshot, own);
+    // Findings by account name, so that each account looks only at its own
+    // (a scan of every finding per account would be quadratic).
+    let mut findings_by_name: HashMap<String, Vec<&Finding>> = HashMap::new();
+    for finding in findings {
+        let (_, name) = split_account(&finding.user);
+        findings_by_name
+            .entry(name.to_lowercase())
+            .or_default()
+            .push(finding);
+    }
     accounts
         .iter()
         .map(|a| {
             let mut user = assess(snapshot, index, &script, a);
-            user.findings_differ = user_contrast::explain(snapshot, a, &user, findings);
+            let candidates = findings_by_name
+                .get(&a.user.to_lowercase())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            user.findings_differ = user_contrast::explain(snapshot, a, &user, candidates);
             user
         })
         .collect()
