@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lingerscan::collect::msrpc::{Credentials, Password, RemoteOptions, collect_remote_with};
@@ -51,28 +50,15 @@ fn users(snap: &HostSnapshot) -> Vec<String> {
 
 /// The same question through impacket: the users NetrWkstaUserEnum lists.
 fn impacket_users(server: &SambaServer, user: &str, password: &str) -> Result<Vec<String>, String> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new(format!("{root}/target/impacket-venv/bin/python"))
-        .arg(format!("{root}/tests/impacket/reference_scan.py"))
-        .args([
-            &server.ip(),
-            &server.port.to_string(),
-            samba::WORKGROUP,
-            user,
-        ])
-        .env("LINGERSCAN_PASSWORD", password)
-        .output()
-        .expect("run impacket");
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("impacket JSON");
+    let json = samba::impacket_reference_scan(server, user, password)?;
     Ok(json["users"]
         .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row[0].as_str().unwrap().to_string())
-        .collect())
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|row| row[0].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 #[test]

@@ -42,29 +42,8 @@ fn admin() -> Credentials {
 
 /// impacket's answer for the same two queries, as JSON (tests/impacket/reference_scan.py).
 fn impacket(server: &SambaServer, user: &str, password: &str) -> Value {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let python = format!("{root}/target/impacket-venv/bin/python");
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "impacket venv missing: run scripts/setup.d/40-impacket.sh"
-    );
-    let out = Command::new(python)
-        .arg(format!("{root}/tests/impacket/reference_scan.py"))
-        .args([
-            &server.ip(),
-            &server.port.to_string(),
-            samba::WORKGROUP,
-            user,
-        ])
-        .env("LINGERSCAN_PASSWORD", password)
-        .output()
-        .expect("run impacket");
-    assert!(
-        out.status.success(),
-        "impacket failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("impacket JSON")
+    samba::impacket_reference_scan(server, user, password)
+        .unwrap_or_else(|e| panic!("impacket failed: {e}"))
 }
 
 /// Both remote sources, which must have failed.

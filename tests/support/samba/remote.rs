@@ -32,3 +32,32 @@ pub fn options(address: Ipv4Addr, port: u16) -> SambaOptions {
         .admin_group(ADMIN_GROUP)
         .private_run()
 }
+
+/// impacket's answer to the same two queries (tests/impacket/reference_scan.py),
+/// as JSON, or its error output when it failed.
+pub fn impacket_reference_scan(
+    server: &super::SambaServer,
+    user: &str,
+    password: &str,
+) -> Result<serde_json::Value, String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let python = format!("{root}/target/impacket-venv/bin/python");
+    if !std::path::Path::new(&python).exists() {
+        return Err("impacket venv missing: run scripts/setup.d/40-impacket.sh".into());
+    }
+    let out = std::process::Command::new(python)
+        .arg(format!("{root}/tests/impacket/reference_scan.py"))
+        .args([
+            &server.ip(),
+            &server.port.to_string(),
+            WORKGROUP,
+            user,
+        ])
+        .env("LINGERSCAN_PASSWORD", password)
+        .output()
+        .map_err(|e| format!("cannot run impacket: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("impacket printed no JSON: {e}"))
+}
