@@ -9,5 +9,6 @@ pub mod identity;
 pub mod model;
 pub mod report;
 pub mod snapshot_io;
+pub mod targets;
 #[doc(hidden)]
 pub mod synthetic;
