@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod sink;
 pub mod sanitize;
 mod table;
 pub mod text;

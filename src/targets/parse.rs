@@ -26,9 +26,9 @@ pub enum Spec {
 pub enum EntryError {
     #[error("empty entry")]
     Empty,
-    #[error("'{0}' is not a valid IPv4 address")]
+    #[error("not a valid IPv4 address ('{0}')")]
     BadIpv4(String),
-    #[error("'{0}' is not a valid IP address")]
+    #[error("not a valid IP address ('{0}')")]
     BadIp(String),
     #[error("prefix length '{prefix}' is not a number from 0 to {max}")]
     BadPrefix { prefix: String, max: u8 },
@@ -36,7 +36,7 @@ pub enum EntryError {
     BadRangeEnd(String),
     #[error("range {first}-{last} runs backwards")]
     Backwards { first: String, last: String },
-    #[error("'{0}' is not a valid host name (letters, digits, '-', '_' and '.', labels of 1-63)")]
+    #[error("not a valid host name (letters, digits, '-', '_' and '.', labels of 1-63)")]
     BadName(String),
 }
 
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(err.line, 3);
         assert_eq!(
             err.to_string(),
-            "hosts.txt:3: '10.0.0.999': '10.0.0.999' is not a valid IPv4 address"
+            "hosts.txt:3: '10.0.0.999': not a valid IPv4 address ('10.0.0.999')"
         );
     }
 }

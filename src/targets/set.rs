@@ -153,6 +153,16 @@ impl TargetSet {
         self.len() == 0
     }
 
+    /// Whether any target is another machine (then credentials are needed).
+    pub fn has_remote(&self) -> bool {
+        !self.names.is_empty() || !self.v4.is_empty() || !self.v6.is_empty()
+    }
+
+    /// The first remote target, to name in an error.
+    pub fn first_remote(&self) -> Option<Target> {
+        self.iter().find(|t| *t != Target::Local)
+    }
+
     /// Every target, once, lazily.
     pub fn iter(&self) -> impl Iterator<Item = Target> + Send + '_ {
         let local = self.local.then_some(Target::Local);
