@@ -17,9 +17,9 @@ use lingerscan::collect::{self, CollectOptions, Collector, LinuxPaths, PlatformC
 use lingerscan::fleet::{self, FleetOptions, interrupt, progress};
 use lingerscan::identity::TargetUser;
 use lingerscan::model::HostSnapshot;
+use lingerscan::report::Format;
 use lingerscan::report::sink::{CsvSink, JsonSink, NdjsonSink, ReportSink};
 use lingerscan::report::text::{TextOptions, fleet::TextSink};
-use lingerscan::report::Format;
 use lingerscan::snapshot_io;
 use lingerscan::targets::{self, Spec, Target, TargetSet};
 
@@ -209,7 +209,10 @@ fn is_fleet(args: &ScanArgs, set: &TargetSet) -> bool {
 fn scan(args: &ScanArgs) -> Result<Outcome> {
     let user = parse_target(&args.analysis)?;
     let set = target_set(&args.target)?;
-    anyhow::ensure!(!set.is_empty(), "no targets left to scan (--exclude removed them all)");
+    anyhow::ensure!(
+        !set.is_empty(),
+        "no targets left to scan (--exclude removed them all)"
+    );
     let fleet_mode = is_fleet(args, &set);
     let collector = PlatformCollector::new(collect_options(&args.target, set.has_remote())?);
     // Before any host is scanned: a run that cannot log on anywhere ends now.

@@ -10,6 +10,6 @@ pub mod identity;
 pub mod model;
 pub mod report;
 pub mod snapshot_io;
-pub mod targets;
 #[doc(hidden)]
 pub mod synthetic;
+pub mod targets;

@@ -61,8 +61,7 @@ fn open(path: &Path) -> Result<Input> {
     let mut reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
-        let file =
-            File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         Box::new(BufReader::with_capacity(256 * 1024, file))
     };
     let mut first = Vec::new();
@@ -231,7 +230,9 @@ impl Reader<'_, '_> {
         let remedy = "the line was recorded without its snapshot (scan again with --include-snapshot), \
                       or leave the option out to re-emit the recorded analysis";
         if self.args.now.is_some() {
-            return Err(format!("--now needs the evidence to judge idle times again; {remedy}"));
+            return Err(format!(
+                "--now needs the evidence to judge idle times again; {remedy}"
+            ));
         }
         if let Some(max_idle) = self.args.analysis.max_idle
             && max_idle.as_secs() != analysis.max_idle_secs

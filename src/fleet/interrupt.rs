@@ -61,7 +61,9 @@ unsafe extern "system" fn on_interrupt(kind: u32) -> windows_sys::core::BOOL {
 pub fn install() -> std::io::Result<()> {
     // SAFETY: registers a handler with the signature the API expects; it
     // only touches a static atomic.
-    let ok = unsafe { windows_sys::Win32::System::Console::SetConsoleCtrlHandler(Some(on_interrupt), 1) };
+    let ok = unsafe {
+        windows_sys::Win32::System::Console::SetConsoleCtrlHandler(Some(on_interrupt), 1)
+    };
     if ok != 0 {
         Ok(())
     } else {

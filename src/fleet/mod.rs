@@ -91,9 +91,7 @@ pub fn run(
         for index in 0..concurrency {
             let sender = sender.clone();
             let targets = &targets;
-            let worker = move || {
-                work(targets, collector, judge, stop, options.timeout, &sender)
-            };
+            let worker = move || work(targets, collector, judge, stop, options.timeout, &sender);
             let spawned = std::thread::Builder::new()
                 .name(format!("lingerscan-fleet-{index}"))
                 .spawn_scoped(scope, worker);
@@ -142,10 +140,7 @@ pub fn run(
 }
 
 /// A closed output (`| head`) ends the run without an error message.
-fn quiet_if_closed(
-    error: std::io::Error,
-    summary: FleetSummary,
-) -> std::io::Result<FleetSummary> {
+fn quiet_if_closed(error: std::io::Error, summary: FleetSummary) -> std::io::Result<FleetSummary> {
     if error.kind() == std::io::ErrorKind::BrokenPipe {
         Ok(summary)
     } else {

@@ -47,23 +47,23 @@ impl Default for Bar {
 }
 
 fn message(fleet: &FleetSummary) -> String {
-    format!(
-        "{} lingering, {} failed",
-        fleet.lingering, fleet.failed
-    )
+    format!("{} lingering, {} failed", fleet.lingering, fleet.failed)
 }
 
 impl Progress for Bar {
     fn start(&mut self, total: Option<u128>) {
         let template = match total {
-            Some(_) => "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} hosts, {msg}, {per_sec}, ETA {eta}",
+            Some(_) => {
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} hosts, {msg}, {per_sec}, ETA {eta}"
+            }
             None => "{spinner} [{elapsed_precise}] {pos} hosts, {msg}, {per_sec}",
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             self.bar.set_style(style);
         }
         if let Some(total) = total {
-            self.bar.set_length(u64::try_from(total).unwrap_or(u64::MAX));
+            self.bar
+                .set_length(u64::try_from(total).unwrap_or(u64::MAX));
         }
         self.bar.set_message(message(&FleetSummary::default()));
         // Ticks while every running host waits on a silent peer, so the

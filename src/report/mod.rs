@@ -3,8 +3,8 @@
 
 pub mod csv;
 pub mod json;
-pub mod sink;
 pub mod sanitize;
+pub mod sink;
 mod table;
 pub mod text;
 

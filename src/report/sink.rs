@@ -78,12 +78,9 @@ impl HostSummary {
                 )
             })
             .collect();
-        let all_failed = Source::ALL.iter().all(|source| {
-            analysis
-                .failed_sources
-                .iter()
-                .any(|f| f.source == *source)
-        });
+        let all_failed = Source::ALL
+            .iter()
+            .all(|source| analysis.failed_sources.iter().any(|f| f.source == *source));
         let outcome = match analysis.outcome() {
             Outcome::Lingering => HostOutcome::Lingering,
             _ if all_failed && !real_failures.is_empty() => HostOutcome::Failed,
@@ -257,7 +254,10 @@ impl<W: Write> JsonSink<W> {
 
 impl<W: Write> ReportSink for JsonSink<W> {
     fn begin(&mut self, _plan: &FleetPlan) -> io::Result<()> {
-        write!(self.out, "{{\"report_version\":{REPORT_VERSION},\"hosts\":[")
+        write!(
+            self.out,
+            "{{\"report_version\":{REPORT_VERSION},\"hosts\":["
+        )
     }
 
     fn host(&mut self, host: &HostEntry<'_>) -> io::Result<bool> {

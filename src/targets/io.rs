@@ -41,10 +41,12 @@ fn read_lines(origin: &str, mut reader: impl BufRead) -> Result<Vec<Spec>, ReadE
     let mut number = 0;
     loop {
         line.clear();
-        let read = reader.read_line(&mut line).map_err(|source| ReadError::Io {
-            path: PathBuf::new(),
-            source,
-        })?;
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|source| ReadError::Io {
+                path: PathBuf::new(),
+                source,
+            })?;
         if read == 0 {
             return Ok(specs);
         }

@@ -245,11 +245,20 @@ mod tests {
         assert_eq!(parse_entry("LocalHost"), Ok(Spec::Local));
         assert_eq!(parse_entry("10.1.2.3"), Ok(v4("10.1.2.3", "10.1.2.3")));
         assert_eq!(parse_entry("10.1.2.0/24"), Ok(v4("10.1.2.1", "10.1.2.254")));
-        assert_eq!(parse_entry("10.1.2.77/24"), Ok(v4("10.1.2.1", "10.1.2.254")));
+        assert_eq!(
+            parse_entry("10.1.2.77/24"),
+            Ok(v4("10.1.2.1", "10.1.2.254"))
+        );
         assert_eq!(parse_entry("10.1.2.4/31"), Ok(v4("10.1.2.4", "10.1.2.5")));
         assert_eq!(parse_entry("10.1.2.4/32"), Ok(v4("10.1.2.4", "10.1.2.4")));
-        assert_eq!(parse_entry("0.0.0.0/0"), Ok(v4("0.0.0.1", "255.255.255.254")));
-        assert_eq!(parse_entry("10.1.2.10-40"), Ok(v4("10.1.2.10", "10.1.2.40")));
+        assert_eq!(
+            parse_entry("0.0.0.0/0"),
+            Ok(v4("0.0.0.1", "255.255.255.254"))
+        );
+        assert_eq!(
+            parse_entry("10.1.2.10-40"),
+            Ok(v4("10.1.2.10", "10.1.2.40"))
+        );
         assert_eq!(
             parse_entry("10.1.2.250-10.1.3.4"),
             Ok(v4("10.1.2.250", "10.1.3.4"))

@@ -136,11 +136,7 @@ impl TargetSet {
 
     /// How many targets (each counted once).
     pub fn len(&self) -> u128 {
-        let v4: u128 = self
-            .v4
-            .iter()
-            .map(|&(a, b)| u128::from(b - a) + 1)
-            .sum();
+        let v4: u128 = self.v4.iter().map(|&(a, b)| u128::from(b - a) + 1).sum();
         let v6: u128 = self
             .v6
             .iter()
@@ -191,16 +187,16 @@ impl TargetSet {
     pub fn shard_len(&self, shard: Shard) -> u128 {
         let total = self.len();
         let (k, n) = (u128::from(shard.k), u128::from(shard.n));
-        if total < k {
-            0
-        } else {
-            (total - k) / n + 1
-        }
+        if total < k { 0 } else { (total - k) / n + 1 }
     }
 
     /// The single target, when the set holds exactly one.
     pub fn single(&self) -> Option<Target> {
-        if self.len() == 1 { self.iter().next() } else { None }
+        if self.len() == 1 {
+            self.iter().next()
+        } else {
+            None
+        }
     }
 }
 
@@ -308,7 +304,14 @@ mod tests {
         );
         assert_eq!(
             shown(&s),
-            ["localhost", "SRV", "10.0.0.4", "10.0.0.5", "10.0.0.6", "::2"]
+            [
+                "localhost",
+                "SRV",
+                "10.0.0.4",
+                "10.0.0.5",
+                "10.0.0.6",
+                "::2"
+            ]
         );
         assert_eq!(s.len(), 6);
     }
@@ -327,7 +330,10 @@ mod tests {
         let s = set(&["10.0.0.0/8"], &["10.1.0.0/16"]);
         assert_eq!(s.len(), (1 << 24) - 2 - (1 << 16) + 2);
         assert_eq!(s.v4.len(), 2, "two intervals, not millions of addresses");
-        assert_eq!(s.iter().next(), Some(Target::Ip("10.0.0.1".parse().unwrap())));
+        assert_eq!(
+            s.iter().next(),
+            Some(Target::Ip("10.0.0.1".parse().unwrap()))
+        );
         let shard = Shard::new(3, 1000).unwrap();
         assert_eq!(
             s.shard(shard).next(),

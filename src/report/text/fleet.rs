@@ -122,7 +122,8 @@ impl<W: Write> ReportSink for TextSink<W> {
                 &b.host,
             ))
         });
-        self.out.write_all(summary_table(&rows, summary).as_bytes())?;
+        self.out
+            .write_all(summary_table(&rows, summary).as_bytes())?;
         for (_, spilled) in &rows {
             if let Some(spilled) = spilled {
                 self.copy_spilled(spilled)?;
