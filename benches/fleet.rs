@@ -103,6 +103,11 @@ fn write_list(path: &std::path::Path, targets: &[Ipv4Addr]) {
 
 #[cfg(target_os = "linux")]
 fn lingerscan(list: &std::path::Path, extra: &[&str]) -> Command {
+    lingerscan_at(list, CONCURRENCY, extra)
+}
+
+#[cfg(target_os = "linux")]
+fn lingerscan_at(list: &std::path::Path, concurrency: usize, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
     command
         .arg("--hosts-file")
@@ -112,7 +117,7 @@ fn lingerscan(list: &std::path::Path, extra: &[&str]) -> Command {
             "--username",
             &format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER),
         ])
-        .args(["--concurrency", &CONCURRENCY.to_string()])
+        .args(["--concurrency", &concurrency.to_string()])
         .args(["--timeout", &format!("{TIMEOUT_SECS}s")])
         .args(["--connect-timeout", "1s"])
         .args(extra)
@@ -202,6 +207,25 @@ fn main() {
     let (_, code) = measure(&mut lingerscan(&warm_list, &["-f", "ndjson"]));
     assert_eq!(code, 2, "warm-up scan");
 
+    // FLEET_BENCH_SWEEP=1,8,64: only the live sweep, at each concurrency
+    // (where the live work goes as the concurrency grows).
+    if let Ok(sweep) = std::env::var("FLEET_BENCH_SWEEP") {
+        for concurrency in sweep
+            .split(',')
+            .filter_map(|c| c.trim().parse::<usize>().ok())
+        {
+            let (cost, _) = measure(&mut lingerscan_at(
+                &live_list,
+                concurrency,
+                &["-f", "ndjson"],
+            ));
+            show(
+                &format!("lingerscan, 900 live, concurrency {concurrency}"),
+                cost,
+            );
+        }
+        return;
+    }
     println!(
         "fleet: {} targets ({} live on {SERVERS} smbd, {} silent), concurrency {CONCURRENCY}, timeout {TIMEOUT_SECS}s",
         fleet.len(),
