@@ -1,29 +1,36 @@
 //! What each subcommand does. The only place that talks to the terminal.
 
-use std::io::{IsTerminal, Write};
+mod analyze_input;
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::{
-    AnalysisArgs, AnalyzeArgs, Cli, ColorChoice, Command, ScanArgs, SnapshotArgs, TargetArgs,
+    AnalysisArgs, Cli, ColorChoice, Command, FleetArgs, ScanArgs, SnapshotArgs, TargetArgs,
 };
-use lingerscan::analyze::{self, Analysis, AnalyzeOptions, Outcome};
+use lingerscan::analyze::{self, AnalyzeOptions, DEFAULT_MAX_IDLE, Outcome};
 use lingerscan::collect::msrpc::{Credentials, disable_core_dumps, read_password};
-use lingerscan::collect::{self, CollectOptions, LinuxPaths};
+use lingerscan::collect::{self, CollectOptions, Collector, LinuxPaths, PlatformCollector};
+use lingerscan::fleet::{self, FleetOptions, interrupt, progress};
+use lingerscan::identity::TargetUser;
+use lingerscan::model::HostSnapshot;
+use lingerscan::report::Format;
+use lingerscan::report::sink::{CsvSink, JsonSink, NdjsonSink, ReportSink};
+use lingerscan::report::text::{TextOptions, fleet::TextSink};
+use lingerscan::snapshot_io;
+use lingerscan::targets::{self, Spec, Target, TargetSet};
 
 /// Environment variable that may hold the password for remote scans.
 const PASSWORD_ENV: &str = "LINGERSCAN_PASSWORD";
-use lingerscan::identity::TargetUser;
-use lingerscan::model::HostSnapshot;
-use lingerscan::report::{self, Format, json::HostReport, text::TextOptions};
-use lingerscan::snapshot_io;
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         None => scan(&cli.scan),
         Some(Command::Scan(args)) => scan(&args),
-        Some(Command::Analyze(args)) => analyze_files(&args),
+        Some(Command::Analyze(args)) => analyze_input::run(&args),
         Some(Command::Snapshot(args)) => snapshot(&args),
         Some(Command::Schema) => {
             emit(&snapshot_io::json_schema())?;
@@ -68,11 +75,36 @@ fn local_hostname() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
-    let host = target.host.clone().filter(|h| !is_local(h));
-    // Ask for a password only when it will be used: a remote host and an account.
-    let credentials = match (&host, &target.remote.username) {
-        (Some(_), Some(account)) => {
+/// Every target of the run, checked (a bad entry is an error naming its
+/// line) before anything is scanned; no `--host` at all is this machine.
+fn target_set(target: &TargetArgs) -> Result<TargetSet> {
+    let mut include = Vec::new();
+    for (index, host) in target.host.iter().enumerate() {
+        include.extend(targets::parse_line("--host", index + 1, host)?);
+    }
+    let mut stdin_read = false;
+    for path in &target.hosts_file {
+        if path.as_os_str() == "-" {
+            anyhow::ensure!(!stdin_read, targets::io::ReadError::StdinTwice);
+            stdin_read = true;
+        }
+        include.extend(targets::io::read_list(path)?);
+    }
+    if target.host.is_empty() && target.hosts_file.is_empty() {
+        include.push(Spec::Local);
+    }
+    let mut exclude = Vec::new();
+    for (index, host) in target.exclude.iter().enumerate() {
+        exclude.extend(targets::parse_line("--exclude", index + 1, host)?);
+    }
+    Ok(TargetSet::new(include, exclude, is_local)?)
+}
+
+fn collect_options(target: &TargetArgs, remote: bool) -> Result<CollectOptions> {
+    // Ask for a password only when it will be used: a remote host and an
+    // account. Read once, whatever the number of hosts.
+    let credentials = match (remote, &target.remote.username) {
+        (true, Some(account)) => {
             // Before the password exists in this process: no core file may
             // hold it or its hash (a server-triggered abort, a crash).
             if let Err(err) = disable_core_dumps() {
@@ -91,8 +123,9 @@ fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
         _ => None,
     };
     Ok(CollectOptions {
-        host,
+        host: None,
         timeout: target.timeout,
+        connect_timeout: Some(target.connect_timeout),
         credentials,
         port: target.remote.port,
         min_dialect: target.remote.min_dialect,
@@ -108,7 +141,7 @@ fn collect_options(target: &TargetArgs) -> Result<CollectOptions> {
     })
 }
 
-fn parse_target(args: &AnalysisArgs) -> Result<Option<TargetUser>> {
+pub(crate) fn parse_target(args: &AnalysisArgs) -> Result<Option<TargetUser>> {
     args.user
         .as_deref()
         .map(|u| TargetUser::parse(u).with_context(|| "invalid --user"))
@@ -128,7 +161,7 @@ fn use_color(choice: ColorChoice) -> bool {
 
 /// Analysis options for one snapshot: idle times are judged as of `now`, or
 /// of the moment the snapshot was taken.
-fn analyze_options(
+pub(crate) fn analyze_options(
     snapshot: &HostSnapshot,
     target: &Option<TargetUser>,
     args: &AnalysisArgs,
@@ -136,90 +169,153 @@ fn analyze_options(
 ) -> AnalyzeOptions {
     AnalyzeOptions {
         target: target.clone(),
-        max_idle: args.max_idle,
+        max_idle: args.max_idle.unwrap_or(DEFAULT_MAX_IDLE),
         now: now.unwrap_or(snapshot.collected_at),
     }
 }
 
-fn scan(args: &ScanArgs) -> Result<Outcome> {
-    let target = parse_target(&args.analysis)?;
-    let options = collect_options(&args.target)?;
-    let snapshot = collect::collect(&options)?;
-    let analysis = analyze::analyze(
-        &snapshot,
-        &analyze_options(&snapshot, &target, &args.analysis, None),
-    );
-    render(&[snapshot], &[analysis], &args.analysis, false)
-}
-
-fn analyze_files(args: &AnalyzeArgs) -> Result<Outcome> {
-    let target = parse_target(&args.analysis)?;
-    let mut snapshots = Vec::with_capacity(args.files.len());
-    for path in &args.files {
-        let snapshot = snapshot_io::load(path)?;
-        if let Some(now) = args.now
-            && now < snapshot.collected_at
-        {
-            anyhow::bail!(
-                "--now {now} is before {} was collected ({}): idle times cannot be judged backwards",
-                path.display(),
-                snapshot.collected_at
-            );
-        }
-        snapshots.push(snapshot);
-    }
-    let analyses: Vec<Analysis> = snapshots
-        .iter()
-        .map(|s| analyze::analyze(s, &analyze_options(s, &target, &args.analysis, args.now)))
-        .collect();
-    render(&snapshots, &analyses, &args.analysis, true)
-}
-
-fn render(
-    snapshots: &[HostSnapshot],
-    analyses: &[Analysis],
+/// The report format as a sink writing to `out`.
+fn sink<'a>(
     args: &AnalysisArgs,
+    out: impl Write + 'a,
     offline: bool,
-) -> Result<Outcome> {
-    let outcome = analyses
-        .iter()
-        .map(Analysis::outcome)
-        .fold(Outcome::Clean, Outcome::combine);
+    details: bool,
+) -> Box<dyn ReportSink + 'a> {
     match args.format {
-        Format::Text => {
-            let options = TextOptions {
+        Format::Text => Box::new(TextSink::new(
+            out,
+            TextOptions {
                 color: use_color(args.color),
                 offline,
-            };
-            for (snapshot, analysis) in snapshots.iter().zip(analyses) {
-                emit(&report::text::render(snapshot, analysis, options))?;
-            }
-            if analyses.len() > 1 {
-                let lines: Vec<String> = analyses.iter().map(report::text::host_line).collect();
-                emit(&format!("\nHosts:\n  {}\n", lines.join("\n  ")))?;
-            }
-        }
-        Format::Json => {
-            let hosts: Vec<HostReport> = snapshots
-                .iter()
-                .zip(analyses)
-                .map(|(s, a)| HostReport::new(s, a))
-                .collect();
-            emit(&report::json::document(&hosts)?)?;
-        }
-        Format::Ndjson => {
-            for (s, a) in snapshots.iter().zip(analyses) {
-                emit(&report::json::line(&HostReport::new(s, a))?)?;
-            }
-        }
-        Format::Csv => emit(&report::csv::document(analyses)?)?,
+            },
+            details,
+        )),
+        Format::Json => Box::new(JsonSink::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Csv => Box::new(CsvSink::new(out)),
     }
-    Ok(outcome)
+}
+
+/// Standard output, buffered: the sinks write to it directly.
+fn stdout() -> BufWriter<std::io::StdoutLock<'static>> {
+    BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+}
+
+/// Is this a fleet (several targets, a list, a shard) rather than one host?
+fn is_fleet(args: &ScanArgs, set: &TargetSet) -> bool {
+    set.len() != 1 || !args.target.hosts_file.is_empty() || args.fleet.shard.is_some()
+}
+
+fn scan(args: &ScanArgs) -> Result<Outcome> {
+    let user = parse_target(&args.analysis)?;
+    let set = target_set(&args.target)?;
+    anyhow::ensure!(
+        !set.is_empty(),
+        "no targets left to scan (--exclude removed them all)"
+    );
+    let fleet_mode = is_fleet(args, &set);
+    let collector = PlatformCollector::new(collect_options(&args.target, set.has_remote())?);
+    // Before any host is scanned: a run that cannot log on anywhere ends now.
+    if let Some(remote) = set.first_remote() {
+        collector.check(collect::Target::Remote(&remote.to_string()))?;
+    }
+    let judge = |snapshot: &HostSnapshot| {
+        analyze::analyze(
+            snapshot,
+            &analyze_options(snapshot, &user, &args.analysis, None),
+        )
+    };
+    if !fleet_mode {
+        return scan_one(args, &set, &collector, &judge);
+    }
+    scan_fleet(args, &args.fleet, &set, &collector, &judge)
+}
+
+/// One host, as before fleets: the same report, no progress, no summary.
+fn scan_one(
+    args: &ScanArgs,
+    set: &TargetSet,
+    collector: &PlatformCollector,
+    judge: &(dyn Fn(&HostSnapshot) -> analyze::Analysis + Sync),
+) -> Result<Outcome> {
+    let mut sink = sink(&args.analysis, stdout(), false, true);
+    let summary = fleet::run(
+        set.iter(),
+        Some(set.len()),
+        collector,
+        judge,
+        &mut *sink,
+        &mut progress::NoProgress,
+        interrupt::flag(),
+        &FleetOptions {
+            concurrency: 1,
+            timeout: args.target.timeout,
+            fleet: false,
+        },
+    )
+    .context("writing the report")?;
+    Ok(summary.outcome())
+}
+
+fn scan_fleet(
+    args: &ScanArgs,
+    fleet_args: &FleetArgs,
+    set: &TargetSet,
+    collector: &PlatformCollector,
+    judge: &(dyn Fn(&HostSnapshot) -> analyze::Analysis + Sync),
+) -> Result<Outcome> {
+    if let Err(error) = interrupt::install()
+        && !fleet_args.quiet
+    {
+        eprintln!("warning: Ctrl-C will end the run without a report: {error}");
+    }
+    let concurrency = fleet_args.concurrency;
+    // Room for every running host's helper threads (four Windows sources, or
+    // a name lookup), plus the stuck ones, and no more (collect::deadline).
+    collect::deadline::set_helper_limit(4 * concurrency + 16);
+    let show_progress =
+        !fleet_args.quiet && !fleet_args.no_progress && std::io::stderr().is_terminal();
+    let mut bar: Box<dyn progress::Progress> = if show_progress {
+        Box::new(progress::Bar::new())
+    } else {
+        Box::new(progress::NoProgress)
+    };
+    let mut sink = sink(&args.analysis, stdout(), false, fleet_args.details);
+    let (targets, total): (Box<dyn Iterator<Item = Target> + Send>, u128) = match fleet_args.shard {
+        Some(shard) => (Box::new(set.shard(shard)), set.shard_len(shard)),
+        None => (Box::new(set.iter()), set.len()),
+    };
+    let summary = fleet::run(
+        targets,
+        Some(total),
+        collector,
+        judge,
+        &mut *sink,
+        &mut *bar,
+        interrupt::flag(),
+        &FleetOptions {
+            concurrency,
+            timeout: args.target.timeout,
+            fleet: true,
+        },
+    )
+    .context("writing the report")?;
+    Ok(summary.outcome())
 }
 
 fn snapshot(args: &SnapshotArgs) -> Result<Outcome> {
-    let options = collect_options(&args.target)?;
-    let snapshot = collect::collect(&options)?;
+    let set = target_set(&args.target)?;
+    let target = set
+        .single()
+        .context("`snapshot` takes one host (use `scan --format ndjson` for several)")?;
+    let collector = PlatformCollector::new(collect_options(&args.target, set.has_remote())?);
+    let host = target.host();
+    let which = match &host {
+        None => collect::Target::Local,
+        Some(name) => collect::Target::Remote(name),
+    };
+    collector.check(which)?;
+    let snapshot = collector.collect(which, Instant::now() + args.target.timeout);
     snapshot_io::save(&snapshot, &args.out)?;
     if args.out.as_os_str() != "-" {
         eprintln!(

@@ -12,14 +12,17 @@ Examples:
   lingerscan                                  scan this machine, every user
   lingerscan --user 'CONTOSO\\alice'           the script's report for one user
   lingerscan --host SRV01 --user alice        a remote host
+  lingerscan --hosts-file servers.txt --username 'CONTOSO\\scan' -f ndjson > fleet.ndjson
+                                              a fleet: concurrent, per-host time limits
+  lingerscan analyze fleet.ndjson -f text     the fleet report again, from its NDJSON
   lingerscan --format json > scan.json        machine-readable
   lingerscan snapshot --out snap.json         raw evidence, to analyse elsewhere
   lingerscan analyze snap.json --user alice   offline analysis
 
-Exit codes:
+Exit codes (for a fleet: over every host):
   0  nothing lingering
   1  something lingering
-  2  could not decide (a needed source failed) or an error";
+  2  could not decide (a needed source failed, a host failed) or an error";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -80,9 +83,9 @@ pub struct AnalysisArgs {
     #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Disconnected and idle sessions linger past this (e.g. 30m, 8h, 3d).
-    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
-    pub max_idle: Duration,
+    /// Disconnected and idle sessions linger past this (e.g. 30m, 8h, 3d) [default: 24h].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_idle: Option<Duration>,
 
     /// Colour in the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -91,18 +94,33 @@ pub struct AnalysisArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// The host to scan (default: this machine; `.` and `localhost` also mean this machine).
+    /// The host to scan (default: this machine; `.` and `localhost` also mean
+    /// this machine). Repeat for several; also CIDR (10.1.2.0/24, fd00::/120)
+    /// and ranges (10.1.2.10-40, 10.1.2.250-10.1.3.5).
     #[arg(
         short = 'H',
         long,
         visible_alias = "target-server",
         value_name = "HOST"
     )]
-    pub host: Option<String>,
+    pub host: Vec<String>,
+
+    /// File of targets, one per line as for --host, `#` comments; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Vec<PathBuf>,
+
+    /// Targets not to scan, in the same forms as --host.
+    #[arg(long, value_name = "HOST")]
+    pub exclude: Vec<String>,
 
     /// Time limit for one host: the whole scan of a remote host, or each source of a local scan (e.g. 5s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
+
+    /// Time limit for each TCP connect, within --timeout: a host that drops
+    /// the connection attempt costs this much.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
 
     #[command(flatten)]
     pub remote: RemoteArgs,
@@ -168,6 +186,30 @@ pub struct ScanArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// Several hosts at once.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Fleets (several hosts)")]
+pub struct FleetArgs {
+    /// Hosts scanned at once.
+    #[arg(long, value_name = "N", default_value_t = lingerscan::fleet::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub concurrency: usize,
+    /// Scan only the K-th of N interleaved slices of the targets (e.g. 2/8);
+    /// the NDJSON outputs of all N concatenate into one stream.
+    #[arg(long, value_name = "K/N", value_parser = lingerscan::targets::Shard::parse)]
+    pub shard: Option<lingerscan::targets::Shard>,
+    /// The text report of a fleet: the full report of every host, not only those with findings.
+    #[arg(long)]
+    pub details: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Nothing on standard error but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -237,8 +279,37 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.scan.analysis.user.as_deref(), Some("DOM\\bob"));
-        assert_eq!(cli.scan.target.host.as_deref(), Some("SRV"));
+        assert_eq!(cli.scan.target.host, ["SRV"]);
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn fleet_flags() {
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "-H",
+            "a",
+            "--host",
+            "10.0.0.0/30",
+            "--exclude",
+            "10.0.0.2",
+            "--concurrency",
+            "8",
+            "--shard",
+            "2/3",
+            "--connect-timeout",
+            "1s",
+        ])
+        .unwrap();
+        assert_eq!(cli.scan.target.host, ["a", "10.0.0.0/30"]);
+        assert_eq!(cli.scan.fleet.concurrency, 8);
+        assert_eq!(
+            cli.scan.fleet.shard,
+            Some(lingerscan::targets::Shard { k: 2, n: 3 })
+        );
+        assert_eq!(cli.scan.target.connect_timeout, Duration::from_secs(1));
+        assert!(Cli::try_parse_from(["lingerscan", "--concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["lingerscan", "--shard", "4/3"]).is_err());
     }
 
     #[test]

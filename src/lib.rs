@@ -5,9 +5,11 @@
 
 pub mod analyze;
 pub mod collect;
+pub mod fleet;
 pub mod identity;
 pub mod model;
 pub mod report;
 pub mod snapshot_io;
 #[doc(hidden)]
 pub mod synthetic;
+pub mod targets;

@@ -292,3 +292,45 @@ fn analyze_now_moves_idle_judgements() {
     assert_eq!(before.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&before.stderr).contains("before"));
 }
+
+/// `analyze` of fleet NDJSON: a line with its snapshot is judged again with
+/// this run's options; a line without one is re-emitted as recorded, and a
+/// re-judgement it cannot make is an error naming the line.
+#[test]
+fn analyze_reads_fleet_ndjson_with_and_without_snapshots() {
+    let with = analyze("disconnected_rdp.json", &["-f", "ndjson"]);
+    let line = text(&with.stdout);
+    let mut recorded: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    recorded.as_object_mut().unwrap().remove("snapshot");
+    let recorded = recorded.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.ndjson");
+    // Two shards' outputs, concatenated: one line with a snapshot, one without.
+    std::fs::write(&path, format!("{}{recorded}\n", line)).unwrap();
+    let file = path.to_str().unwrap();
+
+    let out = lingerscan(&["analyze", file, "-f", "ndjson"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1], recorded, "re-emitted unchanged");
+
+    // Judged again: the line with a snapshot follows --max-idle ...
+    let out = lingerscan(&["analyze", file, "-f", "csv", "--max-idle", "7d"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("fleet.ndjson:2: host ") && stderr.contains("--max-idle"),
+        "{stderr}"
+    );
+    // ... and the one without cannot be.
+    let out = lingerscan(&["analyze", file, "--now", "2030-01-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--now needs the evidence"));
+
+    // The fleet text report: the summary first.
+    let out = lingerscan(&["analyze", file]);
+    let report = text(&out.stdout);
+    assert!(report.contains("FLEET SUMMARY"), "{report}");
+    assert!(report.contains("recorded analysis"), "{report}");
+}

@@ -7,10 +7,85 @@
 //! on a hung network filesystem, costs the scan only that source. The
 //! sources are built so that they should never block (no FIFOs are opened,
 //! child processes are killed at their own deadline); this is the backstop.
+//!
+//! A fleet scan multiplies the overruns (every silent host's name lookup,
+//! every stuck Windows API call), so the helper threads alive at once are
+//! capped ([`set_helper_limit`]): at the cap, new work waits for a slot
+//! until its own deadline and then fails as timed out, instead of starting
+//! yet another thread.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::Instant;
+
+/// Helper threads alive at once unless a fleet asks for more: 64 hosts'
+/// four Windows sources, or a name lookup for each of 256 hosts.
+pub const DEFAULT_HELPER_LIMIT: usize = 256;
+
+/// A counting semaphore for helper threads.
+struct Slots {
+    limit: AtomicUsize,
+    alive: Mutex<usize>,
+    freed: Condvar,
+}
+
+static HELPERS: Slots = Slots::new(DEFAULT_HELPER_LIMIT);
+
+impl Slots {
+    const fn new(limit: usize) -> Slots {
+        Slots {
+            limit: AtomicUsize::new(limit),
+            alive: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn set_limit(&self, limit: usize) {
+        self.limit.store(limit.max(1), Ordering::Relaxed);
+        self.freed.notify_all();
+    }
+
+    fn alive(&self) -> usize {
+        *self.alive.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait for a free slot until `deadline`.
+    fn take(&'static self, deadline: Instant) -> Option<Slot> {
+        let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+        while *alive >= self.limit.load(Ordering::Relaxed) {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            alive = self
+                .freed
+                .wait_timeout(alive, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *alive += 1;
+        Some(Slot(self))
+    }
+}
+
+/// Set the cap on helper threads alive at once (at least 1).
+pub fn set_helper_limit(limit: usize) {
+    HELPERS.set_limit(limit);
+}
+
+/// Helper threads alive now (running, or stuck past their caller's deadline).
+pub fn helpers_alive() -> usize {
+    HELPERS.alive()
+}
+
+/// A taken slot; dropping it (when the helper's work returns) frees it.
+struct Slot(&'static Slots);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut alive = self.0.alive.lock().unwrap_or_else(|e| e.into_inner());
+        *alive = alive.saturating_sub(1);
+        self.0.freed.notify_one();
+    }
+}
 
 /// Start `work` on its own thread now; the returned closure waits for its
 /// answer until `deadline`, and otherwise returns `on_timeout(why)`.
@@ -20,15 +95,34 @@ pub fn with_deadline<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
     on_timeout: impl FnOnce(String) -> T,
 ) -> impl FnOnce() -> T {
+    with_deadline_in(&HELPERS, deadline, name, work, on_timeout)
+}
+
+fn with_deadline_in<T: Send + 'static>(
+    slots: &'static Slots,
+    deadline: Instant,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+    on_timeout: impl FnOnce(String) -> T,
+) -> impl FnOnce() -> T {
     let (sender, receiver) = mpsc::channel();
-    let spawned = thread::Builder::new()
-        .name(format!("lingerscan-{name}"))
-        .spawn(move || {
-            // The receiver is gone when the caller gave up: nothing to do then.
-            let _ = sender.send(work());
-        });
+    let spawned = match slots.take(deadline) {
+        None => Err(format!(
+            "no answer within the time limit: {} earlier helper threads are still stuck",
+            slots.limit.load(Ordering::Relaxed)
+        )),
+        Some(slot) => thread::Builder::new()
+            .name(format!("lingerscan-{name}"))
+            .spawn(move || {
+                let answer = work();
+                drop(slot);
+                // The receiver is gone when the caller gave up: nothing to do then.
+                let _ = sender.send(answer);
+            })
+            .map_err(|error| format!("cannot start a thread: {error}")),
+    };
     move || match spawned {
-        Err(error) => on_timeout(format!("cannot start a thread: {error}")),
+        Err(why) => on_timeout(why),
         Ok(_) => {
             let left = deadline.saturating_duration_since(Instant::now());
             receiver.recv_timeout(left).unwrap_or_else(|error| {
@@ -88,5 +182,53 @@ mod tests {
             },
         );
         assert_eq!(wait(), -1);
+    }
+
+    #[test]
+    fn stuck_helpers_are_capped() {
+        // Slots of its own: other tests in this binary use the shared ones.
+        static SLOTS: Slots = Slots::new(2);
+        let release = std::sync::Arc::new(std::sync::Barrier::new(3));
+        let stuck: Vec<_> = (0..2)
+            .map(|_| {
+                let release = release.clone();
+                with_deadline_in(
+                    &SLOTS,
+                    Instant::now() + Duration::from_millis(50),
+                    "stuck",
+                    move || {
+                        release.wait();
+                        1
+                    },
+                    |_| -1,
+                )
+            })
+            .collect();
+        for wait in stuck {
+            assert_eq!(wait(), -1, "cut at the deadline, thread left running");
+        }
+        let started = Instant::now();
+        let third = with_deadline_in(
+            &SLOTS,
+            started + Duration::from_millis(200),
+            "third",
+            || 3,
+            |why| {
+                assert!(why.contains("still stuck"), "{why}");
+                -1
+            },
+        );
+        assert_eq!(third(), -1, "no third thread while two are stuck");
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert_eq!(SLOTS.alive(), 2);
+        release.wait();
+        let fourth = with_deadline_in(
+            &SLOTS,
+            Instant::now() + Duration::from_secs(5),
+            "t",
+            || 4,
+            |_| -1,
+        );
+        assert_eq!(fourth(), 4);
     }
 }

@@ -13,7 +13,7 @@ pub mod linux;
 pub mod msrpc;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::HostSnapshot;
 
@@ -28,6 +28,8 @@ pub struct CollectOptions {
     pub host: Option<String>,
     /// Per-host time limit for network work.
     pub timeout: Duration,
+    /// Remote scans: the limit on each TCP connect, within `timeout`.
+    pub connect_timeout: Option<Duration>,
     /// Linux local sources: where to read them (tests point these elsewhere).
     pub linux: LinuxPaths,
     /// Remote scans from a non-Windows OS: the account to authenticate as.
@@ -47,6 +49,7 @@ impl Default for CollectOptions {
         CollectOptions {
             host: None,
             timeout: Duration::from_secs(10),
+            connect_timeout: None,
             linux: LinuxPaths::default(),
             credentials: None,
             port: 445,
@@ -88,56 +91,146 @@ pub enum CollectError {
     NoCredentials { target: String },
 }
 
-/// Collect a snapshot of the target described by `options`.
-pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
-    #[cfg(windows)]
-    {
-        Ok(match options.host.as_deref() {
-            None => windows::collect_local(options),
-            Some(host) if windows::names_this_machine(host) => windows::collect_local(options),
-            Some(host) => windows::collect_remote(host, options),
-        })
-    }
-    #[cfg(not(windows))]
-    collect_not_windows(options)
+/// The host a collector is pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// This machine.
+    Local,
+    /// A host name or address.
+    Remote(&'a str),
 }
 
-#[cfg(not(windows))]
-fn collect_not_windows(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
-    #[cfg(target_os = "linux")]
-    if options.host.is_none() {
-        return Ok(linux::collect_local(options));
+/// One way of collecting a host, chosen once per run: run-wide settings
+/// (credentials, paths, limits) live in the collector, the host is the
+/// argument, and the time limit is a deadline. A host that cannot be
+/// collected still yields a snapshot whose sources say why.
+pub trait Collector: Sync {
+    fn collect(&self, target: Target<'_>, deadline: Instant) -> HostSnapshot;
+}
+
+/// This platform's collectors: the local one for this machine; for remote
+/// hosts the native APIs on Windows, MS-RPC over SMB elsewhere.
+#[derive(Debug, Clone)]
+pub struct PlatformCollector {
+    /// `host` is ignored: the target says which host.
+    options: CollectOptions,
+}
+
+impl PlatformCollector {
+    pub fn new(options: CollectOptions) -> Self {
+        PlatformCollector { options }
     }
-    if let Some(host) = &options.host {
-        let credentials =
-            options
-                .credentials
-                .as_ref()
-                .ok_or_else(|| CollectError::NoCredentials {
-                    target: host.clone(),
-                })?;
-        return Ok(msrpc::collect_remote_with(
-            host,
-            credentials,
-            &msrpc::RemoteOptions {
-                port: options.port,
-                timeout: options.timeout,
-                min_dialect: options.min_dialect,
-                encrypt: options.encrypt,
-                max_rows: options.max_rows,
-                ..msrpc::RemoteOptions::default()
+
+    /// Whether `target` can be scanned at all with these settings: checked
+    /// before a scan starts, so a missing credential ends the run at once
+    /// rather than failing every host.
+    pub fn check(&self, target: Target<'_>) -> Result<(), CollectError> {
+        match target {
+            #[cfg(any(windows, target_os = "linux"))]
+            Target::Local => Ok(()),
+            #[cfg(not(any(windows, target_os = "linux")))]
+            Target::Local => Err(no_collector("this machine")),
+            #[cfg(windows)]
+            Target::Remote(_) => Ok(()),
+            #[cfg(not(windows))]
+            Target::Remote(host) => match self.options.credentials {
+                Some(_) => Ok(()),
+                None => Err(CollectError::NoCredentials {
+                    target: host.to_string(),
+                }),
             },
-        ));
+        }
     }
-    let target = options
-        .host
-        .clone()
-        .unwrap_or_else(|| "this machine".to_string());
-    Err(CollectError::NoCollector {
-        target,
+
+    /// The run's options with the time left until `deadline` as the timeout.
+    #[cfg(any(windows, target_os = "linux"))]
+    fn options_until(&self, deadline: Instant) -> CollectOptions {
+        CollectOptions {
+            timeout: deadline.saturating_duration_since(Instant::now()),
+            ..self.options.clone()
+        }
+    }
+
+    #[cfg(not(windows))]
+    fn remote_options(&self) -> msrpc::RemoteOptions {
+        let options = &self.options;
+        msrpc::RemoteOptions {
+            port: options.port,
+            timeout: options.timeout,
+            connect_timeout: options.connect_timeout,
+            min_dialect: options.min_dialect,
+            encrypt: options.encrypt,
+            max_rows: options.max_rows,
+            ..msrpc::RemoteOptions::default()
+        }
+    }
+}
+
+impl Collector for PlatformCollector {
+    fn collect(&self, target: Target<'_>, deadline: Instant) -> HostSnapshot {
+        #[cfg(windows)]
+        {
+            let options = self.options_until(deadline);
+            match target {
+                Target::Remote(host) if !windows::names_this_machine(host) => {
+                    windows::collect_remote(host, &options)
+                }
+                _ => windows::collect_local(&options),
+            }
+        }
+        #[cfg(not(windows))]
+        match target {
+            #[cfg(target_os = "linux")]
+            Target::Local => linux::collect_local(&self.options_until(deadline)),
+            #[cfg(not(target_os = "linux"))]
+            Target::Local => unavailable("this machine", &no_collector("this machine")),
+            Target::Remote(host) => match &self.options.credentials {
+                Some(credentials) => {
+                    msrpc::collect_remote_by(host, credentials, &self.remote_options(), deadline)
+                }
+                None => unavailable(
+                    host,
+                    &CollectError::NoCredentials {
+                        target: host.to_string(),
+                    },
+                ),
+            },
+        }
+    }
+}
+
+#[cfg(not(any(windows, target_os = "linux")))]
+fn no_collector(target: &str) -> CollectError {
+    CollectError::NoCollector {
+        target: target.to_string(),
         missing: format!(
             "collectors for {} are not built in this version",
             std::env::consts::OS
         ),
-    })
+    }
+}
+
+/// A snapshot of a host no collector could look at, every source saying why.
+#[cfg(not(windows))]
+fn unavailable(host: &str, why: &CollectError) -> HostSnapshot {
+    let mut snapshot = HostSnapshot::empty(host, crate::model::Platform::Unknown, "none");
+    use crate::model::{FailureKind, Observed, SourceFailure};
+    let failure = SourceFailure::new(FailureKind::NotSupported, None, why.to_string());
+    snapshot.workstation_users = Observed::Failed(failure.clone());
+    snapshot.logon_sessions = Observed::Failed(failure.clone());
+    snapshot.processes = Observed::Failed(failure.clone());
+    snapshot.smb_sessions = Observed::Failed(failure.clone());
+    snapshot.interactive_sessions = Observed::Failed(failure);
+    snapshot
+}
+
+/// Collect a snapshot of the target described by `options` (one host).
+pub fn collect(options: &CollectOptions) -> Result<HostSnapshot, CollectError> {
+    let collector = PlatformCollector::new(options.clone());
+    let target = match options.host.as_deref() {
+        None => Target::Local,
+        Some(host) => Target::Remote(host),
+    };
+    collector.check(target)?;
+    Ok(collector.collect(target, Instant::now() + options.timeout))
 }

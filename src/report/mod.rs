@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod json;
 pub mod sanitize;
+pub mod sink;
 mod table;
 pub mod text;
 

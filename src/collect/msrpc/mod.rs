@@ -24,7 +24,6 @@ pub mod wkssvc;
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -56,6 +55,9 @@ pub struct RemoteOptions {
     pub port: u16,
     /// Bound on the whole scan: resolving, connecting, every exchange.
     pub timeout: Duration,
+    /// Bound on each TCP connect (within `timeout`): a host that drops the
+    /// SYN costs this, not the whole timeout. None: only `timeout` bounds it.
+    pub connect_timeout: Option<Duration>,
     /// DCE/RPC fragment size offered in the bind (both directions).
     pub max_frag: u16,
     /// PreferedMaximumLength of the Enum calls; u32::MAX asks for everything at once.
@@ -82,6 +84,7 @@ impl Default for RemoteOptions {
         RemoteOptions {
             port: DEFAULT_PORT,
             timeout: Duration::from_secs(10),
+            connect_timeout: None,
             max_frag: dcerpc::DEFAULT_FRAG,
             preferred_max: u32::MAX,
             min_dialect: DEFAULT_MIN_DIALECT,
@@ -116,12 +119,22 @@ pub fn collect_remote_with(
     creds: &Credentials,
     options: &RemoteOptions,
 ) -> HostSnapshot {
+    collect_remote_by(host, creds, options, Instant::now() + options.timeout)
+}
+
+/// [`collect_remote_with`] bounded by a deadline rather than `options.timeout`
+/// (a fleet gives every host its own).
+pub fn collect_remote_by(
+    host: &str,
+    creds: &Credentials,
+    options: &RemoteOptions,
+    deadline: Instant,
+) -> HostSnapshot {
     let mut snapshot = HostSnapshot::empty(host, Platform::Unknown, COLLECTOR_NAME);
     snapshot.logon_sessions = not_here();
     snapshot.processes = not_here();
     snapshot.interactive_sessions = not_here();
 
-    let deadline = Instant::now() + options.timeout;
     // Taken before connecting: the host's rows for this scan start after it.
     let opened_at = Timestamp::now();
     let fail_both = |snapshot: &mut HostSnapshot, err: &RemoteError| {
@@ -321,7 +334,12 @@ fn connect_and_log_on(
     let mut last_error = None;
     let mut connected = None;
     for addr in addrs {
-        match SmbClient::connect(addr, deadline, policy) {
+        // Each address gets its own connect bound; the whole stays within the deadline.
+        let connect_by = options
+            .connect_timeout
+            .and_then(|limit| Instant::now().checked_add(limit))
+            .map_or(deadline, |by| by.min(deadline));
+        match SmbClient::connect_within(addr, connect_by, deadline, policy) {
             Ok(client) => {
                 connected = Some(client);
                 break;
@@ -348,29 +366,34 @@ fn connect_and_log_on(
 }
 
 /// Name resolution can block far longer than the scan may take, so it runs
-/// on a helper thread that is abandoned at the deadline.
+/// on a helper thread that is abandoned at the deadline; the helpers alive
+/// at once are capped (`deadline::with_deadline`), so a fleet of names that
+/// never resolve cannot pile up threads.
 fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, RemoteError> {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let (sender, receiver) = mpsc::channel();
     let name = host.to_string();
-    std::thread::spawn(move || {
-        let _ = sender.send(
+    let lookup = super::deadline::with_deadline(
+        deadline,
+        "resolve",
+        move || {
             (name.as_str(), port)
                 .to_socket_addrs()
-                .map(Iterator::collect::<Vec<_>>),
-        );
-    });
-    let wait = deadline.saturating_duration_since(Instant::now());
-    match receiver.recv_timeout(wait) {
-        Ok(Ok(addrs)) => Ok(addrs),
-        Ok(Err(e)) => Err(RemoteError::Resolve {
-            host: host.to_string(),
-            detail: e.to_string(),
-        }),
-        Err(_) => Err(RemoteError::Timeout {
+                .map(Iterator::collect::<Vec<_>>)
+                .map_err(|e| e.to_string())
+        },
+        |_| Err(String::new()),
+    );
+    match lookup() {
+        Ok(addrs) => Ok(addrs),
+        // The timeout's answer is empty: no lookup error says nothing.
+        Err(detail) if detail.is_empty() => Err(RemoteError::Timeout {
             during: "resolving the host name",
+        }),
+        Err(detail) => Err(RemoteError::Resolve {
+            host: host.to_string(),
+            detail,
         }),
     }
 }

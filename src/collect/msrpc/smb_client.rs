@@ -81,13 +81,15 @@ pub struct PipeMessage {
 }
 
 impl SmbClient {
-    /// Connect and negotiate. `deadline` bounds this and every later call.
-    pub fn connect(
+    /// Connect and negotiate: the TCP connect bounded by `connect_by`;
+    /// `deadline` bounds this and every later call.
+    pub fn connect_within(
         addr: SocketAddr,
+        connect_by: Instant,
         deadline: Instant,
         policy: Policy,
     ) -> Result<Self, RemoteError> {
-        let remaining = remaining(deadline, "connecting")?;
+        let remaining = remaining(connect_by.min(deadline), "connecting")?;
         let stream = TcpStream::connect_timeout(&addr, remaining).map_err(|source| match source
             .kind()
         {

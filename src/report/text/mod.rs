@@ -4,6 +4,7 @@
 //! `sources` renders sections 1-4 (one per evidence source), `verdicts`
 //! section 5, the findings and the summary.
 
+pub mod fleet;
 mod sources;
 mod verdicts;
 
@@ -70,6 +71,43 @@ pub fn render(snapshot: &HostSnapshot, analysis: &Analysis, options: TextOptions
     w.section5();
     w.findings();
     w.summary();
+    w.out
+}
+
+/// A host whose evidence is not at hand (a fleet report line recorded
+/// without its snapshot): its findings and failed sources only.
+pub fn render_recorded(analysis: &Analysis, options: TextOptions) -> String {
+    // The sections need the snapshot; the findings table reads only the analysis.
+    let placeholder = HostSnapshot::empty(&analysis.host, analysis.platform, "recorded");
+    let mut w = Writer {
+        out: String::new(),
+        snapshot: &placeholder,
+        analysis,
+        target: analysis
+            .target
+            .as_deref()
+            .and_then(|t| TargetUser::parse(t).ok()),
+        options,
+    };
+    w.line(RULE);
+    w.line("LINGERING SESSION DETECTION REPORT (recorded analysis, no evidence rows)");
+    w.line(RULE);
+    w.line(&format!("Target Server: {}", for_terminal(&analysis.host)));
+    let target = match &w.target {
+        Some(t) => for_terminal(&t.display()).into_owned(),
+        None => "(all users)".to_string(),
+    };
+    w.line(&format!("Target User: {target}"));
+    w.line(&format!(
+        "Collected: {}",
+        fmt_time(Some(analysis.collected_at))
+    ));
+    for failed in &analysis.failed_sources {
+        if failed.failure.kind != FailureKind::NotSupported {
+            w.failure(failed.source.name(), &failed.failure);
+        }
+    }
+    w.findings();
     w.out
 }
 

@@ -177,6 +177,9 @@ fn spawn_smbd(root: &Path, conf: &str, private_run: bool) -> Child {
             "-s",
             conf,
         ])
+        // A winbindd elsewhere on the machine (an AD DC's) must not take part
+        // in this server's logons.
+        .env("_NO_WINBINDD", "1")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
