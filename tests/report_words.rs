@@ -235,3 +235,26 @@ fn csv_evidence_gives_row_indices() {
         "{csv}"
     );
 }
+
+#[test]
+fn a_host_without_findings_still_has_a_csv_row_saying_why() {
+    let mut s = fixture("lingering_wksta.json");
+    s.workstation_users = failed(
+        FailureKind::Unreachable,
+        "connection refused (nothing listening on port 445)",
+    );
+    s.logon_sessions = failed(FailureKind::Unreachable, "x");
+    s.processes = failed(FailureKind::Unreachable, "x");
+    s.smb_sessions = failed(FailureKind::Unreachable, "x");
+    s.interactive_sessions = failed(FailureKind::Unreachable, "x");
+    let analysis = analyze(&s, &AnalyzeOptions::for_snapshot(&s));
+    assert!(analysis.findings.is_empty());
+    let csv = lingerscan::report::csv::document([&analysis]).expect("csv");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert!(
+        rows[0].contains(",host,") && rows[0].contains("connection refused"),
+        "{csv}"
+    );
+    assert!(rows[0].ends_with(",undecided"), "{csv}");
+}

@@ -19,9 +19,37 @@ pub const HEADER: [&str; 11] = [
     "outcome",
 ];
 
-/// Rows for one host (no header).
+/// Rows for one host (no header): one per finding, or, for a host with no
+/// finding at all (nothing to judge, or a host that could not be read), one
+/// row of kind `host` saying so, so that every scanned host appears.
 pub fn rows(analysis: &Analysis) -> Vec<[String; 11]> {
     let outcome = format!("{:?}", analysis.outcome()).to_lowercase();
+    if analysis.findings.is_empty() {
+        let reason = if analysis.failed_sources.is_empty() {
+            "no user session to judge".to_string()
+        } else {
+            let failed: Vec<String> = analysis
+                .failed_sources
+                .iter()
+                .map(|f| format!("{}: {}: {}", f.source, f.failure.kind, f.failure.message))
+                .collect();
+            format!("no finding; sources not read: {}", failed.join("; "))
+        };
+        let row = [
+            analysis.host.clone(),
+            String::new(),
+            "false".to_string(),
+            "host".to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            reason,
+            outcome,
+        ];
+        return vec![row.map(|cell| for_csv(&cell).into_owned())];
+    }
     analysis
         .findings
         .iter()

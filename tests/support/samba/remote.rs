@@ -47,12 +47,7 @@ pub fn impacket_reference_scan(
     }
     let out = std::process::Command::new(python)
         .arg(format!("{root}/tests/impacket/reference_scan.py"))
-        .args([
-            &server.ip(),
-            &server.port.to_string(),
-            WORKGROUP,
-            user,
-        ])
+        .args([&server.ip(), &server.port.to_string(), WORKGROUP, user])
         .env("LINGERSCAN_PASSWORD", password)
         .output()
         .map_err(|e| format!("cannot run impacket: {e}"))?;
