@@ -251,6 +251,7 @@ fn scan_one(
             concurrency: 1,
             timeout: args.target.timeout,
             fleet: false,
+            fail_limit: None,
         },
     )
     .context("writing the report")?;
@@ -297,6 +298,7 @@ fn scan_fleet(
             concurrency,
             timeout: args.target.timeout,
             fleet: true,
+            fail_limit: (fleet_args.fail_limit > 0).then_some(fleet_args.fail_limit),
         },
     )
     .context("writing the report")?;

@@ -201,6 +201,11 @@ pub struct FleetArgs {
     /// the NDJSON outputs of all N concatenate into one stream.
     #[arg(long, value_name = "K/N", value_parser = lingerscan::targets::Shard::parse)]
     pub shard: Option<lingerscan::targets::Shard>,
+    /// Stop starting new hosts after this many refuse the credentials, so a
+    /// wrong or expired password does not lock the account out across the
+    /// fleet (as NetExec's --fail-limit does). 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub fail_limit: usize,
     /// The text report of a fleet: the full report of every host, not only those with findings.
     #[arg(long)]
     pub details: bool,

@@ -473,3 +473,53 @@ fn lingering_anywhere_wins_over_failed_hosts() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A wrong password against a fleet: after `--fail-limit` hosts refuse it,
+/// no new host is started (each refusal is a failed logon that counts
+/// toward the account's lockout). One real smbd answers on eight addresses.
+#[test]
+fn a_wrong_password_stops_the_fleet_at_the_fail_limit() {
+    if !support::require(
+        "a_wrong_password_stops_the_fleet_at_the_fail_limit",
+        true,
+        &["smbd"],
+    ) {
+        return;
+    }
+    const FAIL_PORT: u16 = 14801;
+    let addresses: Vec<String> = (150..=157).map(ip).collect();
+    let interfaces: Vec<String> = addresses.iter().map(|a| format!("{a}/8")).collect();
+    let options = samba::options(Ipv4Addr::new(127, 0, 0, 150), FAIL_PORT)
+        .global(&format!("interfaces = {}\nutmp = no", interfaces.join(" ")));
+    let _server = SambaServer::start(&options);
+    let run = |limit: &str| {
+        Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .args(["-H", "127.0.0.150-157", "--port", &FAIL_PORT.to_string()])
+            .args(["--concurrency", "1", "--fail-limit", limit, "-f", "text"])
+            .args([
+                "--username",
+                &format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER),
+            ])
+            .env("LINGERSCAN_PASSWORD", "not-the-password")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lingerscan")
+    };
+    let limited = run("2");
+    let text = String::from_utf8_lossy(&limited.stdout);
+    assert!(
+        text.contains("hosts refused the credentials (--fail-limit)"),
+        "{text}"
+    );
+    let refused = text.matches("logon failure").count();
+    assert!(
+        (2..=3).contains(&refused),
+        "at most one more host after the limit: {text}"
+    );
+    assert_eq!(limited.status.code(), Some(2));
+    let unlimited = run("0");
+    let text = String::from_utf8_lossy(&unlimited.stdout);
+    assert!(!text.contains("--fail-limit"), "{text}");
+    assert!(text.contains("8 host(s)"), "{text}");
+}

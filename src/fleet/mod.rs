@@ -42,6 +42,10 @@ pub struct FleetOptions {
     /// Report as a fleet (the text format leads with a summary); false for
     /// one host, whose report stays as it always was.
     pub fleet: bool,
+    /// Stop starting hosts once this many refused the credentials
+    /// (`--fail-limit`): each refusal is a failed logon counted against the
+    /// account's lockout threshold.
+    pub fail_limit: Option<usize>,
 }
 
 /// One finished host, on its way to the writer.
@@ -103,6 +107,16 @@ pub fn run(
         drop(sender);
         for done in receiver.iter() {
             summary.add(&done.summary);
+            if done.summary.error_kind == Some(FailureKind::LogonFailure) {
+                summary.logon_failures += 1;
+                if options
+                    .fail_limit
+                    .is_some_and(|limit| summary.logon_failures >= limit)
+                    && !stop.swap(true, Ordering::Relaxed)
+                {
+                    summary.fail_limit_reached = true;
+                }
+            }
             progress.host_done(&done.summary, &summary);
             if stop.load(Ordering::Relaxed) && !told_stopping {
                 told_stopping = true;

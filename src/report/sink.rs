@@ -142,6 +142,10 @@ pub struct FleetSummary {
     /// Targets planned but never started (Ctrl-C, a closed output).
     pub not_scanned: u128,
     pub interrupted: bool,
+    /// Hosts that refused the credentials.
+    pub logon_failures: usize,
+    /// The run stopped starting hosts at `--fail-limit` logon failures.
+    pub fail_limit_reached: bool,
     #[serde(rename = "elapsed_secs", serialize_with = "as_seconds")]
     pub elapsed: Duration,
 }

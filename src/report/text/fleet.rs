@@ -166,6 +166,12 @@ fn summary_table(rows: &[(HostSummary, Option<Spilled>)], summary: &FleetSummary
         summary.undecided,
         summary.clean
     ));
+    if summary.fail_limit_reached {
+        out.push_str(&format!(
+            "; stopped after {} hosts refused the credentials (--fail-limit), to spare the account a lockout",
+            summary.logon_failures
+        ));
+    }
     if summary.interrupted || summary.not_scanned > 0 {
         out.push_str(&format!(
             "; stopped early, {} target(s) not scanned",
