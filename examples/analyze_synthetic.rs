@@ -3,6 +3,10 @@
 
 use std::time::Instant;
 
+/// The binary's allocator (see Cargo.toml), so that the figures are the binary's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::synthetic::{Sizes, snapshot};
 

@@ -52,6 +52,18 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
+/// Stream a report into buffered standard output; a closed pipe is not an error.
+fn emit_with(write: impl FnOnce(&mut dyn Write) -> serde_json::Result<()>) -> Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let result = write(&mut out)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.flush());
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing the report"),
+    }
+}
+
 fn is_local(host: &str) -> bool {
     let host = host.trim();
     host.is_empty()
@@ -203,13 +215,14 @@ fn render(
             let hosts: Vec<HostReport> = snapshots
                 .iter()
                 .zip(analyses)
-                .map(|(s, a)| HostReport::new(s, a))
+                .map(|(s, a)| HostReport::new(s, a, args.include_snapshot))
                 .collect();
-            emit(&report::json::document(&hosts)?)?;
+            emit_with(|out| report::json::write_document(out, &hosts))?;
         }
         Format::Ndjson => {
             for (s, a) in snapshots.iter().zip(analyses) {
-                emit(&report::json::line(&HostReport::new(s, a))?)?;
+                let host = HostReport::new(s, a, args.include_snapshot);
+                emit_with(|out| report::json::write_line(out, &host))?;
             }
         }
         Format::Csv => emit(&report::csv::document(analyses)?)?,

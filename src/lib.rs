@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod collect;
 pub mod identity;
 pub mod model;
+mod observed_de;
 pub mod report;
 pub mod snapshot_io;
 #[doc(hidden)]

@@ -242,24 +242,42 @@ pub(super) struct SnapshotIndex<'a> {
 impl<'a> SnapshotIndex<'a> {
     pub fn build(snapshot: &'a HostSnapshot) -> Self {
         let processes = snapshot.processes.rows_or_empty();
-        let mut by_logon = GroupedBuilder::with_capacity(processes.len());
-        let mut by_owner = GroupedBuilder::with_capacity(processes.len());
-        let mut procs_by_audit: HashMap<u32, Vec<u32>> = HashMap::new();
-        let mut unattributed_procs = Vec::new();
-        // One pass over the rows for every index: at a million rows, reading
-        // them costs more than what is done with each.
-        for (row, process) in processes.iter().enumerate() {
-            let row = row as u32;
-            by_logon.add(process.logon_id.as_deref());
-            by_owner.add(process.user.as_deref());
-            if process.logon_id.is_none() && process.access_error.is_some() {
-                unattributed_procs.push(row);
+        let by_logon = || {
+            let mut by_logon = GroupedBuilder::with_capacity(processes.len());
+            for process in processes {
+                by_logon.add(process.logon_id.as_deref());
             }
-            if let Some(audit) = process.audit_session {
-                procs_by_audit.entry(audit).or_default().push(row);
+            by_logon.finish()
+        };
+        let the_rest = || {
+            let mut by_owner = GroupedBuilder::with_capacity(processes.len());
+            let mut procs_by_audit: HashMap<u32, Vec<u32>> = HashMap::new();
+            let mut unattributed_procs = Vec::new();
+            for (row, process) in processes.iter().enumerate() {
+                let row = row as u32;
+                by_owner.add(process.user.as_deref());
+                if process.logon_id.is_none() && process.access_error.is_some() {
+                    unattributed_procs.push(row);
+                }
+                if let Some(audit) = process.audit_session {
+                    procs_by_audit.entry(audit).or_default().push(row);
+                }
             }
-        }
-        let (procs_by_logon, procs_by_owner) = (by_logon.finish(), by_owner.finish());
+            (by_owner.finish(), procs_by_audit, unattributed_procs)
+        };
+        // The groupings are independent: on a large host one is built on a
+        // second core while this thread makes the others.
+        let (procs_by_logon, (procs_by_owner, procs_by_audit, unattributed_procs)) =
+            if processes.len() < super::PARALLEL_ROWS {
+                (by_logon(), the_rest())
+            } else {
+                std::thread::scope(|scope| {
+                    let helper = scope.spawn(by_logon);
+                    let rest = the_rest();
+                    // A panic there is a bug; grouping again here reproduces it with its message.
+                    (helper.join().unwrap_or_else(|_| by_logon()), rest)
+                })
+            };
         let logons = snapshot.logon_sessions.rows_or_empty();
         let mut login_pid_rows: HashMap<u32, u32> = logons
             .iter()

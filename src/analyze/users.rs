@@ -108,18 +108,36 @@ impl UserAssessment {
     }
 }
 
-pub(super) fn assess_users(
+/// What the user-level rule needs before the session findings exist: the
+/// accounts to judge and the script's indexes. Built apart so that it can
+/// be built while the session findings are (see [`super::analyze`]).
+pub(super) struct Prepared {
+    accounts: Vec<TargetUser>,
+    script: ScriptIndex,
+}
+
+pub(super) fn prepare(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
     options: &AnalyzeOptions,
     own: &OwnRows,
+) -> Prepared {
+    Prepared {
+        accounts: match &options.target {
+            Some(target) => vec![target.clone()],
+            None => accounts_on_host(snapshot, own),
+        },
+        script: ScriptIndex::build(snapshot, index, own),
+    }
+}
+
+pub(super) fn assess_users(
+    snapshot: &HostSnapshot,
+    index: &SnapshotIndex<'_>,
+    prepared: Prepared,
     findings: &[Finding],
 ) -> Vec<UserAssessment> {
-    let accounts = match &options.target {
-        Some(target) => vec![target.clone()],
-        None => accounts_on_host(snapshot, own),
-    };
-    let script = ScriptIndex::build(snapshot, index, own);
+    let Prepared { accounts, script } = prepared;
     let findings = user_contrast::FindingsByName::build(findings);
     let assess_one = |a: &TargetUser| {
         let mut user = assess(snapshot, index, &script, a);
