@@ -4,6 +4,10 @@
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::synthetic::{Sizes, snapshot};
 
+/// The binary's allocator (see Cargo.toml), so that the figures are the binary's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -190,8 +190,8 @@ fn sink<'a>(
             },
             details,
         )),
-        Format::Json => Box::new(JsonSink::new(out)),
-        Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Json => Box::new(JsonSink::new(out, args.include_snapshot)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out, args.include_snapshot)),
         Format::Csv => Box::new(CsvSink::new(out)),
     }
 }

@@ -90,6 +90,10 @@ pub struct AnalysisArgs {
     /// Colour in the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// JSON/NDJSON: carry the whole snapshot (to analyse again later), not only the rows the analysis cites.
+    #[arg(long)]
+    pub include_snapshot: bool,
 }
 
 #[derive(Debug, Clone, Args)]

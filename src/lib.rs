@@ -8,6 +8,7 @@ pub mod collect;
 pub mod fleet;
 pub mod identity;
 pub mod model;
+mod observed_de;
 pub mod report;
 pub mod snapshot_io;
 #[doc(hidden)]

@@ -15,7 +15,13 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The result of asking one source: its rows, or a structured failure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+// In JSON an object tagged by `status` (`{"status": "ok", "rows": [...]}` or
+// `{"status": "failed", "kind": ..., "code": ..., "message": ...}`).
+// Deserialize is written by hand (src/observed_de.rs) so that a million
+// rows are read straight into their vector, not buffered first as serde's
+// derive does for internally tagged enums. (A `//` comment: the schema in
+// docs/ carries the doc comment, and the format has not changed.)
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Observed<T> {
     /// The source answered. An empty `rows` means it saw nothing.

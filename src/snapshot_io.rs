@@ -46,6 +46,11 @@ struct VersionProbe {
 }
 
 /// Parse snapshot JSON; `path` only names the source in errors.
+///
+/// One pass over the text: the version is checked on the parsed snapshot.
+/// Only when the text does not parse is it read again, for its version
+/// alone, so that a future layout gets a clear message rather than a
+/// confusing complaint about some field.
 pub fn parse(text: &str, path: &Path) -> Result<HostSnapshot, SnapshotError> {
     let invalid = |e: serde_json::Error| SnapshotError::Invalid {
         path: path.to_path_buf(),
@@ -53,30 +58,34 @@ pub fn parse(text: &str, path: &Path) -> Result<HostSnapshot, SnapshotError> {
         column: e.column(),
         message: e.to_string(),
     };
-    // Check the version first so that a future layout gets a clear message,
-    // not a confusing complaint about some field.
-    let probe: VersionProbe = serde_json::from_str(text).map_err(invalid)?;
-    match probe.schema_version {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-        Some(found) => {
-            return Err(SnapshotError::Version {
-                path: path.to_path_buf(),
-                found,
-            });
-        }
-        None => {
-            return Err(SnapshotError::Invalid {
-                path: path.to_path_buf(),
-                line: 1,
-                column: 1,
-                message: "missing field `schema_version`".to_string(),
-            });
+    let version_error = |found: u64| SnapshotError::Version {
+        path: path.to_path_buf(),
+        found,
+    };
+    match serde_json::from_str::<HostSnapshot>(text) {
+        Ok(snapshot) if snapshot.schema_version == SCHEMA_VERSION => Ok(snapshot),
+        Ok(snapshot) => Err(version_error(u64::from(snapshot.schema_version))),
+        Err(error) => {
+            let probe: VersionProbe = serde_json::from_str(text).map_err(invalid)?;
+            match probe.schema_version {
+                Some(v) if v == u64::from(SCHEMA_VERSION) => Err(invalid(error)),
+                Some(found) => Err(version_error(found)),
+                None => Err(SnapshotError::Invalid {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                    message: "missing field `schema_version`".to_string(),
+                }),
+            }
         }
     }
-    serde_json::from_str(text).map_err(invalid)
 }
 
 /// Read a snapshot file (`-` is standard input).
+///
+/// The whole text is read, then parsed: parsing from text is twice as fast
+/// as parsing from a reader (which copies every string through a scratch
+/// buffer), and the text is freed before the analysis starts.
 pub fn load(path: &Path) -> Result<HostSnapshot, SnapshotError> {
     let read_err = |source| SnapshotError::Read {
         path: path.to_path_buf(),
@@ -123,14 +132,20 @@ pub fn to_json(snapshot: &HostSnapshot) -> String {
     text
 }
 
-/// Write a snapshot file (`-` is standard output).
+/// Write a snapshot file (`-` is standard output), pretty JSON streamed
+/// through a buffer (the same bytes as [`to_json`], never held whole).
 pub fn save(snapshot: &HostSnapshot, path: &Path) -> Result<(), SnapshotError> {
-    let text = to_json(snapshot);
+    use std::io::Write;
+    fn write_to(snapshot: &HostSnapshot, out: impl Write) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+        serde_json::to_writer_pretty(&mut out, snapshot)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
     let result = if path.as_os_str() == "-" {
-        use std::io::Write;
-        std::io::stdout().write_all(text.as_bytes())
+        write_to(snapshot, std::io::stdout().lock())
     } else {
-        std::fs::write(path, text)
+        std::fs::File::create(path).and_then(|file| write_to(snapshot, file))
     };
     result.map_err(|source| SnapshotError::Write {
         path: path.to_path_buf(),

@@ -110,11 +110,32 @@ fn failed_source_report_carries_the_warning() {
 fn json_ndjson_and_csv_carry_the_same_findings() {
     let json: serde_json::Value =
         serde_json::from_slice(&analyze("linux_mixed.json", &["-f", "json"]).stdout).unwrap();
-    assert_eq!(json["report_version"], 1);
+    assert_eq!(json["report_version"], 2);
     assert_eq!(json["outcome"], "lingering");
     let findings = json["hosts"][0]["analysis"]["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 5);
-    assert_eq!(json["hosts"][0]["snapshot"]["schema_version"], 1);
+    // Without --include-snapshot: the cited rows, not the snapshot.
+    assert!(json["hosts"][0].get("snapshot").is_none());
+    let cited = &json["hosts"][0]["evidence_rows"];
+    for finding in findings {
+        for evidence in finding["evidence"].as_array().unwrap() {
+            let source = evidence["source"].as_str().unwrap();
+            for row in evidence["rows"].as_array().unwrap() {
+                assert!(
+                    cited[source]
+                        .as_array()
+                        .is_some_and(|rows| rows.iter().any(|r| &r["row"] == row)),
+                    "{source} row {row} is cited but missing"
+                );
+            }
+        }
+    }
+    let with: serde_json::Value = serde_json::from_slice(
+        &analyze("linux_mixed.json", &["-f", "json", "--include-snapshot"]).stdout,
+    )
+    .unwrap();
+    assert_eq!(with["hosts"][0]["snapshot"]["schema_version"], 1);
+    assert_eq!(with["hosts"][0]["analysis"], json["hosts"][0]["analysis"]);
 
     let ndjson = text(&analyze("linux_mixed.json", &["-f", "ndjson"]).stdout);
     let lines: Vec<&str> = ndjson.lines().collect();
@@ -261,7 +282,13 @@ fn snapshot_then_offline_analysis_of_this_machine() {
     let me = std::process::id();
     let rows = snapshot["processes"]["rows"].as_array().unwrap();
     assert!(rows.iter().any(|p| p["pid"] == me), "own pid {me} missing");
-    let analysed = lingerscan(&["analyze", path.to_str().unwrap(), "-f", "json"]);
+    let analysed = lingerscan(&[
+        "analyze",
+        path.to_str().unwrap(),
+        "-f",
+        "json",
+        "--include-snapshot",
+    ]);
     let report: serde_json::Value = serde_json::from_slice(&analysed.stdout).unwrap();
     assert_eq!(report["hosts"][0]["snapshot"], snapshot);
     assert!(matches!(analysed.status.code(), Some(0..=2)));
@@ -298,7 +325,10 @@ fn analyze_now_moves_idle_judgements() {
 /// re-judgement it cannot make is an error naming the line.
 #[test]
 fn analyze_reads_fleet_ndjson_with_and_without_snapshots() {
-    let with = analyze("disconnected_rdp.json", &["-f", "ndjson"]);
+    let with = analyze(
+        "disconnected_rdp.json",
+        &["-f", "ndjson", "--include-snapshot"],
+    );
     let line = text(&with.stdout);
     let mut recorded: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     recorded.as_object_mut().unwrap().remove("snapshot");

@@ -436,3 +436,74 @@ fn missing_proc_is_not_available() {
     assert_eq!(failure(&snapshot, Processes).0, FailureKind::NotAvailable);
     assert!(snapshot.workstation_users.is_ok() && snapshot.smb_sessions.is_ok());
 }
+
+/// The default smbstatus (not named by the caller) with the fake /proc: no
+/// smbd there, so smbstatus is not run and the source says why.
+fn gated(dir: &Path, extra_smbd: bool) -> HostSnapshot {
+    let mut options = working(dir);
+    options.linux.smbstatus = LinuxPaths::default().smbstatus;
+    assert!(!options.linux.smbstatus_requested());
+    let proc_dir = dir.join("proc");
+    fake_proc(&proc_dir);
+    if extra_smbd {
+        std::fs::create_dir_all(proc_dir.join("500")).unwrap();
+        std::fs::write(
+            proc_dir.join("500/stat"),
+            "500 (smbd) S 1 500 500 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 250 1000 10 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            proc_dir.join("500/status"),
+            "Name:\tsmbd\nUid:\t0\t0\t0\t0\n",
+        )
+        .unwrap();
+    }
+    options.linux.proc_dir = proc_dir;
+    collect(&options).unwrap()
+}
+
+#[test]
+fn without_an_smbd_process_smbstatus_is_not_run_and_the_source_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let snapshot = gated(dir.path(), false);
+    let (kind, message, code) = failure(&snapshot, SmbSessions);
+    assert_eq!(kind, FailureKind::NotAvailable);
+    assert_eq!(code, None);
+    assert!(message.contains("no smbd process"), "{message}");
+    // "Not available" is trusted silence: it leaves no question open.
+    let analysis = lingerscan::analyze::analyze(
+        &snapshot,
+        &lingerscan::analyze::AnalyzeOptions::for_snapshot(&snapshot),
+    );
+    assert!(
+        analysis
+            .failed_sources
+            .iter()
+            .all(|f| f.source != SmbSessions || f.failure.kind == FailureKind::NotAvailable)
+    );
+    eprintln!("scan without smbstatus took {:?}", started.elapsed());
+}
+
+#[test]
+fn an_smbd_process_makes_the_default_smbstatus_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = gated(dir.path(), true);
+    // Whatever smbstatus answers here (sessions, not installed, not root),
+    // it was asked: the source does not carry the "no smbd" reason.
+    if let Some(failure) = snapshot.smb_sessions.failure() {
+        assert!(!failure.message.contains("no smbd process"), "{failure:?}");
+    }
+}
+
+#[test]
+fn a_named_smbstatus_runs_even_without_smbd() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = working(dir.path());
+    assert!(options.linux.smbstatus_requested());
+    let proc_dir = dir.path().join("proc");
+    fake_proc(&proc_dir);
+    options.linux.proc_dir = proc_dir;
+    let snapshot = collect(&options).unwrap();
+    assert_eq!(snapshot.smb_sessions.rows().map(Vec::len), Some(0));
+}

@@ -109,7 +109,7 @@ fn binary_scan_with_live_session_fifos_returns_at_once_with_every_session() {
     let tree = busy_tree(dir.path());
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .args(["--format", "json", "--logind-dir"])
+        .args(["--format", "json", "--include-snapshot", "--logind-dir"])
         .arg(tree.dir())
         .arg("--utmp-file")
         .arg(dir.path().join("no-utmp"))

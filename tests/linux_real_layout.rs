@@ -68,7 +68,13 @@ impl Scan {
 fn scan(utmp: &Path, logind: &Path, extra: &[&str]) -> Scan {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .args(["--format", "json", "--smbstatus", "/nonexistent/smbstatus"])
+        .args([
+            "--format",
+            "json",
+            "--include-snapshot",
+            "--smbstatus",
+            "/nonexistent/smbstatus",
+        ])
         .arg("--utmp-file")
         .arg(utmp)
         .arg("--logind-dir")

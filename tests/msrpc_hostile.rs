@@ -389,6 +389,7 @@ fn cli_reports_the_hostile_server_and_the_tampering_proxy_without_rows() {
             "5s",
             "--format",
             "json",
+            "--include-snapshot",
         ],
         "a-real-password",
     );

@@ -444,7 +444,10 @@ fn cli_remote_scan_takes_the_password_from_the_environment_and_never_prints_it()
     assert_eq!(out.status.code(), Some(2));
     assert!(!stdout.contains(samba::ADMIN_PASSWORD));
 
-    let json = run(&["--format", "json"], samba::ADMIN_PASSWORD);
+    let json = run(
+        &["--format", "json", "--include-snapshot"],
+        samba::ADMIN_PASSWORD,
+    );
     let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
     let smb = doc["hosts"][0]["snapshot"]["smb_sessions"]["rows"]
         .as_array()

@@ -1,8 +1,10 @@
 #![no_main]
 //! Snapshot files are outside data: parsing arbitrary text never panics, and
-//! whatever parses can be analysed, rendered and written back unchanged.
+//! whatever parses can be analysed, rendered (text, CSV, JSON with and
+//! without the snapshot) and written back unchanged.
 use libfuzzer_sys::fuzz_target;
 use lingerscan::analyze::{AnalyzeOptions, analyze};
+use lingerscan::report::json::{HostReport, write_line};
 use lingerscan::report::text::{TextOptions, render};
 use lingerscan::snapshot_io;
 
@@ -16,6 +18,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(!report.contains('\x1b'));
         assert!(!report.contains('\u{202e}') && !report.contains('\u{200b}'));
         let _ = lingerscan::report::csv::document([&analysis]);
+        for include_snapshot in [false, true] {
+            let mut out = Vec::new();
+            write_line(&mut out, &HostReport::new(&snapshot, &analysis, include_snapshot))
+                .expect("a report of parsed data serializes");
+            let _: serde_json::Value = serde_json::from_slice(&out).expect("the report is JSON");
+        }
         let again = snapshot_io::parse(&snapshot_io::to_json(&snapshot), path).expect("round trip");
         assert_eq!(again, snapshot);
     }

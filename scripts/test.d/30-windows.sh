@@ -23,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 channels="-all,fixme+netapi32,fixme+secur32,fixme+wtsapi,err+heap,warn+heap"
 
 status=0
-WINEDEBUG="$channels" scripts/wine/run.sh "$exe" scan --format json >"$work/scan.json" 2>"$work/scan.err" || status=$?
+WINEDEBUG="$channels" scripts/wine/run.sh "$exe" scan --format json --include-snapshot >"$work/scan.json" 2>"$work/scan.err" || status=$?
 python3 - "$work/scan.json" "$work/scan.err" "$status" <<'PY'
 import sys
 sys.path.insert(0, "scripts/wine")
@@ -70,7 +70,7 @@ case "$status" in 0|1|2) echo "ok: text report for $owner (exit $status)";; *) e
 # over DCOM): every source answers or fails with a reason; the verdict
 # cannot be "clean" when the evidence is missing.
 status=0
-WINEDEBUG=-all scripts/wine/run.sh "$exe" scan --host 127.0.0.2 --timeout 20s --format json \
+WINEDEBUG=-all scripts/wine/run.sh "$exe" scan --host 127.0.0.2 --timeout 20s --format json --include-snapshot \
     >"$work/remote.json" 2>"$work/remote.err" || status=$?
 python3 - "$work/remote.json" "$work/remote.err" "$status" <<'PY'
 import functools, sys

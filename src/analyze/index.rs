@@ -33,6 +33,36 @@ impl AccountIndex {
         AccountIndex { by_name }
     }
 
+    /// The same index from rows already grouped by their exact account
+    /// string: one key computed per distinct account, not per row. Rows stay
+    /// in ascending order, as [`AccountIndex::build`] leaves them.
+    fn from_groups<'a>(groups: impl Iterator<Item = (&'a str, &'a [u32])>) -> Self {
+        let mut by_name: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut merged: Vec<Box<str>> = Vec::new();
+        for (account, rows) in groups {
+            let (_, user) = split_account(account);
+            if user.is_empty() {
+                continue;
+            }
+            let key = lower(user);
+            match by_name.get_mut(key.as_ref()) {
+                Some(existing) => {
+                    existing.extend_from_slice(rows);
+                    merged.push(key.into());
+                }
+                None => {
+                    by_name.insert(key.into(), rows.to_vec());
+                }
+            }
+        }
+        for key in merged {
+            if let Some(rows) = by_name.get_mut(&key) {
+                rows.sort_unstable();
+            }
+        }
+        AccountIndex { by_name }
+    }
+
     /// Rows whose account matches `target`; `domain_of` gives a row's domain, if it has one.
     fn matching<'s, 'd>(
         &'s self,
@@ -66,15 +96,140 @@ fn lower(name: &str) -> Cow<'_, str> {
     }
 }
 
+/// Rows grouped by a string key, all groups in one array (compressed rows):
+/// building it touches each row once, sequentially, instead of pushing
+/// every row into one of tens of thousands of small vectors scattered over
+/// memory, which at a million rows cost more in cache misses than the rest
+/// of the analysis.
+pub(super) struct Grouped<'a> {
+    /// Keys copied into the map, not borrowed: each copy sits next to the
+    /// others, where comparing a probed key with a borrowed one would read
+    /// some far-away row's memory (a cache miss per row at a million rows).
+    ids: HashMap<Box<str>, u32>,
+    /// Group `g` is `rows[starts[g]..starts[g + 1]]`, rows ascending.
+    starts: Vec<u32>,
+    rows: Vec<u32>,
+    keys: Vec<&'a str>,
+}
+
+/// Builds a [`Grouped`] one row at a time, so that several can be filled
+/// in one pass over the rows.
+struct GroupedBuilder<'a> {
+    ids: HashMap<Box<str>, u32>,
+    keys: Vec<&'a str>,
+    counts: Vec<u32>,
+    group_of: Vec<u32>,
+    /// Consecutive rows often share a key (a process tree): no hashing then.
+    previous: Option<(&'a str, u32)>,
+}
+
+const NO_GROUP: u32 = u32::MAX;
+
+impl<'a> GroupedBuilder<'a> {
+    fn with_capacity(rows: usize) -> Self {
+        GroupedBuilder {
+            ids: HashMap::new(),
+            keys: Vec::new(),
+            counts: Vec::new(),
+            group_of: Vec::with_capacity(rows),
+            previous: None,
+        }
+    }
+
+    /// The next row's key (rows are added in order, from 0).
+    fn add(&mut self, key: Option<&'a str>) {
+        let Some(key) = key else {
+            self.group_of.push(NO_GROUP);
+            return;
+        };
+        let id = match self.previous {
+            Some((k, id)) if k == key => id,
+            _ => match self.ids.get(key) {
+                Some(&id) => id,
+                None => {
+                    let id = self.keys.len() as u32;
+                    self.ids.insert(key.into(), id);
+                    self.keys.push(key);
+                    self.counts.push(0);
+                    id
+                }
+            },
+        };
+        self.previous = Some((key, id));
+        self.counts[id as usize] += 1;
+        self.group_of.push(id);
+    }
+
+    fn finish(self) -> Grouped<'a> {
+        let GroupedBuilder {
+            ids,
+            keys,
+            mut counts,
+            group_of,
+            ..
+        } = self;
+        let mut starts = Vec::with_capacity(counts.len() + 1);
+        let mut total = 0u32;
+        starts.push(0);
+        for count in &counts {
+            total += count;
+            starts.push(total);
+        }
+        // The counts become each group's next free slot.
+        let groups = counts.len();
+        counts.copy_from_slice(&starts[..groups]);
+        let mut rows = vec![0u32; total as usize];
+        for (row, &id) in group_of.iter().enumerate() {
+            if id != NO_GROUP {
+                let slot = &mut counts[id as usize];
+                rows[*slot as usize] = row as u32;
+                *slot += 1;
+            }
+        }
+        Grouped {
+            ids,
+            starts,
+            rows,
+            keys,
+        }
+    }
+}
+
+impl<'a> Grouped<'a> {
+    /// The rows of `key`, ascending (empty when none has it).
+    pub fn get(&self, key: &str) -> &[u32] {
+        match self.ids.get(key) {
+            Some(&id) => self.group(id as usize),
+            None => &[],
+        }
+    }
+
+    fn group(&self, id: usize) -> &[u32] {
+        &self.rows[self.starts[id] as usize..self.starts[id + 1] as usize]
+    }
+
+    /// Every key with its rows, in the order keys were first seen.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &[u32])> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(id, &key)| (key, self.group(id)))
+    }
+}
+
 pub(super) struct SnapshotIndex<'a> {
     snapshot: &'a HostSnapshot,
     /// Process rows by the logon session (LUID / logind id) they belong to.
-    pub procs_by_logon: HashMap<&'a str, Vec<u32>>,
+    pub procs_by_logon: Grouped<'a>,
     /// Process rows by Linux audit session id.
     pub procs_by_audit: HashMap<u32, Vec<u32>>,
     /// Process rows by pid, only for the pids login records name (logind
     /// leaders, utmp login processes): few, so cheap even with a million processes.
     pub login_pid_rows: HashMap<u32, u32>,
+    /// Process rows by their exact owner string (`DOMAIN\\user`), in row
+    /// order: a million processes have a few thousand owners, so per-owner
+    /// work (case folding, key building) is done once per owner.
+    pub procs_by_owner: Grouped<'a>,
     /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
     pub unattributed_procs: Vec<u32>,
     procs_by_user: AccountIndex,
@@ -87,20 +242,42 @@ pub(super) struct SnapshotIndex<'a> {
 impl<'a> SnapshotIndex<'a> {
     pub fn build(snapshot: &'a HostSnapshot) -> Self {
         let processes = snapshot.processes.rows_or_empty();
-        let mut procs_by_logon: HashMap<&str, Vec<u32>> = HashMap::new();
-        let mut procs_by_audit: HashMap<u32, Vec<u32>> = HashMap::new();
-        let mut unattributed_procs = Vec::new();
-        for (row, process) in processes.iter().enumerate() {
-            let row = row as u32;
-            match &process.logon_id {
-                Some(logon) => procs_by_logon.entry(logon.as_str()).or_default().push(row),
-                None if process.access_error.is_some() => unattributed_procs.push(row),
-                None => {}
+        let by_logon = || {
+            let mut by_logon = GroupedBuilder::with_capacity(processes.len());
+            for process in processes {
+                by_logon.add(process.logon_id.as_deref());
             }
-            if let Some(audit) = process.audit_session {
-                procs_by_audit.entry(audit).or_default().push(row);
+            by_logon.finish()
+        };
+        let the_rest = || {
+            let mut by_owner = GroupedBuilder::with_capacity(processes.len());
+            let mut procs_by_audit: HashMap<u32, Vec<u32>> = HashMap::new();
+            let mut unattributed_procs = Vec::new();
+            for (row, process) in processes.iter().enumerate() {
+                let row = row as u32;
+                by_owner.add(process.user.as_deref());
+                if process.logon_id.is_none() && process.access_error.is_some() {
+                    unattributed_procs.push(row);
+                }
+                if let Some(audit) = process.audit_session {
+                    procs_by_audit.entry(audit).or_default().push(row);
+                }
             }
-        }
+            (by_owner.finish(), procs_by_audit, unattributed_procs)
+        };
+        // The groupings are independent: on a large host one is built on a
+        // second core while this thread makes the others.
+        let (procs_by_logon, (procs_by_owner, procs_by_audit, unattributed_procs)) =
+            if processes.len() < super::PARALLEL_ROWS {
+                (by_logon(), the_rest())
+            } else {
+                std::thread::scope(|scope| {
+                    let helper = scope.spawn(by_logon);
+                    let rest = the_rest();
+                    // A panic there is a bug; grouping again here reproduces it with its message.
+                    (helper.join().unwrap_or_else(|_| by_logon()), rest)
+                })
+            };
         let logons = snapshot.logon_sessions.rows_or_empty();
         let mut login_pid_rows: HashMap<u32, u32> = logons
             .iter()
@@ -129,7 +306,8 @@ impl<'a> SnapshotIndex<'a> {
             procs_by_audit,
             login_pid_rows,
             unattributed_procs,
-            procs_by_user: AccountIndex::build(processes.iter().map(|p| p.user.as_deref())),
+            procs_by_user: AccountIndex::from_groups(procs_by_owner.iter()),
+            procs_by_owner,
             logons_by_user: AccountIndex::build(logons.iter().map(|l| l.user.as_deref())),
             smb_by_user: AccountIndex::build(smb.iter().map(|s| s.user.as_deref())),
             interactive_by_id: snapshot

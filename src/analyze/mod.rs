@@ -261,12 +261,32 @@ pub(crate) fn rules_out<T>(observed: &Observed<T>) -> bool {
     }
 }
 
+/// Below this many processes, a second thread costs more than it saves.
+pub(super) const PARALLEL_ROWS: usize = 20_000;
+
 /// Analyse one snapshot.
 pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
     let index = index::SnapshotIndex::build(snapshot);
     let own = own_connection::find(snapshot);
-    let findings = sessions::session_findings(snapshot, &index, options, &own);
-    let users = users::assess_users(snapshot, &index, options, &own, &findings);
+    let prepare = || users::prepare(snapshot, &index, options, &own);
+    let (findings, prepared) = if snapshot.processes.rows_or_empty().len() < PARALLEL_ROWS {
+        (
+            sessions::session_findings(snapshot, &index, options, &own),
+            prepare(),
+        )
+    } else {
+        // The session findings and the user-level rule's indexes read the
+        // same shared indexes and nothing of each other: on a large host
+        // they are built on two cores at once.
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(prepare);
+            let findings = sessions::session_findings(snapshot, &index, options, &own);
+            // A panic there is a bug; preparing again here reproduces it with its message.
+            let prepared = helper.join().unwrap_or_else(|_| prepare());
+            (findings, prepared)
+        })
+    };
+    let users = users::assess_users(snapshot, &index, prepared, &findings);
     let notes = sessions::idle_notes(snapshot, &findings, options);
     let failed_sources = Source::ALL
         .iter()

@@ -9,26 +9,63 @@
 
 use std::collections::BTreeMap;
 
+use foldhash::{HashMap, HashMapExt};
+
 use super::users::{UserAssessment, UserState};
 use super::{Finding, Verdict};
-use crate::identity::{TargetUser, display_account, is_machine_account};
+use crate::identity::{TargetUser, display_account, is_machine_account, split_account};
 use crate::model::{HostSnapshot, Platform};
 
 /// At most this many sessions are named in the sentence.
 const NAMED: usize = 4;
 
+/// Findings grouped by their account's name, case-folded as
+/// [`crate::identity::eq_ignore_case`] compares: a user's findings are then
+/// found without scanning every finding for every user (which made the
+/// analysis quadratic in the number of users).
+pub(super) struct FindingsByName<'a> {
+    findings: &'a [Finding],
+    by_name: HashMap<String, Vec<u32>>,
+}
+
+/// The key under which two names are equal exactly when `eq_ignore_case` says so.
+fn name_key(name: &str) -> String {
+    if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.chars().flat_map(char::to_lowercase).collect()
+    }
+}
+
+impl<'a> FindingsByName<'a> {
+    pub fn build(findings: &'a [Finding]) -> Self {
+        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, f) in findings.iter().enumerate() {
+            let (_, name) = split_account(f.user.trim());
+            by_name.entry(name_key(name)).or_default().push(i as u32);
+        }
+        FindingsByName { findings, by_name }
+    }
+
+    /// The findings `account.matches_account` accepts, in their order.
+    fn of(&self, account: &TargetUser) -> Vec<&'a Finding> {
+        self.by_name
+            .get(&name_key(&account.user))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.findings[i as usize])
+            .filter(|f| account.matches_account(&f.user))
+            .collect()
+    }
+}
+
 pub(super) fn explain(
     snapshot: &HostSnapshot,
     account: &TargetUser,
     user: &UserAssessment,
-    // The findings whose account name is this account's (any domain).
-    candidates: &[&Finding],
+    findings: &FindingsByName<'_>,
 ) -> Option<String> {
-    let mine: Vec<&Finding> = candidates
-        .iter()
-        .copied()
-        .filter(|f| account.matches_account(&f.user))
-        .collect();
+    let mine: Vec<&Finding> = findings.of(account);
     let lingering: Vec<&Finding> = mine.iter().copied().filter(|f| f.lingering).collect();
     let inconclusive = mine.iter().any(|f| f.verdict == Verdict::Inconclusive);
     let live = mine
@@ -40,7 +77,18 @@ pub(super) fn explain(
     } else {
         "NetWkstaUserEnum"
     };
-    let others = counted_by_name_only(snapshot, account, user);
+    // Only the sentences below that name other accounts' rows need them:
+    // counting them walks every row the script counted for this user.
+    let needs_others = match user.state {
+        UserState::Active => !live,
+        UserState::Lingering => lingering.is_empty() && !user.unconfirmed(),
+        UserState::NotPresent | UserState::Inconclusive => false,
+    };
+    let others = if needs_others {
+        counted_by_name_only(snapshot, account, user)
+    } else {
+        String::new()
+    };
     let by_name = |what: &str| {
         format!(
             "the script counts {others} for {name} because it compares only the account name \
@@ -115,9 +163,16 @@ fn counted_by_name_only(
 ) -> String {
     // Per account: NetWkstaUserEnum rows, logon sessions, processes, SMB sessions.
     let mut per_account: BTreeMap<String, [usize; 4]> = BTreeMap::new();
-    let mut count = |who: String, kind: usize| {
-        if !account.matches_account(&who) {
-            per_account.entry(who).or_default()[kind] += 1;
+    let mut count = |who: &str, kind: usize| {
+        if !account.matches_account(who) {
+            match per_account.get_mut(who) {
+                Some(counts) => counts[kind] += 1,
+                None => {
+                    let mut counts = [0; 4];
+                    counts[kind] = 1;
+                    per_account.insert(who.to_string(), counts);
+                }
+            }
         }
     };
     let wksta = snapshot.workstation_users.rows_or_empty();
@@ -126,7 +181,7 @@ fn counted_by_name_only(
         .iter()
         .filter_map(|&r| wksta.get(r as usize))
     {
-        count(display_account(Some(&w.logon_domain), &w.user), 0);
+        count(&display_account(Some(&w.logon_domain), &w.user), 0);
     }
     let logons = snapshot.logon_sessions.rows_or_empty();
     for l in user
@@ -135,7 +190,7 @@ fn counted_by_name_only(
         .filter_map(|&r| logons.get(r as usize))
     {
         if let Some(u) = &l.user {
-            count(display_account(l.domain.as_deref(), u), 1);
+            count(&display_account(l.domain.as_deref(), u), 1);
         }
     }
     let processes = snapshot.processes.rows_or_empty();
@@ -145,13 +200,13 @@ fn counted_by_name_only(
         .filter_map(|&r| processes.get(r as usize))
     {
         if let Some(u) = &p.user {
-            count(u.clone(), 2);
+            count(u, 2);
         }
     }
     let smb = snapshot.smb_sessions.rows_or_empty();
     for s in user.smb_rows.iter().filter_map(|&r| smb.get(r as usize)) {
         if let Some(u) = &s.user {
-            count(display_account(s.domain.as_deref(), u), 3);
+            count(&display_account(s.domain.as_deref(), u), 3);
         }
     }
     let list_rows = if snapshot.platform == Platform::Linux {

@@ -23,6 +23,8 @@
 //! Without a target, every account a login source shows is assessed as if
 //! it had been given as the script's target.
 
+use std::borrow::Cow;
+
 use foldhash::{HashMap, HashMapExt};
 
 use schemars::JsonSchema;
@@ -34,7 +36,7 @@ use super::own_connection::OwnRows;
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
 use crate::identity::{
     ScriptIdentity, ScriptKeys, TargetUser, display_account, is_script_machine_row, is_set_aside,
-    split_account, write_account_key,
+    write_account_key,
 };
 use crate::model::{HostSnapshot, Platform, Source};
 
@@ -106,41 +108,69 @@ impl UserAssessment {
     }
 }
 
-pub(super) fn assess_users(
+/// What the user-level rule needs before the session findings exist: the
+/// accounts to judge and the script's indexes. Built apart so that it can
+/// be built while the session findings are (see [`super::analyze`]).
+pub(super) struct Prepared {
+    accounts: Vec<TargetUser>,
+    script: ScriptIndex,
+}
+
+pub(super) fn prepare(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
     options: &AnalyzeOptions,
     own: &OwnRows,
+) -> Prepared {
+    Prepared {
+        accounts: match &options.target {
+            Some(target) => vec![target.clone()],
+            None => accounts_on_host(snapshot, own),
+        },
+        script: ScriptIndex::build(snapshot, index, own),
+    }
+}
+
+pub(super) fn assess_users(
+    snapshot: &HostSnapshot,
+    index: &SnapshotIndex<'_>,
+    prepared: Prepared,
     findings: &[Finding],
 ) -> Vec<UserAssessment> {
-    let accounts = match &options.target {
-        Some(target) => vec![target.clone()],
-        None => accounts_on_host(snapshot, own),
+    let Prepared { accounts, script } = prepared;
+    let findings = user_contrast::FindingsByName::build(findings);
+    let assess_one = |a: &TargetUser| {
+        let mut user = assess(snapshot, index, &script, a);
+        user.findings_differ = user_contrast::explain(snapshot, a, &user, &findings);
+        user
     };
-    let script = ScriptIndex::build(snapshot, own);
-    // Findings by account name, so that each account looks only at its own
-    // (a scan of every finding per account would be quadratic).
-    let mut findings_by_name: HashMap<String, Vec<&Finding>> = HashMap::new();
-    for finding in findings {
-        let (_, name) = split_account(&finding.user);
-        findings_by_name
-            .entry(name.to_lowercase())
-            .or_default()
-            .push(finding);
+    // Each account is judged on its own from shared, read-only indexes, so
+    // a large host's accounts are split over the cores; the order is kept.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || accounts.len() < PARALLEL_ACCOUNTS {
+        return accounts.iter().map(assess_one).collect();
     }
-    accounts
-        .iter()
-        .map(|a| {
-            let mut user = assess(snapshot, index, &script, a);
-            let candidates = findings_by_name
-                .get(&a.user.to_lowercase())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            user.findings_differ = user_contrast::explain(snapshot, a, &user, candidates);
-            user
-        })
-        .collect()
+    let chunk = accounts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = accounts
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(assess_one).collect::<Vec<_>>()))
+            .collect();
+        let mut users = Vec::with_capacity(accounts.len());
+        for (part, handle) in accounts.chunks(chunk).zip(parts) {
+            match handle.join() {
+                Ok(done) => users.extend(done),
+                // A panic in a worker is a bug; judging its accounts here
+                // reproduces it on this thread with its message.
+                Err(_) => users.extend(part.iter().map(assess_one)),
+            }
+        }
+        users
+    })
 }
+
+/// Below this many accounts, a second thread costs more than it saves.
+const PARALLEL_ACCOUNTS: usize = 2_000;
 
 /// Every account a login source shows (not processes alone, which would
 /// list every daemon), with domain-less duplicates folded into the
@@ -215,8 +245,11 @@ struct KeyIndex {
 
 impl KeyIndex {
     /// `candidates` gives each row's candidate string, None for a row the script cannot match.
-    fn build(candidates: impl Iterator<Item = Option<String>>) -> Self {
+    fn build<'c>(candidates: impl Iterator<Item = Option<Cow<'c, str>>>) -> Self {
         let mut index = KeyIndex::default();
+        // One buffer for every row's keys: a key is allocated only the first
+        // time it is seen (a million processes share a few thousand owners).
+        let mut key = String::new();
         for (row, candidate) in candidates.enumerate() {
             // A blank candidate never matches (Test-IdentityMatch line 201;
             // the remote filter's `-not $_.UserName`, line 378, lets blanks
@@ -224,11 +257,29 @@ impl KeyIndex {
             let Some(candidate) = candidate.filter(|c| !c.trim().is_empty()) else {
                 continue;
             };
-            let keys = ScriptKeys::of(&candidate);
-            if let Some(last) = keys.last {
-                index.last.entry(last).or_default().push(row as u32);
+            let last = ScriptKeys::write(&candidate, &mut key);
+            if let Some(start) = last {
+                push_row(&mut index.last, &key[start..], row as u32);
             }
-            index.whole.entry(keys.whole).or_default().push(row as u32);
+            push_row(&mut index.whole, &key, row as u32);
+        }
+        index
+    }
+
+    /// The same index from rows already grouped by their exact candidate
+    /// string: keys are computed once per distinct candidate.
+    fn from_groups<'c>(groups: impl Iterator<Item = (&'c str, &'c [u32])>) -> Self {
+        let mut index = KeyIndex::default();
+        let mut key = String::new();
+        for (candidate, rows) in groups {
+            if candidate.trim().is_empty() {
+                continue;
+            }
+            let last = ScriptKeys::write(candidate, &mut key);
+            if let Some(start) = last {
+                extend_rows(&mut index.last, &key[start..], rows);
+            }
+            extend_rows(&mut index.whole, &key, rows);
         }
         index
     }
@@ -249,6 +300,26 @@ impl KeyIndex {
     }
 }
 
+/// Add `row` under `key`, allocating the key only when it is new.
+fn push_row(map: &mut HashMap<String, Vec<u32>>, key: &str, row: u32) {
+    match map.get_mut(key) {
+        Some(rows) => rows.push(row),
+        None => {
+            map.insert(key.to_string(), vec![row]);
+        }
+    }
+}
+
+/// Add `rows` under `key` (their order is restored by [`KeyIndex::matching`]).
+fn extend_rows(map: &mut HashMap<String, Vec<u32>>, key: &str, rows: &[u32]) {
+    match map.get_mut(key) {
+        Some(existing) => existing.extend_from_slice(rows),
+        None => {
+            map.insert(key.to_string(), rows.to_vec());
+        }
+    }
+}
+
 /// The candidate strings the script would compare, per source, indexed.
 struct ScriptIndex {
     workstation: KeyIndex,
@@ -260,7 +331,7 @@ struct ScriptIndex {
 }
 
 impl ScriptIndex {
-    fn build(snapshot: &HostSnapshot, own: &OwnRows) -> Self {
+    fn build(snapshot: &HostSnapshot, index: &SnapshotIndex<'_>, own: &OwnRows) -> Self {
         let workstation = snapshot
             .workstation_users
             .rows_or_empty()
@@ -273,26 +344,25 @@ impl ScriptIndex {
             workstation: KeyIndex::build(workstation.map(|(row, w)| {
                 (!is_script_machine_row(&w.user) && !own.workstation.contains(&(row as u32))).then(
                     || match w.logon_domain.as_str() {
-                        "" => w.user.clone(),
-                        domain => format!("{domain}\\{}", w.user),
+                        "" => Cow::Borrowed(w.user.as_str()),
+                        domain => Cow::Owned(display_account(Some(domain), &w.user)),
                     },
                 )
             })),
             // Win32_Account's `Domain\Name` (line 236), always with the
             // backslash; a session with no resolvable account has no candidate.
             logons: KeyIndex::build(snapshot.logon_sessions.rows_or_empty().iter().map(|l| {
-                l.user
-                    .as_ref()
-                    .map(|u| format!("{}\\{u}", l.domain.as_deref().unwrap_or_default()))
+                l.user.as_ref().map(|u| {
+                    let domain = l.domain.as_deref().unwrap_or_default();
+                    let mut candidate = String::with_capacity(domain.len() + 1 + u.len());
+                    candidate.push_str(domain);
+                    candidate.push('\\');
+                    candidate.push_str(u);
+                    Cow::Owned(candidate)
+                })
             })),
             // Get-Process's UserName, `DOMAIN\user` (lines 369, 377-388).
-            processes: KeyIndex::build(
-                snapshot
-                    .processes
-                    .rows_or_empty()
-                    .iter()
-                    .map(|p| p.user.clone()),
-            ),
+            processes: KeyIndex::from_groups(index.procs_by_owner.iter()),
             // Get-SmbSession's ClientUserName (lines 423, 430), as the row names it.
             smb: KeyIndex::build(
                 snapshot
@@ -305,7 +375,7 @@ impl ScriptIndex {
                         s.user
                             .as_deref()
                             .filter(|_| !own_row)
-                            .map(|u| display_account(s.domain.as_deref(), u))
+                            .map(|u| Cow::Owned(display_account(s.domain.as_deref(), u)))
                     }),
             ),
             local: snapshot.collector.ends_with("-local"),

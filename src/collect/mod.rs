@@ -71,6 +71,19 @@ pub struct LinuxPaths {
     pub smbstatus: PathBuf,
 }
 
+/// The smbstatus a scan runs unless told otherwise (found on `PATH`).
+pub const DEFAULT_SMBSTATUS: &str = "smbstatus";
+
+impl LinuxPaths {
+    /// Whether the caller named a Samba to ask (`--smbstatus` other than the
+    /// default, or `--smb-conf`): then smbstatus always runs. Otherwise it
+    /// runs only where an smbd process does, as it costs a scan ~50 ms and
+    /// 20 MB of loading Samba's libraries to learn that nothing is served.
+    pub fn smbstatus_requested(&self) -> bool {
+        self.smb_conf.is_some() || self.smbstatus != std::path::Path::new(DEFAULT_SMBSTATUS)
+    }
+}
+
 impl Default for LinuxPaths {
     fn default() -> Self {
         LinuxPaths {
@@ -78,7 +91,7 @@ impl Default for LinuxPaths {
             logind_dir: PathBuf::from("/run/systemd"),
             proc_dir: PathBuf::from("/proc"),
             smb_conf: None,
-            smbstatus: PathBuf::from("smbstatus"),
+            smbstatus: PathBuf::from(DEFAULT_SMBSTATUS),
         }
     }
 }

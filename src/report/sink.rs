@@ -182,8 +182,13 @@ pub trait ReportSink {
     fn finish(&mut self, summary: &FleetSummary) -> io::Result<()>;
 }
 
-/// Write one host's JSON: the recorded text, or its [`HostReport`].
-fn write_host_json(out: &mut impl Write, host: &HostEntry<'_>) -> io::Result<()> {
+/// Write one host's JSON: the recorded text, or its [`HostReport`] (the
+/// whole snapshot in it only with `include_snapshot`).
+fn write_host_json(
+    out: &mut impl Write,
+    host: &HostEntry<'_>,
+    include_snapshot: bool,
+) -> io::Result<()> {
     #[derive(Serialize)]
     struct AnalysisOnly<'a> {
         host: &'a str,
@@ -193,8 +198,8 @@ fn write_host_json(out: &mut impl Write, host: &HostEntry<'_>) -> io::Result<()>
     match (host.recorded, host.snapshot) {
         (Some(raw), _) => out.write_all(raw.get().as_bytes()),
         (None, Some(snapshot)) => {
-            serde_json::to_writer(&mut *out, &HostReport::new(snapshot, host.analysis))
-                .map_err(io::Error::from)
+            let report = HostReport::new(snapshot, host.analysis, include_snapshot);
+            serde_json::to_writer(&mut *out, &report).map_err(io::Error::from)
         }
         (None, None) => serde_json::to_writer(
             &mut *out,
@@ -213,11 +218,15 @@ fn write_host_json(out: &mut impl Write, host: &HostEntry<'_>) -> io::Result<()>
 /// of several runs (shards) concatenate into one valid stream.
 pub struct NdjsonSink<W: Write> {
     out: W,
+    include_snapshot: bool,
 }
 
 impl<W: Write> NdjsonSink<W> {
-    pub fn new(out: W) -> Self {
-        NdjsonSink { out }
+    pub fn new(out: W, include_snapshot: bool) -> Self {
+        NdjsonSink {
+            out,
+            include_snapshot,
+        }
     }
 }
 
@@ -227,7 +236,7 @@ impl<W: Write> ReportSink for NdjsonSink<W> {
     }
 
     fn host(&mut self, host: &HostEntry<'_>) -> io::Result<bool> {
-        write_host_json(&mut self.out, host)?;
+        write_host_json(&mut self.out, host, self.include_snapshot)?;
         self.out.write_all(b"\n")?;
         self.out.flush()?;
         Ok(true)
@@ -244,14 +253,16 @@ pub struct JsonSink<W: Write> {
     out: W,
     hosts: usize,
     outcome: Outcome,
+    include_snapshot: bool,
 }
 
 impl<W: Write> JsonSink<W> {
-    pub fn new(out: W) -> Self {
+    pub fn new(out: W, include_snapshot: bool) -> Self {
         JsonSink {
             out,
             hosts: 0,
             outcome: Outcome::Clean,
+            include_snapshot,
         }
     }
 }
@@ -267,7 +278,7 @@ impl<W: Write> ReportSink for JsonSink<W> {
     fn host(&mut self, host: &HostEntry<'_>) -> io::Result<bool> {
         self.out
             .write_all(if self.hosts == 0 { b"\n" } else { b",\n" })?;
-        write_host_json(&mut self.out, host)?;
+        write_host_json(&mut self.out, host, self.include_snapshot)?;
         self.hosts += 1;
         self.outcome = self.outcome.combine(host.analysis.outcome());
         Ok(true)

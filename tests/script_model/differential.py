@@ -152,6 +152,9 @@ def text_diff(want, report):
 
 def run(binary, files, target, fmt):
     args = [binary, "analyze", *files, "--format", fmt, "--color", "never"]
+    if fmt == "json":
+        # The checks below read the snapshot's rows back from the report.
+        args.append("--include-snapshot")
     if target is not None:
         args += ["--user", target]
     return subprocess.run(args, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})

@@ -106,8 +106,7 @@ fn logon_processes(ctx: &Ctx<'_>, logon: &LogonSession) -> (Vec<u32>, Option<Log
         .index
         .procs_by_logon
         .get(logon.logon_id.as_str())
-        .cloned()
-        .unwrap_or_default();
+        .to_vec();
     if procs.is_empty()
         && let Some(audit) = logon.audit_session
     {

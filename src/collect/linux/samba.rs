@@ -35,7 +35,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::collect::LinuxPaths;
-use crate::model::{FailureKind, SmbSession, SourceFailure};
+use crate::model::{FailureKind, ProcessRow, SmbSession, SourceFailure};
 
 /// A JSON id that Samba prints as a string but that could be a number.
 #[derive(Debug, Clone, Deserialize)]
@@ -304,6 +304,44 @@ pub const NO_IDLE_NOTE: &str = "smbstatus: Samba does not report idle time for i
 pub struct SambaResult {
     pub sessions: Vec<SmbSession>,
     pub notes: Vec<String>,
+}
+
+/// Where Samba builds commonly keep smbd's pid file (`pid directory`).
+const SMBD_PID_FILES: [&str; 3] = [
+    "/run/samba/smbd.pid",
+    "/var/run/samba/smbd.pid",
+    "/run/smbd.pid",
+];
+
+/// Whether a default smbd pid file names a live process: a Samba server,
+/// where smbstatus may start before the process list is read.
+pub fn smbd_pid_file_alive() -> bool {
+    SMBD_PID_FILES.iter().any(|path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .and_then(super::sys::pid_alive)
+            .unwrap_or(false)
+    })
+}
+
+/// Why smbstatus need not run, judged from the process list: no `smbd`
+/// process runs, so no SMB session can be open (a session lives in the smbd
+/// child serving it; records left by a crashed smbd are cleared when it
+/// starts again). None: smbd runs, or the process list could not be read,
+/// so smbstatus must answer.
+pub fn smbd_absent(processes: Option<&[ProcessRow]>) -> Option<SourceFailure> {
+    let processes = processes?;
+    // Samba's children carry names like `smbd[127.0.0.1]` and `smbd-notifyd`.
+    if processes.iter().any(|p| p.name.starts_with("smbd")) {
+        return None;
+    }
+    Some(SourceFailure::new(
+        FailureKind::NotAvailable,
+        None,
+        "no smbd process runs here, so Samba serves no SMB session (smbstatus was not run; \
+         --smbstatus or --smb-conf makes it run anyway)",
+    ))
 }
 
 /// Run smbstatus and parse its answer, within `timeout`.

@@ -1,0 +1,42 @@
+//! Time the phases of `lingerscan analyze -f json FILE` separately: read and
+//! parse the snapshot, analyse it, write the report (to /dev/null):
+//! `cargo run --release --example report_phases -- snap.json [--include-snapshot]`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The binary's allocator (see Cargo.toml), so that the figures are the binary's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use lingerscan::analyze::{AnalyzeOptions, analyze};
+use lingerscan::report::json::{HostReport, write_document};
+use lingerscan::snapshot_io;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = PathBuf::from(args.next().ok_or("usage: report_phases SNAPSHOT")?);
+    let include_snapshot = args.any(|a| a == "--include-snapshot");
+    let start = Instant::now();
+    let snapshot = snapshot_io::load(&path)?;
+    let parsed = start.elapsed();
+    let analysis = analyze(&snapshot, &AnalyzeOptions::for_snapshot(&snapshot));
+    let analysed = start.elapsed();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create("/dev/null")?);
+    write_document(
+        &mut out,
+        &[HostReport::new(&snapshot, &analysis, include_snapshot)],
+    )?;
+    out.flush()?;
+    let written = start.elapsed();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "parse {:.0} ms, analyse {:.0} ms, write {:.0} ms, total {:.0} ms",
+        ms(parsed),
+        ms(analysed - parsed),
+        ms(written - analysed),
+        ms(written)
+    );
+    Ok(())
+}
