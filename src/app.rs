@@ -131,6 +131,7 @@ fn collect_options(target: &TargetArgs, remote: bool) -> Result<CollectOptions> 
         min_dialect: target.remote.min_dialect,
         encrypt: target.remote.encrypt,
         max_rows: target.remote.max_rows,
+        levels: lingerscan::collect::msrpc::LevelMemory::default(),
         linux: LinuxPaths {
             utmp: target.linux.utmp_file.clone(),
             logind_dir: target.linux.logind_dir.clone(),

@@ -683,3 +683,48 @@ fn scan_connection_matches_the_scans_own_session_row() {
     let later = collect_remote(&server.ip(), server.port, &admin(), Duration::from_secs(10));
     assert_eq!(session_times(&later, samba::ADMIN_USER).len(), 1);
 }
+
+/// Samba serves NetrSessionEnum at levels 0 and 1 only: the first host of a
+/// run learns that (two refused levels), the next host of the same kind
+/// (same NTLM Version) starts at level 1 and reads the same rows.
+#[test]
+fn the_next_samba_host_of_a_run_starts_at_the_level_samba_serves() {
+    let server = start("127.0.0.35", 14543, "");
+    let _held = server.hold_session(&samba::plain());
+    let options = RemoteOptions {
+        port: server.port,
+        timeout: Duration::from_secs(10),
+        ..RemoteOptions::default()
+    };
+    let level_note = |snap: &HostSnapshot| {
+        snap.notes
+            .iter()
+            .find(|n| n.contains("NetrSessionEnum level"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let first = collect_remote_with(&server.ip(), &admin(), &options);
+    let first_note = level_note(&first);
+    assert!(
+        first_note.contains("level 1") && !first_note.contains("started there"),
+        "{first_note}"
+    );
+    let second = collect_remote_with(&server.ip(), &admin(), &options);
+    let second_note = level_note(&second);
+    assert!(
+        second_note.contains("level 1") && second_note.contains("started there"),
+        "{second_note}"
+    );
+    let plain = |snap: &HostSnapshot| session_times(snap, samba::PLAIN_USER).len();
+    assert_eq!((plain(&first), plain(&second)), (1, 1));
+    // A run of its own learns afresh.
+    let fresh = collect_remote_with(
+        &server.ip(),
+        &admin(),
+        &RemoteOptions {
+            levels: Default::default(),
+            ..options.clone()
+        },
+    );
+    assert!(!level_note(&fresh).contains("started there"));
+}

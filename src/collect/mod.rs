@@ -42,6 +42,9 @@ pub struct CollectOptions {
     pub encrypt: bool,
     /// Remote scans from a non-Windows OS: rows one list may hold (`--max-rows`).
     pub max_rows: usize,
+    /// Remote scans from a non-Windows OS: NetrSessionEnum levels learned
+    /// during this run, per kind of server (one table for the whole run).
+    pub levels: msrpc::LevelMemory,
 }
 
 impl Default for CollectOptions {
@@ -56,6 +59,7 @@ impl Default for CollectOptions {
             min_dialect: msrpc::DEFAULT_MIN_DIALECT,
             encrypt: false,
             max_rows: msrpc::DEFAULT_MAX_ROWS,
+            levels: msrpc::LevelMemory::default(),
         }
     }
 }
@@ -174,6 +178,7 @@ impl PlatformCollector {
             min_dialect: options.min_dialect,
             encrypt: options.encrypt,
             max_rows: options.max_rows,
+            levels: options.levels.clone(),
             ..msrpc::RemoteOptions::default()
         }
     }

@@ -10,6 +10,7 @@ mod credentials;
 pub mod dcerpc;
 mod enumerate;
 mod error;
+pub mod level_memory;
 pub mod ndr;
 pub mod ntlm;
 pub mod smb2;
@@ -38,6 +39,7 @@ pub use credentials::{
     disable_core_dumps, password_from_env, password_from_file, password_from_prompt, read_password,
 };
 pub use error::RemoteError;
+pub use level_memory::LevelMemory;
 
 use dcerpc::{PipeTransport, RpcClient};
 use enumerate::enumerate;
@@ -72,6 +74,9 @@ pub struct RemoteOptions {
     pub max_rows: usize,
     /// Bytes the rows of one enumeration may hold in memory (see [`enumerate::Limits`]).
     pub max_bytes: usize,
+    /// NetrSessionEnum levels that kinds of server answered at, shared by
+    /// the hosts of one run (see [`level_memory`]).
+    pub levels: LevelMemory,
 }
 
 /// Far above any real server (a busy file server holds thousands of
@@ -91,6 +96,7 @@ impl Default for RemoteOptions {
             encrypt: false,
             max_rows: DEFAULT_MAX_ROWS,
             max_bytes: DEFAULT_MAX_BYTES,
+            levels: LevelMemory::default(),
         }
     }
 }
@@ -301,12 +307,19 @@ fn not_here<T>() -> Observed<T> {
 struct Found {
     level: u32,
     fragments: usize,
+    /// Started at this level because an earlier host of the same kind refused the richer ones.
+    remembered: bool,
 }
 
 impl Found {
     fn note(&self, call: &str) -> String {
+        let start = if self.remembered {
+            ", started there: a server of this kind refused the richer levels earlier in this run"
+        } else {
+            ""
+        };
         format!(
-            "msrpc: {call} level {} ({} response fragments)",
+            "msrpc: {call} level {} ({} response fragments{start})",
             self.level, self.fragments
         )
     }
@@ -564,6 +577,7 @@ fn workstation_users(
             Found {
                 level: found.level,
                 fragments,
+                remembered: false,
             },
         )
     })
@@ -577,6 +591,9 @@ fn smb_sessions(
     options: &RemoteOptions,
     limits: &enumerate::Limits,
 ) -> Result<(Vec<SmbSession>, Found), SourceFailure> {
+    let kind = client.borrow().server_version();
+    let start = kind.and_then(|kind| options.levels.start_level(&kind));
+    let levels = level_memory::levels_from(&srvsvc::LEVELS, start);
     with_pipe(client, pipe, |rpc| {
         let mut call = |level, resume| {
             rpc.call(
@@ -587,17 +604,21 @@ fn smb_sessions(
         enumerate(
             &mut call,
             srvsvc::CALL_NAME,
-            &srvsvc::LEVELS,
+            &levels,
             limits,
             srvsvc::session_from,
         )
     })
     .map(|(found, fragments)| {
+        if let Some(kind) = kind {
+            options.levels.learned(kind, found.level);
+        }
         (
             found.rows,
             Found {
                 level: found.level,
                 fragments,
+                remembered: start == Some(found.level) && found.level != srvsvc::LEVELS[0].0,
             },
         )
     })

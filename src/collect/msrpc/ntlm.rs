@@ -75,6 +75,9 @@ pub struct Challenge {
     pub target_info: Vec<u8>,
     /// The message as received: the MIC covers it.
     pub raw: Vec<u8>,
+    /// The server's Version field (product version and build), when it sent
+    /// one: what kind of server this is.
+    pub version: Option<[u8; 8]>,
 }
 
 impl Challenge {
@@ -160,11 +163,18 @@ pub fn parse_challenge(bytes: &[u8]) -> Result<Challenge, DecodeError> {
     } else {
         Vec::new()
     };
+    // MS-NLMP 2.2.1.2: the Version follows when NEGOTIATE_VERSION is set.
+    let version = if flags & NEGOTIATE_VERSION != 0 && r.remaining() >= 8 {
+        Some(r.array::<8>()?)
+    } else {
+        None
+    };
     Ok(Challenge {
         flags,
         server_challenge,
         target_info,
         raw: bytes.to_vec(),
+        version,
     })
 }
 
@@ -402,6 +412,7 @@ mod tests {
             server_challenge: SERVER_CHALLENGE,
             target_info: spec_target_info(),
             raw: Vec::new(),
+            version: None,
         };
         // The spec's vector has the server's AV pairs only.
         let auth = authenticate_with_info(
@@ -455,6 +466,7 @@ mod tests {
             server_challenge: SERVER_CHALLENGE,
             target_info: info,
             raw: Vec::new(),
+            version: None,
         };
         let ours = challenge.client_target_info("cifs/SRV01");
         let pairs = av_pairs(&ours);
@@ -476,6 +488,7 @@ mod tests {
             server_challenge: SERVER_CHALLENGE,
             target_info: spec_target_info(),
             raw: b"challenge bytes".to_vec(),
+            version: None,
         };
         let identity = Identity {
             user: USER,

@@ -73,6 +73,8 @@ pub struct SmbClient {
     /// Set by the first failed integrity check: from then on the connection
     /// is not trusted, and every call fails with it.
     tampered: Option<String>,
+    /// The NTLM CHALLENGE's Version field: what kind of server this is.
+    pub(super) server_version: Option<[u8; 8]>,
 }
 
 /// The result of a pipe read or transceive: one message, whole.
@@ -117,6 +119,7 @@ impl SmbClient {
             awaited: HashSet::new(),
             stash: HashMap::new(),
             tampered: None,
+            server_version: None,
         };
         client.negotiate()?;
         Ok(client)
@@ -135,6 +138,11 @@ impl SmbClient {
     /// received (RPC reassembly, paging) check it too.
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// The server's NTLM Version field, known after the logon.
+    pub fn server_version(&self) -> Option<[u8; 8]> {
+        self.server_version
     }
 
     /// Every answer since the logon was integrity-checked (always, once

@@ -150,6 +150,7 @@ impl SmbClient {
                 detail: "the server's SPNEGO answer carried no NTLM challenge".into(),
             })?;
         let challenge = ntlm::parse_challenge(&challenge_bytes)?;
+        self.server_version = challenge.version;
         let mut client_challenge = [0u8; 8];
         fill_random(&mut client_challenge)?;
         let auth = ntlm::authenticate_message(
