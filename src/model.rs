@@ -278,6 +278,17 @@ impl HostSnapshot {
         }
     }
 
+    /// A host nothing could be read from: every source failed the same way.
+    pub fn unreadable(host: impl Into<String>, failure: SourceFailure) -> Self {
+        let mut snapshot = HostSnapshot::empty(host, Platform::Unknown, "none");
+        snapshot.workstation_users = Observed::Failed(failure.clone());
+        snapshot.logon_sessions = Observed::Failed(failure.clone());
+        snapshot.processes = Observed::Failed(failure.clone());
+        snapshot.smb_sessions = Observed::Failed(failure.clone());
+        snapshot.interactive_sessions = Observed::Failed(failure);
+        snapshot
+    }
+
     /// The failure of one source, if it failed.
     pub fn failure_of(&self, source: Source) -> Option<&SourceFailure> {
         match source {

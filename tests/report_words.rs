@@ -30,21 +30,25 @@ fn text(snapshot: &HostSnapshot, target: Option<&str>) -> String {
     )
 }
 
+/// A host with nothing listening on its SMB port: every source failed alike.
+fn refused_host() -> HostSnapshot {
+    HostSnapshot::unreadable(
+        "SRV09",
+        SourceFailure::new(
+            FailureKind::Unreachable,
+            Some(111),
+            "connection refused (nothing listening on port 445)",
+        ),
+    )
+}
+
 fn failed<T>(kind: FailureKind, message: &str) -> Observed<T> {
     Observed::Failed(SourceFailure::new(kind, None, message))
 }
 
 #[test]
 fn every_source_failed_says_nothing_could_be_read() {
-    let mut s = fixture("lingering_wksta.json");
-    s.workstation_users = failed(
-        FailureKind::Unreachable,
-        "connection refused (nothing listening on port 445)",
-    );
-    s.logon_sessions = failed(FailureKind::Unreachable, "x");
-    s.processes = failed(FailureKind::Unreachable, "x");
-    s.smb_sessions = failed(FailureKind::Unreachable, "x");
-    s.interactive_sessions = failed(FailureKind::Unreachable, "x");
+    let s = refused_host();
     let report = text(&s, None);
     assert!(
         report.contains("Nothing could be read on this host"),
@@ -238,15 +242,7 @@ fn csv_evidence_gives_row_indices() {
 
 #[test]
 fn a_host_without_findings_still_has_a_csv_row_saying_why() {
-    let mut s = fixture("lingering_wksta.json");
-    s.workstation_users = failed(
-        FailureKind::Unreachable,
-        "connection refused (nothing listening on port 445)",
-    );
-    s.logon_sessions = failed(FailureKind::Unreachable, "x");
-    s.processes = failed(FailureKind::Unreachable, "x");
-    s.smb_sessions = failed(FailureKind::Unreachable, "x");
-    s.interactive_sessions = failed(FailureKind::Unreachable, "x");
+    let s = refused_host();
     let analysis = analyze(&s, &AnalyzeOptions::for_snapshot(&s));
     assert!(analysis.findings.is_empty());
     let csv = lingerscan::report::csv::document([&analysis]).expect("csv");

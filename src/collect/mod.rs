@@ -231,15 +231,11 @@ fn no_collector(target: &str) -> CollectError {
 /// A snapshot of a host no collector could look at, every source saying why.
 #[cfg(not(windows))]
 fn unavailable(host: &str, why: &CollectError) -> HostSnapshot {
-    let mut snapshot = HostSnapshot::empty(host, crate::model::Platform::Unknown, "none");
-    use crate::model::{FailureKind, Observed, SourceFailure};
-    let failure = SourceFailure::new(FailureKind::NotSupported, None, why.to_string());
-    snapshot.workstation_users = Observed::Failed(failure.clone());
-    snapshot.logon_sessions = Observed::Failed(failure.clone());
-    snapshot.processes = Observed::Failed(failure.clone());
-    snapshot.smb_sessions = Observed::Failed(failure.clone());
-    snapshot.interactive_sessions = Observed::Failed(failure);
-    snapshot
+    use crate::model::{FailureKind, SourceFailure};
+    HostSnapshot::unreadable(
+        host,
+        SourceFailure::new(FailureKind::NotSupported, None, why.to_string()),
+    )
 }
 
 /// Collect a snapshot of the target described by `options` (one host).

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::analyze::Analysis;
 use crate::collect::{self, Collector};
-use crate::model::{FailureKind, HostSnapshot, Observed, Platform, SourceFailure};
+use crate::model::{FailureKind, HostSnapshot, SourceFailure};
 use crate::report::sink::{FleetPlan, FleetSummary, HostEntry, HostSummary, ReportSink};
 use crate::targets::Target;
 
@@ -212,16 +212,12 @@ fn work(
 
 /// The snapshot of a host whose scan panicked: every source failed, saying so.
 fn panicked(host: &str) -> HostSnapshot {
-    let mut snapshot = HostSnapshot::empty(host, Platform::Unknown, "none");
-    let failure = SourceFailure::new(
-        FailureKind::Other,
-        None,
-        "the scan of this host stopped on an internal error (a bug: please report it)",
-    );
-    snapshot.workstation_users = Observed::Failed(failure.clone());
-    snapshot.logon_sessions = Observed::Failed(failure.clone());
-    snapshot.processes = Observed::Failed(failure.clone());
-    snapshot.smb_sessions = Observed::Failed(failure.clone());
-    snapshot.interactive_sessions = Observed::Failed(failure);
-    snapshot
+    HostSnapshot::unreadable(
+        host,
+        SourceFailure::new(
+            FailureKind::Other,
+            None,
+            "the scan of this host stopped on an internal error (a bug: please report it)",
+        ),
+    )
 }
