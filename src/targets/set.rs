@@ -142,7 +142,11 @@ impl TargetSet {
             .iter()
             .map(|&(a, b)| (b - a).saturating_add(1))
             .fold(0, u128::saturating_add);
-        u128::from(self.local) + self.names.len() as u128 + v4.saturating_add(v6)
+        // `::/0` alone is 2^128 addresses: the count saturates rather than wraps.
+        u128::from(self.local)
+            .saturating_add(self.names.len() as u128)
+            .saturating_add(v4)
+            .saturating_add(v6)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -323,6 +327,17 @@ mod tests {
             &["10.0.0.2-3", "B", "localhost", "10.0.0.6/32"],
         );
         assert_eq!(shown(&s), ["a", "10.0.0.1", "10.0.0.4", "10.0.0.5"]);
+    }
+
+    /// Found by the `targets` fuzz target: the whole IPv6 space plus a
+    /// name overflowed the count instead of being refused as too many.
+    #[test]
+    fn the_whole_ipv6_space_is_too_many_not_an_overflow() {
+        let result = TargetSet::new(specs(&["::/0", "yqm", "me"]), specs(&[]), |n| n == "me");
+        assert!(
+            matches!(result, Err(SetError::TooMany { .. })),
+            "{result:?}"
+        );
     }
 
     #[test]
