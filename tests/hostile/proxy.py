@@ -22,23 +22,7 @@ import sys
 import threading
 
 NEGOTIATE, SESSION_SETUP, IOCTL = 0, 1, 11
-OUT = threading.Lock()
-
-
-def say(line):
-    with OUT:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
+from lines import recv_exact, say
 
 
 class Tamper:

@@ -33,13 +33,7 @@ SESSION_ID = 0x0000_4000_0000_0001
 INVENTED_USERS = [("intruder", "EVIL", "", "EVILSRV")]
 INVENTED_SESSIONS = [("10.66.66.66", "intruder")]
 
-OUT = threading.Lock()
-
-
-def say(line):
-    with OUT:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+from lines import say
 
 
 def der(tag, content):
