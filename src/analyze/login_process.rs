@@ -13,7 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::index::SnapshotIndex;
 use crate::identity::eq_ignore_case;
-use crate::model::{HostSnapshot, ProcessRow};
+use crate::model::{HostSnapshot, ProcessRow, WorkstationUser};
 
 /// Slack between a process's start time and a login time. /proc start
 /// times are the boot time (whole seconds) plus clock ticks, and the login
@@ -31,6 +31,19 @@ pub(super) struct LoginRecord<'a> {
     /// The collector's own look at the pid (utmp `pid_alive`), used only when
     /// the process list itself could not be read.
     pub alive_hint: Option<bool>,
+}
+
+impl<'a> LoginRecord<'a> {
+    /// A utmp record's login: its `ut_pid` as of its `ut_tv` (None without a pid).
+    pub fn of_utmp(entry: &'a WorkstationUser) -> Option<Self> {
+        Some(LoginRecord {
+            pid: entry.pid?,
+            user: Some(entry.user.as_str()),
+            uid: None,
+            since: entry.login_time,
+            alive_hint: entry.pid_alive,
+        })
+    }
 }
 
 /// The state of a login record's process.

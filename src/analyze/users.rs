@@ -475,14 +475,7 @@ fn live_login_processes(
         .iter()
         .filter_map(|&r| workstation.get(r as usize))
         .filter(|entry| {
-            entry.pid.is_some_and(|pid| {
-                let record = LoginRecord {
-                    pid,
-                    user: Some(&entry.user),
-                    uid: None,
-                    since: entry.login_time,
-                    alive_hint: entry.pid_alive,
-                };
+            LoginRecord::of_utmp(entry).is_some_and(|record| {
                 match login_process::check(snapshot, index, &record) {
                     LoginProcess::Alive(Some(row)) => process_rows.binary_search(&row).is_err(),
                     LoginProcess::Alive(None) => true,

@@ -74,13 +74,7 @@ impl Ctx<'_> {
             .workstation_users
             .rows_or_empty()
             .get(row as usize)?;
-        let record = LoginRecord {
-            pid: entry.pid?,
-            user: Some(entry.user.as_str()),
-            uid: None,
-            since: entry.login_time,
-            alive_hint: entry.pid_alive,
-        };
+        let record = LoginRecord::of_utmp(entry)?;
         Some(login_process::check(self.snapshot, self.index, &record))
     }
 
