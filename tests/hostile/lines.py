@@ -22,3 +22,17 @@ def recv_exact(sock, n):
             return None
         data += chunk
     return data
+
+
+def listen(host, port):
+    """A listening socket on a loopback address, announced to the test with READY."""
+    import socket
+
+    if not host.startswith("127."):
+        sys.exit("loopback addresses only")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(8)
+    say("READY")
+    return listener

@@ -22,7 +22,7 @@ import sys
 import threading
 
 NEGOTIATE, SESSION_SETUP, IOCTL = 0, 1, 11
-from lines import recv_exact, say
+from lines import listen, recv_exact, say
 
 
 class Tamper:
@@ -99,13 +99,9 @@ def relay(source, target, change):
 
 def main():
     host, port, up_host, up_port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
-    if not (host.startswith("127.") and up_host.startswith("127.")):
+    if not up_host.startswith("127."):
         sys.exit("loopback addresses only")
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(8)
-    say("READY")
+    listener = listen(host, port)
     while True:
         client, _ = listener.accept()
         server = socket.create_connection((up_host, up_port), timeout=30)

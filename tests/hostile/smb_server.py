@@ -33,7 +33,7 @@ SESSION_ID = 0x0000_4000_0000_0001
 INVENTED_USERS = [("intruder", "EVIL", "", "EVILSRV")]
 INVENTED_SESSIONS = [("10.66.66.66", "intruder")]
 
-from lines import say
+from lines import listen, say
 
 
 def der(tag, content):
@@ -320,16 +320,10 @@ class Connection:
 
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
-    if not host.startswith("127."):
-        sys.exit("loopback addresses only")
     dialect = 0x0311 if "--dialect" in sys.argv and sys.argv[sys.argv.index("--dialect") + 1] == "3.1.1" \
         else 0x0210
     forge = "--forge" in sys.argv
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(8)
-    say("READY")
+    listener = listen(host, port)
     while True:
         sock, _ = listener.accept()
         threading.Thread(target=Connection(sock, dialect, forge).run, daemon=True).start()
