@@ -29,28 +29,26 @@ pub(super) fn find(snapshot: &HostSnapshot) -> OwnRows {
     let Some(scan) = &snapshot.scan_connection else {
         return OwnRows::default();
     };
-    let candidates: Vec<u32> = snapshot
+    // The scan's account and address, each with whether the host said when it opened.
+    let candidates: Vec<(u32, bool)> = snapshot
         .smb_sessions
         .rows_or_empty()
         .iter()
         .enumerate()
         .filter(|(_, s)| is_scan_session(scan, s, snapshot.collected_at))
-        .map(|(row, _)| row as u32)
+        .map(|(row, s)| (row as u32, opened_at(s, snapshot.collected_at).is_some()))
         .collect();
-    let smb: Vec<u32> = {
-        let smb_rows = snapshot.smb_sessions.rows_or_empty();
-        let timed: Vec<u32> = candidates
-            .iter()
-            .copied()
-            .filter(|&r| opened_at(&smb_rows[r as usize], snapshot.collected_at).is_some())
-            .collect();
-        if !timed.is_empty() {
-            timed
-        } else {
-            // Without times the scan's session cannot be told from an older
-            // one of the same account and address: set aside one, judge the rest.
-            candidates.last().copied().into_iter().collect()
-        }
+    let timed: Vec<u32> = candidates
+        .iter()
+        .filter(|(_, timed)| *timed)
+        .map(|&(row, _)| row)
+        .collect();
+    let smb: Vec<u32> = if !timed.is_empty() {
+        timed
+    } else {
+        // Without times the scan's session cannot be told from an older
+        // one of the same account and address: set aside one, judge the rest.
+        candidates.last().map(|&(row, _)| row).into_iter().collect()
     };
     // Samba with `utmp = yes` lists each SMB session once in the workstation
     // list, the scan's included; those rows carry no address or time, so one
