@@ -210,6 +210,15 @@ pub struct HostSnapshot {
     /// Remarks from the collectors (for example how many processes could not be opened).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// User registry hives loaded on the host (the SIDs under HKEY_USERS,
+    /// named through LSA). A hive that stays loaded after its user left
+    /// keeps the profile from unloading. Older snapshots have no such source.
+    #[serde(default = "not_collected_profiles")]
+    pub loaded_profiles: Observed<Vec<LoadedProfile>>,
+    /// Remote scans: each method tried on the host, what it answered and,
+    /// for a door that was shut, the setting that decides it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<CoverageEntry>,
     /// The scanner's own connection to the host, when collecting opened one
     /// (remote scans, or a local query of Samba over MS-RPC): the rows it
     /// causes on the host are this scan, not a user, and are not judged.
@@ -244,6 +253,79 @@ pub struct ScanConnection {
     pub encrypted: bool,
 }
 
+fn not_collected_failure() -> SourceFailure {
+    SourceFailure::new(
+        FailureKind::NotSupported,
+        None,
+        "not collected by this collector",
+    )
+}
+
+fn not_collected_profiles() -> Observed<Vec<LoadedProfile>> {
+    Observed::Failed(not_collected_failure())
+}
+
+/// A user hive loaded on a Windows host: `HKEY_USERS\<SID>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct LoadedProfile {
+    /// The account's SID as the key names it.
+    pub sid: String,
+    /// The account, where LSA could name the SID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// One way of reading a remote host, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CoverageEntry {
+    /// What was asked, e.g. `srvsvc NetrSessionEnum`, `TSTS RpcGetAllProcesses`.
+    pub method: String,
+    /// The named pipe it went over, e.g. `\\pipe\\srvsvc`.
+    pub pipe: String,
+    pub result: CoverageResult,
+    /// The native code (NTSTATUS, RPC fault, Win32 error) of a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    /// What the host answered, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// For a failure: the host setting that decides it, and how to open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CoverageResult {
+    Ok,
+    AccessDenied,
+    /// The named pipe does not exist (the service is not installed or not running).
+    PipeAbsent,
+    /// The pipe exists but its service refused or could not answer.
+    ServiceStopped,
+    /// The call was refused with an RPC fault.
+    Fault,
+    /// Not tried: an earlier step failed or the connection was lost.
+    NotTried,
+    Failed,
+}
+
+impl std::fmt::Display for CoverageResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CoverageResult::Ok => "ok",
+            CoverageResult::AccessDenied => "access denied",
+            CoverageResult::PipeAbsent => "pipe absent",
+            CoverageResult::ServiceStopped => "service stopped",
+            CoverageResult::Fault => "RPC fault",
+            CoverageResult::NotTried => "not tried",
+            CoverageResult::Failed => "failed",
+        })
+    }
+}
+
 fn is_false(value: &bool) -> bool {
     !*value
 }
@@ -255,13 +337,7 @@ impl HostSnapshot {
         platform: Platform,
         collector: impl Into<String>,
     ) -> Self {
-        let not_collected = || {
-            SourceFailure::new(
-                FailureKind::NotSupported,
-                None,
-                "not collected by this collector",
-            )
-        };
+        let not_collected = not_collected_failure;
         HostSnapshot {
             schema_version: SCHEMA_VERSION,
             host: host.into(),
@@ -273,6 +349,8 @@ impl HostSnapshot {
             processes: Observed::Failed(not_collected()),
             smb_sessions: Observed::Failed(not_collected()),
             interactive_sessions: Observed::Failed(not_collected()),
+            loaded_profiles: Observed::Failed(not_collected()),
+            coverage: Vec::new(),
             notes: Vec::new(),
             scan_connection: None,
         }

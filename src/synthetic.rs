@@ -98,6 +98,8 @@ pub fn snapshot(sizes: Sizes) -> HostSnapshot {
         processes: Observed::ok(processes),
         smb_sessions: Observed::ok(Vec::new()),
         interactive_sessions: Observed::ok(interactive),
+        loaded_profiles: Observed::ok(Vec::new()),
+        coverage: Vec::new(),
         notes: Vec::new(),
         scan_connection: None,
     }

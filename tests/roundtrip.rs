@@ -276,6 +276,40 @@ prop_compose! {
 }
 
 prop_compose! {
+    fn loaded_profile()(sid in text(), user in of(text()), domain in of(text())) -> LoadedProfile {
+        LoadedProfile { sid, user, domain }
+    }
+}
+
+prop_compose! {
+    fn coverage_entry()(
+        method in text(),
+        pipe in text(),
+        result in prop_oneof![
+            Just(CoverageResult::Ok), Just(CoverageResult::AccessDenied),
+            Just(CoverageResult::PipeAbsent), Just(CoverageResult::ServiceStopped),
+            Just(CoverageResult::Fault), Just(CoverageResult::NotTried), Just(CoverageResult::Failed),
+        ],
+        code in prop::option::of(any::<i64>()),
+        detail in of(text()),
+        setting in of(text()),
+    ) -> CoverageEntry {
+        CoverageEntry { method, pipe, result, code, detail, setting }
+    }
+}
+
+// A separate strategy: one flat list of every field overflows the test
+// thread's stack in debug builds.
+prop_compose! {
+    fn remote_extras()(
+        loaded_profiles in observed(prop::collection::vec(loaded_profile(), 0..4)),
+        coverage in prop::collection::vec(coverage_entry(), 0..3),
+    ) -> (Observed<Vec<LoadedProfile>>, Vec<CoverageEntry>) {
+        (loaded_profiles, coverage)
+    }
+}
+
+prop_compose! {
     fn snapshot()(
         host in text(),
         platform in prop_oneof![Just(Platform::Windows), Just(Platform::Linux), Just(Platform::Unknown)],
@@ -288,11 +322,12 @@ prop_compose! {
         interactive_sessions in observed(prop::collection::vec(interactive(), 0..4)),
         notes in prop::collection::vec(text(), 0..2),
         scan_connection in prop::option::of(scan_connection()),
+        (loaded_profiles, coverage) in remote_extras(),
     ) -> HostSnapshot {
         HostSnapshot {
             schema_version: SCHEMA_VERSION, host, platform, collected_at, collector,
             workstation_users, logon_sessions, processes, smb_sessions, interactive_sessions, notes,
-            scan_connection,
+            scan_connection, loaded_profiles, coverage,
         }
     }
 }

@@ -20,6 +20,7 @@ mod smb_client;
 mod smb_session;
 pub mod spnego;
 pub mod srvsvc;
+pub mod sid;
 pub mod wire;
 pub mod wkssvc;
 

@@ -58,6 +58,54 @@ impl NdrWriter {
             self.wide_string(text);
         }
     }
+
+    pub fn u8(&mut self, v: u8) {
+        self.buf.put_u8(v);
+    }
+
+    pub fn u16(&mut self, v: u16) {
+        self.buf.pad_to(2);
+        self.buf.put_u16(v);
+    }
+
+    /// A `hyper` (8-byte aligned).
+    pub fn u64(&mut self, v: u64) {
+        self.buf.pad_to(8);
+        self.buf.put_u64(v);
+    }
+
+    /// Raw bytes with no alignment (a context handle, a SID's authority).
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Pad to a multiple of `n` (a structure's alignment before its first member).
+    pub fn align(&mut self, n: usize) {
+        self.buf.pad_to(n);
+    }
+
+    /// The header of an `RPC_UNICODE_STRING` (MS-DTYP 2.3.10): Length and
+    /// MaximumLength in bytes, without a terminator, then the unique
+    /// pointer to the buffer. The buffer itself is deferred: write it with
+    /// [`NdrWriter::unicode_string_buffer`] where NDR puts deferred referents.
+    pub fn unicode_string_header(&mut self, text: Option<&str>) {
+        let bytes = text.map_or(0, |t| t.encode_utf16().count() * 2);
+        let bytes = u16::try_from(bytes).unwrap_or(u16::MAX);
+        self.u16(bytes);
+        self.u16(bytes);
+        self.pointer(text.is_some());
+    }
+
+    /// The deferred buffer of an `RPC_UNICODE_STRING`: conformant varying,
+    /// counted in UTF-16 units, no terminator.
+    pub fn unicode_string_buffer(&mut self, text: &str) {
+        let units = utf16le(text);
+        let count = (units.len() / 2) as u32;
+        self.u32(count);
+        self.u32(0);
+        self.u32(count);
+        self.buf.extend_from_slice(&units);
+    }
 }
 
 /// Reads a response stub.
@@ -80,9 +128,65 @@ impl<'a> NdrReader<'a> {
         self.inner.remaining()
     }
 
-    fn align(&mut self, n: usize) -> Result<(), DecodeError> {
+    /// Step to the next multiple of `n` (relative to the stub's start).
+    pub fn align(&mut self, n: usize) -> Result<(), DecodeError> {
         let pos = self.inner.position().next_multiple_of(n);
         self.inner.seek(pos)
+    }
+
+    pub fn position(&self) -> usize {
+        self.inner.position()
+    }
+
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        self.inner.u8()
+    }
+
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.align(2)?;
+        self.inner.u16()
+    }
+
+    /// A `hyper` (8-byte aligned).
+    pub fn u64(&mut self) -> Result<u64, DecodeError> {
+        self.align(8)?;
+        self.inner.u64()
+    }
+
+    /// `n` raw bytes, unaligned (a context handle, a SID's authority).
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        self.inner.bytes(n)
+    }
+
+    /// A conformance or element count that must fit in what is left of the
+    /// stub at `min_element_size` bytes per element: a hostile count can
+    /// never make the caller reserve more than the answer could hold.
+    pub fn count(&mut self, min_element_size: usize) -> Result<usize, DecodeError> {
+        let count = self.u32()? as usize;
+        if count.saturating_mul(min_element_size.max(1)) > self.remaining() {
+            return Err(self.error(format!(
+                "count {count} cannot fit in the {} bytes left",
+                self.remaining()
+            )));
+        }
+        Ok(count)
+    }
+
+    /// The deferred buffer of an `RPC_UNICODE_STRING` whose header said
+    /// `length` bytes: conformant varying UTF-16, no terminator required.
+    pub fn unicode_string_buffer(&mut self, length: u16) -> Result<String, DecodeError> {
+        let bytes = self.wide_string_bytes()?;
+        if bytes.len() < usize::from(length) {
+            return Err(self.error(format!(
+                "string of {} bytes shorter than its Length {length}",
+                bytes.len()
+            )));
+        }
+        let mut text = &bytes[..usize::from(length) & !1];
+        while let Some(shorter) = text.strip_suffix(&[0, 0]) {
+            text = shorter;
+        }
+        Ok(from_utf16le(text))
     }
 
     pub fn u32(&mut self) -> Result<u32, DecodeError> {

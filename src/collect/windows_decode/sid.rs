@@ -8,6 +8,8 @@
 pub const SID_MAX_SUB_AUTHORITIES: usize = 15;
 const SID_HEADER_LEN: usize = 8;
 
+use crate::collect::msrpc::sid::Sid;
+
 /// Length in bytes of the SID that starts with `header` (at least 2 bytes),
 /// or `None` if its sub-authority count is impossible.
 pub fn sid_len_from_header(header: &[u8]) -> Option<usize> {
@@ -18,24 +20,7 @@ pub fn sid_len_from_header(header: &[u8]) -> Option<usize> {
 /// The `S-1-5-21-…` form of a binary SID, or `None` if `bytes` is not one.
 /// Trailing bytes after the SID are ignored.
 pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
-    let revision = *bytes.first()?;
-    let len = sid_len_from_header(bytes)?;
-    let sid = bytes.get(..len)?;
-    let authority = sid[2..8]
-        .iter()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-    // MS-DTYP: authorities of 2^32 and above are printed in hex.
-    let mut out = if authority >= 1 << 32 {
-        format!("S-{revision}-0x{authority:012X}")
-    } else {
-        format!("S-{revision}-{authority}")
-    };
-    for chunk in sid[SID_HEADER_LEN..].chunks_exact(4) {
-        let sub = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        out.push('-');
-        out.push_str(&sub.to_string());
-    }
-    Some(out)
+    Sid::from_bytes(bytes).ok().map(|(sid, _)| sid.to_string())
 }
 
 /// Read a binary SID from memory and format it.
@@ -57,13 +42,12 @@ pub unsafe fn read_sid_string(ptr: *const u8) -> Option<String> {
 
 /// Build a binary SID (tests and fuzzing build their input with this).
 pub fn sid_bytes(authority: u64, sub_authorities: &[u32]) -> Vec<u8> {
-    let count = u8::try_from(sub_authorities.len()).unwrap_or(u8::MAX);
-    let mut out = vec![1, count];
-    out.extend_from_slice(&authority.to_be_bytes()[2..]);
-    for sub in sub_authorities {
-        out.extend_from_slice(&sub.to_le_bytes());
+    Sid {
+        revision: 1,
+        authority,
+        sub_authorities: sub_authorities.to_vec(),
     }
-    out
+    .to_bytes()
 }
 
 #[cfg(test)]
