@@ -6,6 +6,7 @@
 //! pipes, so a remote snapshot reports them as not supported: the analysis
 //! must then answer INCONCLUSIVE, never LINGERING (see docs/remote.md).
 
+pub mod coverage;
 mod credentials;
 pub mod dcerpc;
 mod enumerate;
