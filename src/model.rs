@@ -151,9 +151,13 @@ pub enum Source {
     Processes,
     SmbSessions,
     InteractiveSessions,
+    /// User hives loaded on a Windows host: supplementary evidence, not one
+    /// of the script's sources (see [`Source::SUPPLEMENTARY`]).
+    LoadedProfiles,
 }
 
 impl Source {
+    /// The five sources the script's report is built on.
     pub const ALL: [Source; 5] = [
         Source::WorkstationUsers,
         Source::LogonSessions,
@@ -169,7 +173,27 @@ impl Source {
             Source::Processes => "processes",
             Source::SmbSessions => "smb_sessions",
             Source::InteractiveSessions => "interactive_sessions",
+            Source::LoadedProfiles => "loaded_profiles",
         }
+    }
+
+    /// Sources that add evidence and findings but that the script's rule
+    /// never reads: their failure is shown, and does not by itself leave a
+    /// host undecided.
+    pub const SUPPLEMENTARY: [Source; 1] = [Source::LoadedProfiles];
+
+    /// Every source, the script's five first.
+    pub const EVERY: [Source; 6] = [
+        Source::WorkstationUsers,
+        Source::LogonSessions,
+        Source::Processes,
+        Source::SmbSessions,
+        Source::InteractiveSessions,
+        Source::LoadedProfiles,
+    ];
+
+    pub fn is_supplementary(self) -> bool {
+        Source::SUPPLEMENTARY.contains(&self)
     }
 }
 
@@ -375,6 +399,7 @@ impl HostSnapshot {
             Source::Processes => self.processes.failure(),
             Source::SmbSessions => self.smb_sessions.failure(),
             Source::InteractiveSessions => self.interactive_sessions.failure(),
+            Source::LoadedProfiles => self.loaded_profiles.failure(),
         }
     }
 }

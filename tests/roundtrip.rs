@@ -353,6 +353,7 @@ proptest! {
                     Source::Processes => s.processes.rows_or_empty().len(),
                     Source::SmbSessions => s.smb_sessions.rows_or_empty().len(),
                     Source::InteractiveSessions => s.interactive_sessions.rows_or_empty().len(),
+                    Source::LoadedProfiles => s.loaded_profiles.rows_or_empty().len(),
                 };
                 prop_assert!(e.rows.iter().all(|&r| (r as usize) < len));
             }

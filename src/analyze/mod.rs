@@ -62,6 +62,8 @@ pub enum Verdict {
     Closing,
     StaleUtmp,
     IdleSmb,
+    /// A user hive stays loaded with no process or session of its user.
+    LeakedProfile,
     Inconclusive,
 }
 
@@ -75,6 +77,7 @@ impl Verdict {
             Verdict::Closing => "CLOSING",
             Verdict::StaleUtmp => "STALE_UTMP",
             Verdict::IdleSmb => "IDLE_SMB",
+            Verdict::LeakedProfile => "LEAKED_PROFILE",
             Verdict::Inconclusive => "INCONCLUSIVE",
         }
     }
@@ -101,6 +104,8 @@ pub enum SessionKind {
     SmbSession,
     /// Processes grouped by Linux audit session id when logind is absent.
     AuditSession,
+    /// A user hive loaded on a Windows host (`HKEY_USERS\<SID>`).
+    LoadedProfile,
 }
 
 impl SessionKind {
@@ -113,6 +118,7 @@ impl SessionKind {
             SessionKind::WorkstationUser => "workstation_user",
             SessionKind::SmbSession => "smb_session",
             SessionKind::AuditSession => "audit_session",
+            SessionKind::LoadedProfile => "loaded_profile",
         }
     }
 }
@@ -243,7 +249,7 @@ impl Analysis {
         let broken_source = self
             .failed_sources
             .iter()
-            .any(|f| f.failure.kind != FailureKind::NotAvailable);
+            .any(|f| f.failure.kind != FailureKind::NotAvailable && !f.source.is_supplementary());
         if undecided_finding || undecided_user || broken_source {
             Outcome::Undecided
         } else {
@@ -288,8 +294,16 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
     };
     let users = users::assess_users(snapshot, &index, prepared, &findings);
     let notes = sessions::idle_notes(snapshot, &findings, options);
-    let failed_sources = Source::ALL
+    // A supplementary source the collector does not provide at all (every
+    // Linux host, snapshots older than the source) is not a failure to show.
+    let failed_sources = Source::EVERY
         .iter()
+        .filter(|&&source| {
+            !source.is_supplementary()
+                || snapshot
+                    .failure_of(source)
+                    .is_some_and(|f| f.kind != FailureKind::NotSupported)
+        })
         .filter_map(|&source| {
             snapshot.failure_of(source).map(|failure| FailedSource {
                 source,
@@ -331,6 +345,7 @@ mod tests {
             SessionKind::WorkstationUser,
             SessionKind::SmbSession,
             SessionKind::AuditSession,
+            SessionKind::LoadedProfile,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

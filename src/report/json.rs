@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::analyze::{Analysis, Outcome};
-use crate::model::{HostSnapshot, Observed, Source};
+use crate::model::{CoverageEntry, HostSnapshot, Observed, Source};
 
 /// Version of the report layout (not the snapshot's, which has its own).
 /// 2: the snapshot only with `--include-snapshot`; `evidence_rows` instead.
@@ -32,6 +32,10 @@ pub struct HostReport<'a> {
     /// The rows the analysis cites, per source (absent with the snapshot).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_rows: Option<CitedRows<'a>>,
+    /// Remote scans: each method tried and how it went (absent with the
+    /// snapshot, which carries it).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub coverage: &'a [CoverageEntry],
     /// The whole snapshot, when asked for (`--include-snapshot`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<&'a HostSnapshot>,
@@ -44,6 +48,11 @@ impl<'a> HostReport<'a> {
             outcome: analysis.outcome(),
             analysis,
             evidence_rows: (!include_snapshot).then(|| CitedRows::of(snapshot, analysis)),
+            coverage: if include_snapshot {
+                &[]
+            } else {
+                &snapshot.coverage
+            },
             snapshot: include_snapshot.then_some(snapshot),
         }
     }
@@ -52,13 +61,13 @@ impl<'a> HostReport<'a> {
 /// Row numbers the analysis cites, per source, ascending and unique.
 pub struct CitedRows<'a> {
     snapshot: &'a HostSnapshot,
-    rows: [Vec<u32>; 5],
+    rows: [Vec<u32>; 6],
 }
 
 impl<'a> CitedRows<'a> {
     pub fn of(snapshot: &'a HostSnapshot, analysis: &Analysis) -> Self {
-        let mut rows: [Vec<u32>; 5] = Default::default();
-        let slot = |source: Source| Source::ALL.iter().position(|&s| s == source).unwrap_or(0);
+        let mut rows: [Vec<u32>; 6] = Default::default();
+        let slot = |source: Source| Source::EVERY.iter().position(|&s| s == source).unwrap_or(0);
         let evidence = analysis
             .findings
             .iter()
@@ -82,7 +91,7 @@ impl<'a> CitedRows<'a> {
 
     /// The cited row numbers of `source`.
     pub fn rows(&self, source: Source) -> &[u32] {
-        Source::ALL
+        Source::EVERY
             .iter()
             .position(|&s| s == source)
             .map_or(&[], |i| &self.rows[i])
@@ -164,6 +173,12 @@ impl Serialize for CitedRows<'_> {
             Source::InteractiveSessions,
             &s.interactive_sessions,
             self.rows(Source::InteractiveSessions),
+        )?;
+        entry(
+            &mut map,
+            Source::LoadedProfiles,
+            &s.loaded_profiles,
+            self.rows(Source::LoadedProfiles),
         )?;
         map.end()
     }

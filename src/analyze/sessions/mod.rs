@@ -9,7 +9,10 @@
 use foldhash::{HashMap, HashMapExt};
 
 mod logon;
+mod profiles;
 mod unexplained;
+
+pub use profiles::is_user_sid;
 
 use logon::logon_finding;
 
@@ -187,6 +190,7 @@ pub(super) fn session_findings(
     findings.extend(workstation_user_findings(&ctx, &covered));
     findings.extend(interactive_findings(&ctx, &covered));
     findings.extend(smb_findings(&ctx, &covered));
+    findings.extend(profiles::profile_findings(&ctx));
     findings
 }
 

@@ -14,6 +14,7 @@ mod error;
 pub mod level_memory;
 pub mod ndr;
 pub mod ntlm;
+pub mod sid;
 pub mod smb2;
 pub mod smb2_crypto;
 pub mod smb2_negotiate;
@@ -21,7 +22,6 @@ mod smb_client;
 mod smb_session;
 pub mod spnego;
 pub mod srvsvc;
-pub mod sid;
 pub mod wire;
 pub mod wkssvc;
 

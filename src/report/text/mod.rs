@@ -190,6 +190,7 @@ impl<'a> Writer<'a> {
             Source::Processes => s.processes.is_ok(),
             Source::SmbSessions => s.smb_sessions.is_ok(),
             Source::InteractiveSessions => s.interactive_sessions.is_ok(),
+            Source::LoadedProfiles => s.loaded_profiles.is_ok(),
         };
         if !read {
             return None;
@@ -200,7 +201,7 @@ impl<'a> Writer<'a> {
                 Source::LogonSessions => user.logon_rows.clone(),
                 Source::Processes => user.process_rows.clone(),
                 Source::SmbSessions => user.smb_rows.clone(),
-                Source::InteractiveSessions => Vec::new(),
+                Source::InteractiveSessions | Source::LoadedProfiles => Vec::new(),
             });
         }
         let own = self.own_rows(source);
@@ -228,7 +229,7 @@ impl<'a> Writer<'a> {
                     .as_deref()
                     .is_some_and(|u| keep(r, x.domain.as_deref(), u))
             }),
-            Source::InteractiveSessions => Vec::new(),
+            Source::InteractiveSessions | Source::LoadedProfiles => Vec::new(),
         };
         Some(rows)
     }
@@ -338,6 +339,7 @@ fn short_source(source: Source) -> &'static str {
         Source::Processes => "proc",
         Source::SmbSessions => "smb",
         Source::InteractiveSessions => "wts",
+        Source::LoadedProfiles => "hive",
     }
 }
 
