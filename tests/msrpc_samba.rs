@@ -14,7 +14,9 @@ use lingerscan::collect::msrpc::{
     Credentials, Password, RemoteOptions, collect_remote, collect_remote_with,
 };
 use lingerscan::collect::{CollectError, CollectOptions, collect};
-use lingerscan::model::{FailureKind, HostSnapshot, Observed, Platform, SourceFailure};
+use lingerscan::model::{
+    CoverageResult, FailureKind, HostSnapshot, Observed, Platform, SourceFailure,
+};
 use serde_json::Value;
 use support::samba::SambaServer;
 use support::samba::remote as samba;
@@ -247,6 +249,31 @@ fn plain_user_is_denied_both_sources() {
         assert_eq!(failure.kind, FailureKind::AccessDenied, "{failure}");
         assert_eq!(failure.code, Some(5), "{failure}");
     }
+    // The coverage table names each shut door and what decides it.
+    let doors: Vec<(&str, CoverageResult, bool)> = snap
+        .coverage
+        .iter()
+        .take(2)
+        .map(|e| (e.method.as_str(), e.result, e.setting.is_some()))
+        .collect();
+    assert_eq!(
+        doors,
+        [
+            (
+                "wkssvc NetrWkstaUserEnum",
+                CoverageResult::AccessDenied,
+                true
+            ),
+            ("srvsvc NetrSessionEnum", CoverageResult::AccessDenied, true),
+        ]
+    );
+    assert!(
+        snap.coverage[1]
+            .setting
+            .as_deref()
+            .unwrap()
+            .contains("SrvsvcSessionInfo")
+    );
 }
 
 #[test]

@@ -171,7 +171,8 @@ impl Reader<'_, '_> {
         snapshot: Option<&HostSnapshot>,
         recorded: Option<&RawValue>,
     ) -> Result<bool> {
-        let summary = HostSummary::of(analysis, Duration::ZERO);
+        let summary = HostSummary::of(analysis, Duration::ZERO)
+            .with_coverage(snapshot.map_or(&[], |s| s.coverage.as_slice()));
         self.summary.add(&summary);
         Ok(self.sink.host(&HostEntry {
             summary: &summary,

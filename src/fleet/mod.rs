@@ -196,7 +196,8 @@ fn work(
             let analysis = judge(&snapshot);
             (snapshot, analysis)
         });
-        let summary = HostSummary::of(&analysis, started.elapsed());
+        let summary =
+            HostSummary::of(&analysis, started.elapsed()).with_coverage(&snapshot.coverage);
         if sender
             .send(Done {
                 snapshot,

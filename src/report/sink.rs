@@ -13,7 +13,9 @@ use serde_json::value::RawValue;
 
 use super::json::{HostReport, REPORT_VERSION};
 use crate::analyze::{Analysis, Outcome, Verdict};
-use crate::model::{FailureKind, HostSnapshot, Source};
+use std::collections::BTreeMap;
+
+use crate::model::{CoverageEntry, CoverageResult, FailureKind, HostSnapshot, Source};
 
 /// How one host ended, for the fleet summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -64,6 +66,45 @@ pub struct HostSummary {
     pub error: Option<String>,
     /// That failure's kind, for tallies.
     pub error_kind: Option<FailureKind>,
+    /// Remote scans: how many of the methods tried answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageCount>,
+}
+
+/// Methods of a remote scan that answered, of those tried, and the doors
+/// that were shut (`method: result`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CoverageCount {
+    pub answered: usize,
+    pub tried: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shut: Vec<String>,
+}
+
+impl CoverageCount {
+    pub fn of(entries: &[CoverageEntry]) -> Option<CoverageCount> {
+        let tried: Vec<&CoverageEntry> = entries
+            .iter()
+            .filter(|e| e.result != CoverageResult::NotTried)
+            .collect();
+        (!tried.is_empty()).then(|| CoverageCount {
+            answered: tried
+                .iter()
+                .filter(|e| e.result == CoverageResult::Ok)
+                .count(),
+            tried: tried.len(),
+            shut: tried
+                .iter()
+                .filter(|e| e.result != CoverageResult::Ok)
+                .map(|e| format!("{}: {}", e.method, e.result))
+                .collect(),
+        })
+    }
+
+    /// `5/6`, for a table cell.
+    pub fn cell(&self) -> String {
+        format!("{}/{}", self.answered, self.tried)
+    }
 }
 
 impl HostSummary {
@@ -101,7 +142,14 @@ impl HostSummary {
             elapsed,
             error: first.map(|f| format!("{}: {}", f.kind, f.message)),
             error_kind: first.map(|f| f.kind),
+            coverage: None,
         }
+    }
+
+    /// The same summary with the coverage of the host's remote methods.
+    pub fn with_coverage(mut self, entries: &[CoverageEntry]) -> HostSummary {
+        self.coverage = CoverageCount::of(entries);
+        self
     }
 
     /// Whether the host has anything to show in a full report.
@@ -148,11 +196,28 @@ pub struct FleetSummary {
     pub fail_limit_reached: bool,
     #[serde(rename = "elapsed_secs", serialize_with = "as_seconds")]
     pub elapsed: Duration,
+    /// Remote hosts by coverage: every method answered, some, none.
+    pub coverage_full: usize,
+    pub coverage_partial: usize,
+    pub coverage_none: usize,
+    /// Hosts per shut door (`method: result`), most common first when shown.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub shut_doors: BTreeMap<String, usize>,
 }
 
 impl FleetSummary {
     pub fn add(&mut self, host: &HostSummary) {
         self.hosts += 1;
+        if let Some(coverage) = &host.coverage {
+            match coverage.answered {
+                0 => self.coverage_none += 1,
+                n if n == coverage.tried => self.coverage_full += 1,
+                _ => self.coverage_partial += 1,
+            }
+            for door in &coverage.shut {
+                *self.shut_doors.entry(door.clone()).or_default() += 1;
+            }
+        }
         match host.outcome {
             HostOutcome::Lingering => self.lingering += 1,
             HostOutcome::Failed => self.failed += 1,

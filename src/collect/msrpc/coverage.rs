@@ -1,7 +1,7 @@
 //! Which door of a remote host was open: one [`CoverageEntry`] per method a
 //! scan tried, with the host setting that decides a shut one.
 
-use crate::model::{CoverageEntry, CoverageResult};
+use crate::model::{CoverageEntry, CoverageResult, FailureKind, Observed};
 
 use super::error::{
     NCA_OP_RNG_ERROR, NCA_UNK_IF, RPC_S_ACCESS_DENIED, RemoteError, WERR_ACCESS_DENIED,
@@ -44,21 +44,51 @@ impl Method {
     /// The coverage record of a failed attempt.
     pub fn failed(&self, err: &RemoteError) -> CoverageEntry {
         let result = classify(err);
-        let setting = match result {
-            CoverageResult::AccessDenied => Some(self.access_setting),
-            CoverageResult::PipeAbsent | CoverageResult::ServiceStopped => {
-                Some(self.service_setting)
-            }
-            _ => None,
-        };
         CoverageEntry {
             method: self.name.to_string(),
             pipe: self.pipe.to_string(),
             result,
             code: err.code(),
             detail: Some(err.to_string()),
-            setting: setting.filter(|s| !s.is_empty()).map(str::to_string),
+            setting: self.setting_for(result),
         }
+    }
+
+    /// The coverage record of a source as it was filled in (its failure
+    /// keeps the native code that tells the doors apart).
+    pub fn of_source<T>(&self, observed: &Observed<T>) -> CoverageEntry {
+        let Observed::Failed(failure) = observed else {
+            return self.entry::<()>(&Ok(()));
+        };
+        let result = failure
+            .code
+            .and_then(|code| u32::try_from(code).ok())
+            .and_then(classify_code)
+            .unwrap_or(match failure.kind {
+                FailureKind::AccessDenied => CoverageResult::AccessDenied,
+                FailureKind::NotAvailable => CoverageResult::PipeAbsent,
+                _ => CoverageResult::Failed,
+            });
+        CoverageEntry {
+            method: self.name.to_string(),
+            pipe: self.pipe.to_string(),
+            result,
+            code: failure.code,
+            detail: Some(failure.message.clone()),
+            setting: self.setting_for(result),
+        }
+    }
+
+    fn setting_for(&self, result: CoverageResult) -> Option<String> {
+        match result {
+            CoverageResult::AccessDenied => Some(self.access_setting),
+            CoverageResult::PipeAbsent | CoverageResult::ServiceStopped => {
+                Some(self.service_setting)
+            }
+            _ => None,
+        }
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
     }
 
     /// A method not tried because an earlier step (connecting, logging on) failed.
@@ -74,21 +104,28 @@ impl Method {
     }
 }
 
+/// The door an NTSTATUS or RPC fault code names, if it names one.
+fn classify_code(code: u32) -> Option<CoverageResult> {
+    Some(match code {
+        smb2::STATUS_ACCESS_DENIED => CoverageResult::AccessDenied,
+        smb2::STATUS_OBJECT_NAME_NOT_FOUND => CoverageResult::PipeAbsent,
+        STATUS_PIPE_NOT_AVAILABLE | STATUS_PIPE_BROKEN | STATUS_PIPE_DISCONNECTED => {
+            CoverageResult::ServiceStopped
+        }
+        NCA_OP_RNG_ERROR | NCA_UNK_IF => CoverageResult::ServiceStopped,
+        _ => return None,
+    })
+}
+
 /// Which door the error says was shut.
 pub fn classify(err: &RemoteError) -> CoverageResult {
     match err {
-        RemoteError::Status { status, .. } => match *status {
-            smb2::STATUS_ACCESS_DENIED => CoverageResult::AccessDenied,
-            smb2::STATUS_OBJECT_NAME_NOT_FOUND => CoverageResult::PipeAbsent,
-            STATUS_PIPE_NOT_AVAILABLE | STATUS_PIPE_BROKEN | STATUS_PIPE_DISCONNECTED => {
-                CoverageResult::ServiceStopped
-            }
-            _ => CoverageResult::Failed,
-        },
+        RemoteError::Status { status, .. } => {
+            classify_code(*status).unwrap_or(CoverageResult::Failed)
+        }
         RemoteError::Fault { status } => match *status {
             RPC_S_ACCESS_DENIED => CoverageResult::AccessDenied,
-            NCA_OP_RNG_ERROR | NCA_UNK_IF => CoverageResult::ServiceStopped,
-            _ => CoverageResult::Fault,
+            other => classify_code(other).unwrap_or(CoverageResult::Fault),
         },
         RemoteError::Win32 { code, .. } if *code == WERR_ACCESS_DENIED => {
             CoverageResult::AccessDenied
@@ -170,5 +207,32 @@ mod tests {
         assert_eq!((ok.result, ok.setting), (CoverageResult::Ok, None));
         let absent = WKSSVC_USER_ENUM.failed(&status(smb2::STATUS_OBJECT_NAME_NOT_FOUND));
         assert!(absent.setting.unwrap().contains("LanmanWorkstation"));
+    }
+
+    #[test]
+    fn a_filled_source_tells_the_same_doors_apart() {
+        let failed = |err: RemoteError| Observed::<()>::Failed(err.to_failure("call"));
+        for err in [
+            status(smb2::STATUS_ACCESS_DENIED),
+            status(smb2::STATUS_OBJECT_NAME_NOT_FOUND),
+            status(STATUS_PIPE_BROKEN),
+            RemoteError::Fault { status: 5 },
+            RemoteError::Fault {
+                status: NCA_OP_RNG_ERROR,
+            },
+            RemoteError::Win32 {
+                call: "X",
+                code: WERR_ACCESS_DENIED,
+            },
+        ] {
+            let direct = SRVSVC_SESSION_ENUM.failed(&err);
+            let filled = SRVSVC_SESSION_ENUM.of_source(&failed(err));
+            assert_eq!(
+                (filled.result, filled.setting),
+                (direct.result, direct.setting)
+            );
+        }
+        let ok = SRVSVC_SESSION_ENUM.of_source(&Observed::ok(()));
+        assert_eq!(ok.result, CoverageResult::Ok);
     }
 }

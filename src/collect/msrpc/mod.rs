@@ -250,6 +250,14 @@ pub fn collect_remote_by(
         fail_both(&mut snapshot, &err);
         snapshot.notes.retain(|note| !note.contains(" level "));
     }
+    // The two doors the script itself knocks on come first in the table.
+    snapshot.coverage.splice(
+        0..0,
+        [
+            coverage::WKSSVC_USER_ENUM.of_source(&snapshot.workstation_users),
+            coverage::SRVSVC_SESSION_ENUM.of_source(&snapshot.smb_sessions),
+        ],
+    );
     scan.signed = client.signed();
     scan.encrypted = client.encrypted();
     client.disconnect();

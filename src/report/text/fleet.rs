@@ -142,6 +142,7 @@ fn summary_table(rows: &[(HostSummary, Option<Spilled>)], summary: &FleetSummary
         ("Lingering", Align::Right),
         ("Inconclusive", Align::Right),
         ("SourcesFailed", Align::Right),
+        ("Coverage", Align::Right),
         ("Time", Align::Right),
         ("Error", Align::Left),
     ]);
@@ -152,6 +153,9 @@ fn summary_table(rows: &[(HostSummary, Option<Spilled>)], summary: &FleetSummary
             host.lingering.to_string(),
             host.inconclusive.to_string(),
             host.sources_failed.to_string(),
+            host.coverage
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |c| c.cell()),
             format!("{:.2}s", host.elapsed.as_secs_f64()),
             host.error.clone().unwrap_or_default(),
         ]);
@@ -166,6 +170,18 @@ fn summary_table(rows: &[(HostSummary, Option<Spilled>)], summary: &FleetSummary
         summary.undecided,
         summary.clean
     ));
+    let covered = summary.coverage_full + summary.coverage_partial + summary.coverage_none;
+    if covered > 0 {
+        out.push_str(&format!(
+            "\nCoverage of {covered} remote host(s): {} every method answered, {} some, {} none",
+            summary.coverage_full, summary.coverage_partial, summary.coverage_none
+        ));
+        let mut doors: Vec<(&String, &usize)> = summary.shut_doors.iter().collect();
+        doors.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (door, hosts) in doors {
+            out.push_str(&format!("\n  {door}: {hosts} host(s)"));
+        }
+    }
     if summary.fail_limit_reached {
         out.push_str(&format!(
             "; stopped after {} hosts refused the credentials (--fail-limit), to spare the account a lockout",

@@ -4,6 +4,7 @@
 //! `sources` renders sections 1-4 (one per evidence source), `verdicts`
 //! section 5, the findings and the summary.
 
+mod coverage;
 pub mod fleet;
 mod sources;
 mod verdicts;
@@ -64,6 +65,7 @@ pub fn render(snapshot: &HostSnapshot, analysis: &Analysis, options: TextOptions
         options,
     };
     w.header();
+    w.coverage();
     w.section1();
     w.section2();
     w.section3();
