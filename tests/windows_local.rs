@@ -120,6 +120,45 @@ fn local_scan_finds_this_process_with_owner_logon_and_start_time() {
 }
 
 #[test]
+fn this_users_loaded_hive_is_listed_named_and_explained_by_its_processes() {
+    let snapshot = collect_local(&CollectOptions::default());
+    let Observed::Ok { rows: hives } = &snapshot.loaded_profiles else {
+        panic!("HKEY_USERS unreadable: {:?}", snapshot.loaded_profiles)
+    };
+    let me = processes(&snapshot)
+        .iter()
+        .find(|p| p.pid == std::process::id())
+        .expect("this process is listed");
+    let my_sid = me.sid.as_deref().expect("this process has an owner SID");
+    // The hive of the account this test runs as is loaded (the registry of
+    // a logged-on user), keyed by its SID and named as its processes are.
+    let mine = hives
+        .iter()
+        .find(|h| h.sid == my_sid)
+        .unwrap_or_else(|| panic!("no hive for {my_sid} in {hives:?}"));
+    let named = format!(
+        "{}\\{}",
+        mine.domain.as_deref().unwrap_or_default(),
+        mine.user.as_deref().unwrap_or_default()
+    );
+    assert_eq!(Some(named.as_str()), me.user.as_deref());
+    assert!(
+        hives.iter().all(|h| !h.sid.ends_with("_Classes")),
+        "{hives:?}"
+    );
+    // Held by this very process: never reported as a leaked profile.
+    let analysis = lingerscan::analyze::analyze(
+        &snapshot,
+        &lingerscan::analyze::AnalyzeOptions::for_snapshot(&snapshot),
+    );
+    assert!(
+        !analysis.findings.iter().any(|f| f.session_id == my_sid),
+        "{:?}",
+        analysis.findings
+    );
+}
+
+#[test]
 fn a_child_process_is_seen_with_its_parent_and_the_same_owner() {
     let _spawning = PROCESS_LIFECYCLE.lock().unwrap_or_else(|e| e.into_inner());
     let mut child = Command::new("cmd.exe")
@@ -270,6 +309,12 @@ fn remote_scan_of_a_silent_loopback_host_fails_each_source_cleanly_in_time() {
         assert_eq!(wksta.code, Some(87));
         assert!(wksta.message.contains(r"\\127.0.0.2"), "{}", wksta.message);
     }
+    // The remote registry of a host that does not answer fails, never lists nothing.
+    let hives = snapshot
+        .loaded_profiles
+        .failure()
+        .expect("no registry answers on 127.0.0.2");
+    assert_ne!(hives.kind, FailureKind::NotSupported, "{hives}");
     // Whatever answered, the snapshot serializes (no half-filled state).
     serde_json::to_string(&snapshot).unwrap();
 }

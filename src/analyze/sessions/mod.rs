@@ -12,8 +12,6 @@ mod logon;
 mod profiles;
 mod unexplained;
 
-pub use profiles::is_user_sid;
-
 use logon::logon_finding;
 
 use unexplained::{

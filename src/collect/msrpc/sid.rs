@@ -100,6 +100,16 @@ impl Sid {
     }
 }
 
+/// The SID a subkey of `HKEY_USERS` names when it is a loaded user hive:
+/// `S-1-5-21-…`, not its `S-1-5-21-…_Classes` companion (the same user's
+/// UsrClass.dat) nor `.DEFAULT`.
+pub fn hive_key_sid(name: &str) -> Option<Sid> {
+    if name.len() > 200 || name.to_ascii_lowercase().ends_with("_classes") {
+        return None;
+    }
+    name.parse().ok()
+}
+
 fn authority_from(bytes: [u8; 6]) -> u64 {
     let mut wide = [0u8; 8];
     wide[2..].copy_from_slice(&bytes);
@@ -191,6 +201,24 @@ mod tests {
         };
         assert_eq!(big.to_string(), "S-1-0x010000000000-7");
         assert_eq!(big.to_string().parse::<Sid>().unwrap(), big);
+    }
+
+    #[test]
+    fn only_user_hive_keys_name_a_sid() {
+        let sid = |name| hive_key_sid(name).map(|s| s.to_string());
+        assert_eq!(
+            sid("S-1-5-21-1-2-3-1001").as_deref(),
+            Some("S-1-5-21-1-2-3-1001")
+        );
+        assert_eq!(sid("S-1-5-18").as_deref(), Some("S-1-5-18"));
+        for not_a_hive in [
+            ".DEFAULT",
+            "S-1-5-21-1-2-3-1001_Classes",
+            "S-1-5-21-1-2-3-1001_CLASSES",
+            "",
+        ] {
+            assert_eq!(sid(not_a_hive), None, "{not_a_hive}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod lsa;
 pub mod netapi;
 pub mod process;
+pub mod profiles;
 pub mod wmi;
 pub mod wts;
 
@@ -74,6 +75,7 @@ pub fn collect_local(_options: &CollectOptions) -> HostSnapshot {
     snapshot.processes = process::processes(&mut notes);
     snapshot.smb_sessions = netapi::smb_sessions(None, &mut notes);
     snapshot.interactive_sessions = wts::interactive_sessions(None);
+    snapshot.loaded_profiles = profiles::loaded_profiles(None);
     if let Some(note) = implausible_lsa_note(&snapshot) {
         notes.push(note);
     }
@@ -111,7 +113,13 @@ pub fn collect_remote(host: &str, options: &CollectOptions) -> HostSnapshot {
     let host = host.trim_start_matches('\\').to_string();
     let mut snapshot = HostSnapshot::empty(host.clone(), Platform::Windows, "windows-remote");
     let deadline = Instant::now() + options.timeout.max(Duration::from_millis(100));
-    let (h1, h2, h3, h4) = (host.clone(), host.clone(), host.clone(), host.clone());
+    let (h1, h2, h3, h4, h5) = (
+        host.clone(),
+        host.clone(),
+        host.clone(),
+        host.clone(),
+        host.clone(),
+    );
     let wksta = with_deadline(
         deadline,
         "wksta",
@@ -133,6 +141,12 @@ pub fn collect_remote(host: &str, options: &CollectOptions) -> HostSnapshot {
         move || (wts::interactive_sessions(Some(&h3)), Vec::new()),
         |why| timed_out("WTSEnumerateSessions", &host, why),
     );
+    let hives = with_deadline(
+        deadline,
+        "hives",
+        move || (profiles::loaded_profiles(Some(&h5)), Vec::new()),
+        |why| timed_out("RegConnectRegistryW(HKEY_USERS)", &host, why),
+    );
     let wmi = with_deadline(
         deadline,
         "wmi",
@@ -150,6 +164,7 @@ pub fn collect_remote(host: &str, options: &CollectOptions) -> HostSnapshot {
     snapshot.workstation_users = take_notes(&mut notes, wksta());
     snapshot.smb_sessions = take_notes(&mut notes, smb());
     snapshot.interactive_sessions = take_notes(&mut notes, wts());
+    snapshot.loaded_profiles = take_notes(&mut notes, hives());
     let (logons, processes, mut wmi_notes) = wmi();
     snapshot.logon_sessions = logons;
     snapshot.processes = processes;
