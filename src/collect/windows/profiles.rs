@@ -56,7 +56,7 @@ pub fn loaded_profiles(host: Option<&str>) -> Observed<Vec<LoadedProfile>> {
             return Observed::Failed(win32_failure(code, "RegEnumKeyExW(HKEY_USERS)", where_));
         }
     };
-    let system = host.map(|h| to_wide_nul(h));
+    let system = host.map(to_wide_nul);
     let rows = names
         .iter()
         .filter_map(|name| hive_key_sid(name))
