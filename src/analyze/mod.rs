@@ -267,6 +267,20 @@ pub(crate) fn rules_out<T>(observed: &Observed<T>) -> bool {
     }
 }
 
+/// Logon sessions cannot be read over this protocol at all (a remote scan
+/// over MS-RPC: LSA logon sessions need WMI), while processes and
+/// interactive sessions were read: those then decide whether a listed user
+/// still has a logon, and an interactive session counts as one.
+pub(crate) fn logons_out_of_reach(snapshot: &HostSnapshot) -> bool {
+    snapshot.collector == crate::collect::msrpc::COLLECTOR_NAME
+        && snapshot
+            .logon_sessions
+            .failure()
+            .is_some_and(|f| f.kind == FailureKind::NotSupported)
+        && rules_out(&snapshot.processes)
+        && rules_out(&snapshot.interactive_sessions)
+}
+
 /// Below this many processes, a second thread costs more than it saves.
 pub(super) const PARALLEL_ROWS: usize = 20_000;
 

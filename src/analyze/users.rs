@@ -95,6 +95,20 @@ pub struct UserAssessment {
     /// Where the per-session findings answer differently for this user, why (one sentence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings_differ: Option<String>,
+    /// Logon sessions cannot be read over this protocol (a remote scan over
+    /// MS-RPC: LSA logon sessions need WMI), but processes and interactive
+    /// sessions were read: the rule was decided on those, and an interactive
+    /// session of the user counted as a logon session. The script's warning
+    /// is still given; the result is not left unconfirmed because of it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub decided_without_logons: bool,
+    /// Interactive sessions counted in place of logon sessions (see above).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interactive_sessions: usize,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -104,7 +118,7 @@ fn is_zero(n: &usize) -> bool {
 impl UserAssessment {
     /// A lingering result the script itself says not to trust yet.
     pub fn unconfirmed(&self) -> bool {
-        self.warnings.contains(&ScriptWarning::ChecksIncomplete)
+        self.warnings.contains(&ScriptWarning::ChecksIncomplete) && !self.decided_without_logons
     }
 }
 
@@ -430,7 +444,17 @@ fn assess(
     .map(|(_, s)| s)
     .collect();
 
-    let has_logon = !logon_rows.is_empty();
+    // Over MS-RPC no logon session can be read at all (not refused: there
+    // is no such call), while processes and terminal sessions can. Then the
+    // rule is decided on those, as the script would decide it with WMI
+    // unreadable, but without leaving every answer unconfirmed.
+    let decided_without_logons = super::logons_out_of_reach(snapshot);
+    let interactive_sessions = if decided_without_logons {
+        interactive_sessions_of(snapshot, account)
+    } else {
+        0
+    };
+    let has_logon = !logon_rows.is_empty() || interactive_sessions > 0;
     let has_process = !process_rows.is_empty() || login_processes > 0;
     let state = if !wksta_ok {
         UserState::Inconclusive
@@ -458,7 +482,23 @@ fn assess(
         unchecked,
         warnings,
         findings_differ: None,
+        decided_without_logons,
+        interactive_sessions,
     }
+}
+
+/// The user's interactive sessions (by account, domain-aware).
+pub(super) fn interactive_sessions_of(snapshot: &HostSnapshot, account: &TargetUser) -> usize {
+    snapshot
+        .interactive_sessions
+        .rows_or_empty()
+        .iter()
+        .filter(|i| {
+            i.user
+                .as_deref()
+                .is_some_and(|u| !u.is_empty() && account.matches(i.domain.as_deref(), u))
+        })
+        .count()
 }
 
 /// On Linux a live utmp login process is a process of that login even when
@@ -484,4 +524,104 @@ fn live_login_processes(
             })
         })
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::{AnalyzeOptions, Outcome, UserState, Verdict, analyze};
+    use crate::collect::msrpc::COLLECTOR_NAME;
+    use crate::model::{
+        FailureKind, HostSnapshot, InteractiveSession, InteractiveState, Observed, Platform,
+        ProcessRow, WorkstationUser,
+    };
+
+    /// A remote scan over MS-RPC with terminal services readable: alice is
+    /// listed with nothing, bob runs a process, carol has an RDP session.
+    fn remote() -> HostSnapshot {
+        let mut s = HostSnapshot::empty("srv", Platform::Windows, COLLECTOR_NAME);
+        let listed = |user: &str| WorkstationUser {
+            user: user.to_string(),
+            logon_domain: "CONTOSO".to_string(),
+            ..WorkstationUser::default()
+        };
+        s.workstation_users = Observed::ok(vec![listed("alice"), listed("bob"), listed("carol")]);
+        s.logon_sessions = Observed::failed(FailureKind::NotSupported, None, "not over MS-RPC");
+        s.processes = Observed::ok(vec![ProcessRow {
+            pid: 7,
+            name: "excel.exe".into(),
+            user: Some("CONTOSO\\bob".into()),
+            ..ProcessRow::default()
+        }]);
+        s.interactive_sessions = Observed::ok(vec![InteractiveSession {
+            session_id: "3".into(),
+            user: Some("carol".into()),
+            domain: Some("CONTOSO".into()),
+            state: InteractiveState::Active,
+            ..InteractiveSession::default()
+        }]);
+        s
+    }
+
+    fn states(s: &HostSnapshot) -> (Vec<(String, UserState, bool)>, Outcome) {
+        let analysis = analyze(s, &AnalyzeOptions::for_snapshot(s));
+        let users = analysis
+            .users
+            .iter()
+            .map(|u| (u.user.clone(), u.state, u.unconfirmed()))
+            .collect();
+        (users, analysis.outcome())
+    }
+
+    #[test]
+    fn processes_and_terminal_sessions_decide_when_logons_are_out_of_reach() {
+        let (users, outcome) = states(&remote());
+        assert_eq!(
+            users,
+            [
+                ("CONTOSO\\alice".to_string(), UserState::Lingering, false),
+                ("CONTOSO\\bob".to_string(), UserState::Active, false),
+                ("CONTOSO\\carol".to_string(), UserState::Active, false),
+            ]
+        );
+        assert_eq!(outcome, Outcome::Lingering);
+        // The per-session findings agree: alice's listing is stale, carol's
+        // terminal session explains hers, bob's process his.
+        let s = remote();
+        let analysis = analyze(&s, &AnalyzeOptions::for_snapshot(&s));
+        let findings: Vec<(&str, Verdict)> = analysis
+            .findings
+            .iter()
+            .map(|f| (f.user.as_str(), f.verdict))
+            .collect();
+        assert_eq!(
+            findings,
+            [
+                ("CONTOSO\\alice", Verdict::StaleWksta),
+                ("CONTOSO\\carol", Verdict::Active),
+            ]
+        );
+        assert!(
+            analysis.findings[0]
+                .reason
+                .contains("cannot be read over MS-RPC")
+        );
+    }
+
+    #[test]
+    fn without_processes_nothing_is_confirmed() {
+        let mut s = remote();
+        s.processes = Observed::failed(FailureKind::AccessDenied, Some(5), "denied");
+        let (users, outcome) = states(&s);
+        assert!(
+            users
+                .iter()
+                .all(|(_, state, unconfirmed)| { *state != UserState::Lingering || *unconfirmed })
+        );
+        assert_eq!(outcome, Outcome::Undecided);
+        // A logon-session query that was refused (not absent from the
+        // protocol) still leaves the answer unconfirmed, as the script warns.
+        let mut s = remote();
+        s.logon_sessions = Observed::failed(FailureKind::AccessDenied, Some(5), "denied");
+        assert_eq!(states(&s).1, Outcome::Undecided);
+    }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use super::{Covered, Ctx, apply_interactive_state, evidence, failed_names, human_duration};
 use crate::analyze::login_process::LoginProcess;
-use crate::analyze::{Evidence, Finding, SessionKind, Verdict, rules_out};
+use crate::analyze::users::interactive_sessions_of;
+use crate::analyze::{Evidence, Finding, SessionKind, Verdict, logons_out_of_reach, rules_out};
 use crate::identity::{TargetUser, account_key, display_account, is_set_aside, split_account};
 use crate::model::{Observed, Source, WorkstationUser};
 
@@ -178,7 +179,11 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
     for (first, wk_rows) in groups.into_values() {
         let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
         let account = TargetUser::account(domain, &first.user);
-        let has_logon = ctx.index.logons_of(&account).next().is_some();
+        // Over MS-RPC an interactive session stands in for the logon
+        // session that cannot be read (see `logons_out_of_reach`).
+        let by_processes = logons_out_of_reach(ctx.snapshot);
+        let has_logon = ctx.index.logons_of(&account).next().is_some()
+            || (by_processes && interactive_sessions_of(ctx.snapshot, &account) > 0);
         let has_process = ctx.index.processes_of(&account).next().is_some();
         if has_logon || has_process {
             continue;
@@ -186,20 +191,29 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
         let checks = [
             (
                 Source::LogonSessions,
-                rules_out(&ctx.snapshot.logon_sessions),
+                by_processes || rules_out(&ctx.snapshot.logon_sessions),
             ),
             (Source::Processes, rules_out(&ctx.snapshot.processes)),
         ];
         let all_seen = checks.iter().all(|(_, ok)| *ok);
         let n = wk_rows.len();
+        let none_of = if by_processes {
+            "no process and no interactive session (logon sessions cannot be read over MS-RPC)"
+        } else {
+            "no logon session and no process"
+        };
         findings.push(Finding {
-            verdict: if all_seen { Verdict::StaleWksta } else { Verdict::Inconclusive },
+            verdict: if all_seen {
+                Verdict::StaleWksta
+            } else {
+                Verdict::Inconclusive
+            },
             lingering: all_seen,
             kind: SessionKind::WorkstationUser,
             session_id: account.display(),
             user: display_account(domain, &first.user),
             reason: if all_seen {
-                format!("listed {n} time(s) by the workstation service, but no logon session and no process")
+                format!("listed {n} time(s) by the workstation service, but {none_of}")
             } else {
                 format!(
                     "listed {n} time(s) by the workstation service; could not check {}",

@@ -166,6 +166,16 @@ impl Writer<'_> {
         self.line(
             "  IMPORTANT: Section 2 and/or Section 3 did not complete successfully (see the errors above).",
         );
+        if user.decided_without_logons {
+            // lingerscan's documented difference: see docs/remote.md.
+            self.line(&format!(
+                "  Logon sessions cannot be read over MS-RPC (the script reads them through WMI); \
+                 processes and\n  interactive sessions were read, so they decided \
+                 ({} interactive session(s) of this user).",
+                user.interactive_sessions
+            ));
+            return;
+        }
         self.line("  Fix access and re-run before treating this as confirmed lingering.");
         self.next_steps(&user.unchecked);
     }
