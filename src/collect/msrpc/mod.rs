@@ -12,8 +12,11 @@ pub mod dcerpc;
 mod enumerate;
 mod error;
 pub mod level_memory;
+pub mod lsarpc;
 pub mod ndr;
 pub mod ntlm;
+mod profiles;
+pub mod sid;
 pub mod smb2;
 pub mod smb2_crypto;
 pub mod smb2_negotiate;
@@ -21,7 +24,9 @@ mod smb_client;
 mod smb_session;
 pub mod spnego;
 pub mod srvsvc;
-pub mod sid;
+#[cfg(test)]
+mod test_pipe;
+pub mod winreg;
 pub mod wire;
 pub mod wkssvc;
 
@@ -243,6 +248,7 @@ pub fn collect_remote_by(
     scan.client_address = local_address.map(|a| client_address(a, kind));
     snapshot.workstation_users = users;
     snapshot.smb_sessions = sessions;
+    profiles::read_profiles(&client, &mut snapshot, options, deadline);
     let client = client.into_inner();
     // One failed integrity check makes the whole connection suspect: rows
     // read before it are dropped too, so a tampered host yields no rows.

@@ -195,7 +195,9 @@ mod tests {
 
     #[test]
     fn malformed_text_and_bytes_are_refused() {
-        for bad in ["", "S-", "S-1", "X-1-5", "S-1-5-", "S-1-5-a", "S-1-5--1", "S-1-5-+1"] {
+        for bad in [
+            "", "S-", "S-1", "X-1-5", "S-1-5-", "S-1-5-a", "S-1-5--1", "S-1-5-+1",
+        ] {
             assert!(bad.parse::<Sid>().is_err(), "{bad}");
         }
         let sixteen = format!("S-1-5{}", "-1".repeat(16));
