@@ -218,7 +218,10 @@ fn a_plain_user_reads_both_until_hkey_users_admits_only_administrators() {
     assert_eq!(winreg["code"], 5, "{winreg}");
     // Refused at the open: Samba checks KEY_ENUMERATE_SUB_KEYS against HKU's descriptor.
     assert!(
-        winreg["detail"].as_str().unwrap_or_default().contains("OpenUsers"),
+        winreg["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("OpenUsers"),
         "{winreg}"
     );
     assert!(

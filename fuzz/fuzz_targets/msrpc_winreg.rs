@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(name.encode_utf16().count() <= usize::from(NAME_BUFFER_UNITS));
         if let Some(sid) = hive_sid(&name) {
             // A hive SID names itself again in canonical text.
-            assert_eq!(sid.to_string().parse::<lingerscan::collect::msrpc::sid::Sid>().ok(), Some(sid));
+            assert_eq!(
+                sid.to_string()
+                    .parse::<lingerscan::collect::msrpc::sid::Sid>()
+                    .ok(),
+                Some(sid)
+            );
         }
     }
 });
