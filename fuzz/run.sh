@@ -16,5 +16,13 @@ logind)
     # Session files as systemd's session_save() writes them.
     printf 'UID=1000\nUSER=alice\nACTIVE=1\nIS_DISPLAY=0\nSTATE=active\nREMOTE=1\nTYPE=tty\nCLASS=user\nSCOPE=session-3.scope\nFIFO=/run/systemd/sessions/3.ref\nTTY=pts/0\nREMOTE_HOST=192.0.2.5\nSERVICE=sshd\nLEADER=1234\nAUDIT=3\nREALTIME=1700000000123456\nMONOTONIC=123\n' >"$corpus/session-3"
     ;;
+msrpc_winreg)
+    # impacket's BaseRegEnumKeyResponse (tests/impacket/profiles_stubs.py enum_key_reply S-1-5-18 0).
+    echo 120012000000020009000000000000000900000053002d0031002d0035002d00310038000000aaaa0400020000000000080002000000000000000000000000000000000000000000 | xxd -r -p >"$corpus/enum-key"
+    ;;
+msrpc_lsarpc)
+    # Two SIDs asked, then impacket's LsarLookupSids2Response (… lookup_sids2_reply 0x107 D:S-1-5-21-1-2-3 1:alice:0 8:-:-1).
+    echo 0200000002000100000004000200200000000100000002000200080002000c0002000100000000000000010000004400eeee040000000104000000000005150000000100000002000000030000000200000010000200020000000100abab0a000a001400020000000000000000000800abab0000000000000000ffffffff0000000005000000000000000500000061006c00690063006500bfbf0100000007010000 | xxd -r -p >"$corpus/lookup-sids2"
+    ;;
 esac
 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048

@@ -130,6 +130,9 @@ pub fn classify(err: &RemoteError) -> CoverageResult {
         RemoteError::Win32 { code, .. } if *code == WERR_ACCESS_DENIED => {
             CoverageResult::AccessDenied
         }
+        RemoteError::NtStatus { status, .. } if *status == smb2::STATUS_ACCESS_DENIED => {
+            CoverageResult::AccessDenied
+        }
         RemoteError::BindRejected { .. } => CoverageResult::ServiceStopped,
         _ => CoverageResult::Failed,
     }
@@ -149,6 +152,31 @@ pub const SRVSVC_SESSION_ENUM: Method = Method {
     access_setting: "the SrvsvcSessionInfo ACL (HKLM\\SYSTEM\\CurrentControlSet\\Services\\\
         LanmanServer\\DefaultSecurity): administrators only since Windows 10 1607 / Server 2019",
     service_setting: "the Server service (LanmanServer) is stopped",
+};
+
+pub const WINREG_ENUM_HKU: Method = Method {
+    name: "winreg BaseRegEnumKey HKEY_USERS",
+    pipe: r"\pipe\winreg",
+    access_setting: "the ACL of HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurePipeServers\\winreg \
+        (Windows: Administrators, Backup Operators and LOCAL SERVICE by default; paths under \
+        its AllowedExactPaths/AllowedPaths values are open to others) and the ACL of HKEY_USERS; \
+        Samba: the registry key's security descriptor",
+    service_setting: "the Remote Registry service (RemoteRegistry): Disabled leaves no pipe; \
+        Manual/trigger-start on Windows 8 and later clients (started by the first \\pipe\\winreg \
+        open, stopped again when idle), Automatic on servers; Samba: rpcd_winreg, started \
+        by samba-dcerpcd",
+};
+
+pub const LSARPC_LOOKUP_SIDS: Method = Method {
+    name: "lsarpc LsarLookupSids2",
+    pipe: r"\pipe\lsarpc",
+    access_setting: "the LSA policy object's security descriptor (POLICY_LOOKUP_NAMES): \
+        authenticated users hold it by default; anonymous and restricted callers are decided by \
+        \"Network access: Allow anonymous SID/Name translation\" (LSAAnonymousNameLookup) and \
+        RestrictAnonymous in HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa; Samba: its LSA \
+        policy security descriptor",
+    service_setting: "the LSA RPC server lives in lsass and cannot be stopped on Windows; \
+        Samba: rpcd_lsad, started by samba-dcerpcd",
 };
 
 #[cfg(test)]

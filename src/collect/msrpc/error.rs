@@ -68,6 +68,23 @@ pub enum RemoteError {
         "the server's answer passed the limit of {limit}; reading stopped and the incomplete answer is not used"
     )]
     Limit { limit: String },
+    /// An LSA call answered with a failing NTSTATUS (MS-LSAD/MS-LSAT return
+    /// NTSTATUS where the Net* calls return Win32 errors).
+    #[error("{call} returned {} (0x{status:08x})", ntstatus_name(*status))]
+    NtStatus { call: &'static str, status: u32 },
+}
+
+pub const STATUS_NONE_MAPPED: u32 = 0xC000_0073;
+pub const STATUS_SOME_NOT_MAPPED: u32 = 0x0000_0107;
+
+pub fn ntstatus_name(status: u32) -> &'static str {
+    match status {
+        STATUS_NONE_MAPPED => "STATUS_NONE_MAPPED",
+        STATUS_SOME_NOT_MAPPED => "STATUS_SOME_NOT_MAPPED",
+        0xC000_0008 => "STATUS_INVALID_HANDLE",
+        0xC000_0017 => "STATUS_NO_MEMORY",
+        other => smb2::status_name(other),
+    }
 }
 
 /// Why a TCP connect failed, in words that tell a closed port from a host
@@ -155,15 +172,19 @@ impl RemoteError {
                 _ => FailureKind::Other,
             },
             RemoteError::Limit { .. } => FailureKind::Other,
+            RemoteError::NtStatus { status, .. } => match *status {
+                smb2::STATUS_ACCESS_DENIED => FailureKind::AccessDenied,
+                _ => FailureKind::Other,
+            },
         }
     }
 
     /// The native code worth showing: NTSTATUS, RPC fault status, Win32 error or errno.
     pub fn code(&self) -> Option<i64> {
         match self {
-            RemoteError::Status { status, .. } | RemoteError::Fault { status } => {
-                Some(i64::from(*status))
-            }
+            RemoteError::Status { status, .. }
+            | RemoteError::Fault { status }
+            | RemoteError::NtStatus { status, .. } => Some(i64::from(*status)),
             RemoteError::Win32 { code, .. } => Some(i64::from(*code)),
             RemoteError::Connect { source, .. } | RemoteError::Io { source, .. } => {
                 source.raw_os_error().map(i64::from)

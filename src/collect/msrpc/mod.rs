@@ -12,8 +12,10 @@ pub mod dcerpc;
 mod enumerate;
 mod error;
 pub mod level_memory;
+pub mod lsarpc;
 pub mod ndr;
 pub mod ntlm;
+mod profiles;
 pub mod sid;
 pub mod smb2;
 pub mod smb2_crypto;
@@ -22,6 +24,9 @@ mod smb_client;
 mod smb_session;
 pub mod spnego;
 pub mod srvsvc;
+#[cfg(test)]
+mod test_pipe;
+pub mod winreg;
 pub mod wire;
 pub mod wkssvc;
 
@@ -148,6 +153,7 @@ pub fn collect_remote_by(
     let fail_both = |snapshot: &mut HostSnapshot, err: &RemoteError| {
         snapshot.workstation_users = Observed::Failed(err.to_failure(wkssvc::CALL_NAME));
         snapshot.smb_sessions = Observed::Failed(err.to_failure(srvsvc::CALL_NAME));
+        snapshot.loaded_profiles = Observed::Failed(err.to_failure(winreg::CALL_NAME));
     };
     let mut client = match connect_and_log_on(host, creds, options, deadline) {
         Ok(client) => client,
@@ -243,6 +249,7 @@ pub fn collect_remote_by(
     scan.client_address = local_address.map(|a| client_address(a, kind));
     snapshot.workstation_users = users;
     snapshot.smb_sessions = sessions;
+    profiles::read_profiles(&client, &mut snapshot, options, deadline);
     let client = client.into_inner();
     // One failed integrity check makes the whole connection suspect: rows
     // read before it are dropped too, so a tampered host yields no rows.
