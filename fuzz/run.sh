@@ -16,5 +16,30 @@ logind)
     # Session files as systemd's session_save() writes them.
     printf 'UID=1000\nUSER=alice\nACTIVE=1\nIS_DISPLAY=0\nSTATE=active\nREMOTE=1\nTYPE=tty\nCLASS=user\nSCOPE=session-3.scope\nFIFO=/run/systemd/sessions/3.ref\nTTY=pts/0\nREMOTE_HOST=192.0.2.5\nSERVICE=sshd\nLEADER=1234\nAUDIT=3\nREALTIME=1700000000123456\nMONOTONIC=123\n' >"$corpus/session-3"
     ;;
+tsts_sessions | tsts_processes)
+    # The replies of tests/impacket/tsts_server.py (impacket's encoder),
+    # after a selector byte of 16 (the row limit), when the venv is there.
+    python=../target/impacket-venv/bin/python
+    if [ -x "$python" ]; then
+        "$python" - "$corpus" <<'PY'
+import os, struct, sys
+sys.path.insert(0, "../tests/impacket")
+import tsts_server as s
+out = sys.argv[1]
+handle = s.ENUM_HANDLE
+seeds = {
+    "open_enum": s.open_enum(b""),
+    "enum_result": s.get_enum_result(handle + struct.pack("<I", 1)),
+    "session_info": s.get_session_information_ex(struct.pack("<iI", 2, 1)),
+    "no_session": s.get_session_information_ex(struct.pack("<iI", 9, 1)),
+    "open_server": s.open_server(b""),
+    "processes": s.get_all_processes(s.SERVER_HANDLE),
+}
+for name, stub in seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(b"\x10" + stub)
+PY
+    fi
+    ;;
 esac
 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048
