@@ -224,7 +224,10 @@ fn lingerscan_reads_what_tstool_reads() {
         .unwrap()
         .iter()
         .map(|p| {
-            assert!(p.get("user").is_none(), "owners are named by LSA, not here: {p}");
+            assert!(
+                p.get("user").is_none(),
+                "owners are named by LSA, not here: {p}"
+            );
             (
                 p["pid"].as_u64().unwrap(),
                 text(&p["name"]),
@@ -249,7 +252,11 @@ fn lingerscan_reads_what_tstool_reads() {
     };
     let idle = |id| row(id)["idle_secs"].as_u64().expect("idle time");
     assert!((30..200).contains(&idle("1")), "{}", row("1"));
-    assert!((3 * 3600..3 * 3600 + 200).contains(&idle("2")), "{}", row("2"));
+    assert!(
+        (3 * 3600..3 * 3600 + 200).contains(&idle("2")),
+        "{}",
+        row("2")
+    );
     assert!(row("2")["logon_time"].is_string());
 
     let coverage = snapshot["coverage"].as_array().unwrap();
@@ -317,7 +324,11 @@ fn requests_are_what_impacket_encodes() {
         .args(["-c", IMPACKET_REQUESTS, &hex(&handle)])
         .output()
         .expect("run python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)

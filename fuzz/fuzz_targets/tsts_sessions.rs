@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use lingerscan::collect::msrpc::tsts::sessions::{
-    decode_close_enum, decode_get_enum_result, decode_get_session_information_ex,
-    decode_open_enum, to_session,
+    decode_close_enum, decode_get_enum_result, decode_get_session_information_ex, decode_open_enum,
+    to_session,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -72,9 +72,11 @@ pub fn collect(
         .zip(interfaces);
     let mut next = || {
         bound.next().map_or_else(
-            || Err(RemoteError::Timeout {
-                during: "opening pipes",
-            }),
+            || {
+                Err(RemoteError::Timeout {
+                    during: "opening pipes",
+                })
+            },
             |(pipe, interface)| bind_pipe(client, pipe, interface, options.max_frag),
         )
     };
@@ -117,8 +119,9 @@ fn read_sessions(
     deadline: Instant,
 ) -> Result<(Vec<InteractiveSession>, Option<String>), RemoteError> {
     let listed = with_pipe(client, enum_pipe, |rpc| {
-        let handle =
-            sessions::decode_open_enum(&rpc.call(sessions::OPNUM_OPEN_ENUM, &sessions::encode_open_enum())?)?;
+        let handle = sessions::decode_open_enum(
+            &rpc.call(sessions::OPNUM_OPEN_ENUM, &sessions::encode_open_enum())?,
+        )?;
         let rows = rpc
             .call(
                 sessions::OPNUM_GET_ENUM_RESULT,
@@ -129,7 +132,10 @@ fn read_sessions(
         // changes nothing read. A timed-out connection cannot close anything.
         if !matches!(rows, Err(RemoteError::Timeout { .. })) {
             let _ = rpc
-                .call(sessions::OPNUM_CLOSE_ENUM, &sessions::encode_close_enum(&handle))
+                .call(
+                    sessions::OPNUM_CLOSE_ENUM,
+                    &sessions::encode_close_enum(&handle),
+                )
                 .and_then(|stub| sessions::decode_close_enum(&stub));
         }
         rows
@@ -198,9 +204,10 @@ fn read_processes(
     max_rows: usize,
 ) -> Result<Vec<ProcessRow>, RemoteError> {
     with_pipe(client, legacy_pipe, |rpc| {
-        let handle = processes::decode_open_server(
-            &rpc.call(processes::OPNUM_OPEN_SERVER, &processes::encode_open_server())?,
-        )?;
+        let handle = processes::decode_open_server(&rpc.call(
+            processes::OPNUM_OPEN_SERVER,
+            &processes::encode_open_server(),
+        )?)?;
         // Level 0 is the only level (MS-TSTS 3.7.4.1.22). The server handle
         // is not closed: it dies with the pipe, as with tstool.
         let stub = rpc.call(

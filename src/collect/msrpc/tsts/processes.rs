@@ -138,7 +138,11 @@ pub fn decode_get_all_processes(
             } else {
                 None
             };
-            let sid = if sid_ptr != 0 { read_sid(&mut r)? } else { None };
+            let sid = if sid_ptr != 0 {
+                read_sid(&mut r)?
+            } else {
+                None
+            };
             if let Some(mut process) = process {
                 process.sid = sid;
                 rows.push(process);

@@ -142,7 +142,9 @@ pub fn decode_get_enum_result(stub: &[u8], max_rows: usize) -> Result<Vec<EnumRo
     if present {
         let count = r.count(MIN_ENUM_ELEMENT)?;
         if count > max_rows {
-            return Err(limit(format!("{max_rows} sessions (the host listed {count})")));
+            return Err(limit(format!(
+                "{max_rows} sessions (the host listed {count})"
+            )));
         }
         rows.reserve(count);
         for _ in 0..count {
@@ -152,7 +154,9 @@ pub fn decode_get_enum_result(stub: &[u8], max_rows: usize) -> Result<Vec<EnumRo
             let tag = r.u32()?;
             if level != 1 || tag != 1 {
                 return Err(r
-                    .error(format!("session of level {level} (union tag {tag}), asked for 1"))
+                    .error(format!(
+                        "session of level {level} (union tag {tag}), asked for 1"
+                    ))
                     .into());
             }
             let session_id = r.u32()?;
@@ -186,7 +190,9 @@ pub fn decode_get_session_information_ex(stub: &[u8]) -> Result<SessionDetail, R
     }
     let tag = r.u32()?;
     if tag != 1 {
-        return Err(r.error(format!("information of level {tag}, asked for 1")).into());
+        return Err(r
+            .error(format!("information of level {tag}, asked for 1"))
+            .into());
     }
     // The arm holds hypers: it is 8-aligned.
     r.align(8)?;
@@ -231,7 +237,11 @@ fn plausible(ticks: i64) -> Option<i64> {
 /// Windows build computes it from WTSINFO: since the later of disconnect and
 /// last input for a disconnected session, since the last input otherwise,
 /// measured against `now` (RpcGetSessionInformationEx has no CurrentTime).
-pub fn to_session(row: EnumRow, detail: Option<&SessionDetail>, now: Timestamp) -> InteractiveSession {
+pub fn to_session(
+    row: EnumRow,
+    detail: Option<&SessionDetail>,
+    now: Timestamp,
+) -> InteractiveSession {
     let state = connect_state(i32::try_from(row.state).unwrap_or(-1));
     let mut session = InteractiveSession {
         session_id: row.session_id.to_string(),

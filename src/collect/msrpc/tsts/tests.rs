@@ -43,7 +43,12 @@ fn info_reply(d: &SessionDetail, protocol: &[u8]) -> Vec<u8> {
     wide_fixed(&mut w, &d.station, 33);
     wide_fixed(&mut w, &d.domain, 18);
     wide_fixed(&mut w, &d.user, 21);
-    for t in [d.connect_time, d.disconnect_time, d.logon_time, d.last_input_time] {
+    for t in [
+        d.connect_time,
+        d.disconnect_time,
+        d.logon_time,
+        d.last_input_time,
+    ] {
         w.u64(t as u64);
     }
     w.u32(protocol.len() as u32);
@@ -129,7 +134,13 @@ fn hresults_and_booleans_become_the_errors_coverage_knows() {
     let denied = check_hresult("X", 0x8007_0005).unwrap_err();
     assert_eq!(denied.kind(), crate::model::FailureKind::AccessDenied);
     let gone = check_hresult("X", 0x8007_1B6E).unwrap_err();
-    assert!(matches!(gone, RemoteError::Win32 { code: ERROR_CTX_WINSTATION_NOT_FOUND, .. }));
+    assert!(matches!(
+        gone,
+        RemoteError::Win32 {
+            code: ERROR_CTX_WINSTATION_NOT_FOUND,
+            ..
+        }
+    ));
     let reply = processes_reply(&[], false);
     let err = decode_get_all_processes(&reply, 10).unwrap_err();
     assert_eq!(err.kind(), crate::model::FailureKind::AccessDenied);
@@ -138,8 +149,16 @@ fn hresults_and_booleans_become_the_errors_coverage_knows() {
 #[test]
 fn a_session_list_decodes_and_too_many_is_a_failure() {
     let rows = vec![
-        EnumRow { session_id: 1, state: 0, name: "Console".into() },
-        EnumRow { session_id: 2, state: 4, name: "RDP-Tcp#0".into() },
+        EnumRow {
+            session_id: 1,
+            state: 0,
+            name: "Console".into(),
+        },
+        EnumRow {
+            session_id: 2,
+            state: 4,
+            name: "RDP-Tcp#0".into(),
+        },
     ];
     let reply = enum_reply(&rows, 0);
     assert_eq!(decode_get_enum_result(&reply, 10).unwrap(), rows);
@@ -155,7 +174,10 @@ fn a_session_list_decodes_and_too_many_is_a_failure() {
     // A count the stub cannot hold is refused before anything is reserved.
     let mut huge = reply.clone();
     huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(matches!(decode_get_enum_result(&huge, usize::MAX), Err(RemoteError::Decode(_))));
+    assert!(matches!(
+        decode_get_enum_result(&huge, usize::MAX),
+        Err(RemoteError::Decode(_))
+    ));
 }
 
 #[test]
@@ -175,14 +197,25 @@ fn session_detail_gives_user_times_and_idle() {
     };
     let reply = info_reply(&detail, b"proto");
     assert_eq!(decode_get_session_information_ex(&reply).unwrap(), detail);
-    let row = EnumRow { session_id: 2, state: 4, name: "RDP-Tcp#0".into() };
+    let row = EnumRow {
+        session_id: 2,
+        state: 4,
+        name: "RDP-Tcp#0".into(),
+    };
     let session = to_session(row.clone(), Some(&detail), now);
     assert_eq!(session.state, InteractiveState::Disconnected);
-    assert_eq!((session.user.as_deref(), session.domain.as_deref()), (Some("bob"), Some("CORP")));
+    assert_eq!(
+        (session.user.as_deref(), session.domain.as_deref()),
+        (Some("bob"), Some("CORP"))
+    );
     // Disconnected: idle since the later of disconnect and last input.
     assert_eq!(session.idle_secs, Some(3 * 3600));
     // A LastInputTime a few hours after 1601 is no instant: idle unknown.
-    let active = SessionDetail { state: 0, last_input_time: 84_540_000_000, ..detail };
+    let active = SessionDetail {
+        state: 0,
+        last_input_time: 84_540_000_000,
+        ..detail
+    };
     let row = EnumRow { state: 0, ..row };
     assert_eq!(to_session(row, Some(&active), now).idle_secs, None);
 }
@@ -190,22 +223,58 @@ fn session_detail_gives_user_times_and_idle() {
 #[test]
 fn processes_decode_with_their_sids() {
     let rows = vec![
-        ProcessEntry { pid: 4, ppid: 0, session_id: 0, name: "System".into(), create_time: 0, sid: Some("S-1-5-18".parse().unwrap()) },
-        ProcessEntry { pid: 3312, ppid: 612, session_id: 1, name: "explorer.exe".into(), create_time: 0, sid: Some(alice()) },
-        ProcessEntry { pid: 9, ppid: 4, session_id: 1, name: "nosid.exe".into(), create_time: 0, sid: None },
+        ProcessEntry {
+            pid: 4,
+            ppid: 0,
+            session_id: 0,
+            name: "System".into(),
+            create_time: 0,
+            sid: Some("S-1-5-18".parse().unwrap()),
+        },
+        ProcessEntry {
+            pid: 3312,
+            ppid: 612,
+            session_id: 1,
+            name: "explorer.exe".into(),
+            create_time: 0,
+            sid: Some(alice()),
+        },
+        ProcessEntry {
+            pid: 9,
+            ppid: 4,
+            session_id: 1,
+            name: "nosid.exe".into(),
+            create_time: 0,
+            sid: None,
+        },
     ];
     let reply = processes_reply(&rows, true);
     assert_eq!(decode_get_all_processes(&reply, 10).unwrap(), rows);
-    assert!(matches!(decode_get_all_processes(&reply, 2), Err(RemoteError::Limit { .. })));
+    assert!(matches!(
+        decode_get_all_processes(&reply, 2),
+        Err(RemoteError::Limit { .. })
+    ));
     let row = to_process(rows[1].clone());
     assert_eq!(row.sid.as_deref(), Some("S-1-5-21-1-2-3-1105"));
-    assert_eq!((row.pid, row.terminal_session_id, row.user), (3312, Some(1), None));
+    assert_eq!(
+        (row.pid, row.terminal_session_id, row.user),
+        (3312, Some(1), None)
+    );
 }
 
 fn sid_strategy() -> impl Strategy<Value = Option<Sid>> {
-    proptest::option::of((any::<u8>(), 0u64..1 << 48, proptest::collection::vec(any::<u32>(), 0..15)).prop_map(
-        |(revision, authority, sub_authorities)| Sid { revision, authority, sub_authorities },
-    ))
+    proptest::option::of(
+        (
+            any::<u8>(),
+            0u64..1 << 48,
+            proptest::collection::vec(any::<u32>(), 0..15),
+        )
+            .prop_map(|(revision, authority, sub_authorities)| Sid {
+                revision,
+                authority,
+                sub_authorities,
+            }),
+    )
 }
 
 proptest! {
