@@ -24,5 +24,30 @@ msrpc_lsarpc)
     # Two SIDs asked, then impacket's LsarLookupSids2Response (… lookup_sids2_reply 0x107 D:S-1-5-21-1-2-3 1:alice:0 8:-:-1).
     echo 0200000002000100000004000200200000000100000002000200080002000c0002000100000000000000010000004400eeee040000000104000000000005150000000100000002000000030000000200000010000200020000000100abab0a000a001400020000000000000000000800abab0000000000000000ffffffff0000000005000000000000000500000061006c00690063006500bfbf0100000007010000 | xxd -r -p >"$corpus/lookup-sids2"
     ;;
+tsts_sessions | tsts_processes)
+    # The replies of tests/impacket/tsts_server.py (impacket's encoder),
+    # after a selector byte of 16 (the row limit), when the venv is there.
+    python=../target/impacket-venv/bin/python
+    if [ -x "$python" ]; then
+        "$python" - "$corpus" <<'PY'
+import os, struct, sys
+sys.path.insert(0, "../tests/impacket")
+import tsts_server as s
+out = sys.argv[1]
+handle = s.ENUM_HANDLE
+seeds = {
+    "open_enum": s.open_enum(b""),
+    "enum_result": s.get_enum_result(handle + struct.pack("<I", 1)),
+    "session_info": s.get_session_information_ex(struct.pack("<iI", 2, 1)),
+    "no_session": s.get_session_information_ex(struct.pack("<iI", 9, 1)),
+    "open_server": s.open_server(b""),
+    "processes": s.get_all_processes(s.SERVER_HANDLE),
+}
+for name, stub in seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(b"\x10" + stub)
+PY
+    fi
+    ;;
 esac
 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048

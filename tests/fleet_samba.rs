@@ -244,6 +244,7 @@ fn fleet_of_real_smbd_closed_and_silent_hosts() {
         assert_eq!(
             report["analysis"]["failed_sources"].as_array().map(|f| f
                 .iter()
+                // Samba serves no Terminal Services pipe: not_supported there.
                 .filter(|f| f["failure"]["kind"] != "not_supported")
                 .count()),
             Some(0),

@@ -162,13 +162,31 @@ fn admin_sees_the_same_users_and_sessions_as_impacket() {
     assert_eq!(snap.collector, "msrpc");
     assert_eq!(snap.platform, Platform::Unknown);
     assert_eq!(snap.host, "127.0.0.21");
+    assert_eq!(
+        snap.logon_sessions.failure().map(|f| f.kind),
+        Some(FailureKind::NotSupported)
+    );
+    // Samba serves no Terminal Services pipe: "could not look", never "nobody"
+    // (not_available would read as an empty list and make listed users linger).
     for source in [
-        &snap.logon_sessions.failure(),
         &snap.processes.failure(),
         &snap.interactive_sessions.failure(),
     ] {
-        assert_eq!(source.map(|f| f.kind), Some(FailureKind::NotSupported));
+        let failure = source.expect("no TSTS on Samba");
+        assert_eq!(failure.kind, FailureKind::NotSupported, "{failure}");
+        assert!(
+            failure.message.contains("does not serve this pipe"),
+            "{failure}"
+        );
     }
+    // The coverage table says the pipe is absent.
+    let absent: Vec<&str> = snap
+        .coverage
+        .iter()
+        .filter(|e| e.result == CoverageResult::PipeAbsent)
+        .map(|e| e.method.as_str())
+        .collect();
+    assert_eq!(absent.len(), 2, "{:?}", snap.coverage);
     let users = our_users(&snap);
     let names: Vec<&str> = users.iter().map(|u| u[0].as_str()).collect();
     for expected in ["alice", "bob", samba::PLAIN_USER, samba::ADMIN_USER] {

@@ -1,10 +1,10 @@
 //! Remote scans from any OS over MS-RPC on SMB, in pure Rust: one SMB2/3
 //! connection and NTLMv2 session, the IPC$ tree, `\PIPE\wkssvc`
-//! (NetrWkstaUserEnum) and `\PIPE\srvsvc` (NetrSessionEnum).
+//! (NetrWkstaUserEnum), `\PIPE\srvsvc` (NetrSessionEnum) and the Terminal
+//! Services pipes (interactive sessions and processes, see [`tsts`]).
 //!
-//! Logon sessions, processes and interactive sessions are not served by these
-//! pipes, so a remote snapshot reports them as not supported: the analysis
-//! must then answer INCONCLUSIVE, never LINGERING (see docs/remote.md).
+//! Logon sessions are not served by these pipes, so a remote snapshot
+//! reports them as not supported (see docs/remote.md).
 
 pub mod coverage;
 mod credentials;
@@ -26,6 +26,7 @@ pub mod spnego;
 pub mod srvsvc;
 #[cfg(test)]
 mod test_pipe;
+pub mod tsts;
 pub mod winreg;
 pub mod wire;
 pub mod wkssvc;
@@ -145,8 +146,6 @@ pub fn collect_remote_by(
 ) -> HostSnapshot {
     let mut snapshot = HostSnapshot::empty(host, Platform::Unknown, COLLECTOR_NAME);
     snapshot.logon_sessions = not_here();
-    snapshot.processes = not_here();
-    snapshot.interactive_sessions = not_here();
 
     // Taken before connecting: the host's rows for this scan start after it.
     let opened_at = Timestamp::now();
@@ -154,6 +153,8 @@ pub fn collect_remote_by(
         snapshot.workstation_users = Observed::Failed(err.to_failure(wkssvc::CALL_NAME));
         snapshot.smb_sessions = Observed::Failed(err.to_failure(srvsvc::CALL_NAME));
         snapshot.loaded_profiles = Observed::Failed(err.to_failure(winreg::CALL_NAME));
+        snapshot.interactive_sessions = Observed::Failed(err.to_failure(tsts::sessions::ENUM_CALL));
+        snapshot.processes = Observed::Failed(err.to_failure(tsts::processes::CALL_NAME));
     };
     let mut client = match connect_and_log_on(host, creds, options, deadline) {
         Ok(client) => client,
@@ -249,6 +250,7 @@ pub fn collect_remote_by(
     scan.client_address = local_address.map(|a| client_address(a, kind));
     snapshot.workstation_users = users;
     snapshot.smb_sessions = sessions;
+    tsts::collect(&client, options, deadline, &mut snapshot);
     profiles::read_profiles(&client, &mut snapshot, options, deadline);
     let client = client.into_inner();
     // One failed integrity check makes the whole connection suspect: rows

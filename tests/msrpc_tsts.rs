@@ -1,0 +1,358 @@
+//! [MS-TSTS] against an independent implementation: impacket's SMB server
+//! forwarding `\pipe\LSM_API_service` and `\pipe\Ctx_WinStation_API_service`
+//! to impacket's DCE/RPC server, answering with impacket's tsts.py
+//! structures (tests/impacket/tsts_server.py). lingerscan must read what
+//! impacket's own tstool.py reads from the same server (qwinsta, tasklist),
+//! and its requests must be what impacket encodes for the same calls.
+//! Loopback addresses 127.0.0.180-189, ports 14970-14989.
+#![cfg(unix)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use lingerscan::collect::msrpc::tsts::{processes, sessions};
+use serde_json::Value;
+
+const USER: &str = "tester";
+const PASSWORD: &str = "Tsts-pass!9";
+/// impacket's SMB server speaks SMB 2.0.2 and 2.1 only.
+const IMPACKET_DIALECT: &str = "2.0.2";
+const ALICE: &str = "S-1-5-21-1004336348-1177238915-682003330-1105";
+const BOB: &str = "S-1-5-21-1004336348-1177238915-682003330-1106";
+
+fn root() -> &'static str {
+    env!("CARGO_MANIFEST_DIR")
+}
+
+/// The venv's python, or None (and a message saying why the test skips).
+fn python() -> Option<PathBuf> {
+    let python = Path::new(root()).join("target/impacket-venv/bin/python");
+    if python.exists() {
+        Some(python)
+    } else {
+        eprintln!(
+            "SKIPPED: impacket venv missing ({}): run scripts/setup.d/40-impacket.sh",
+            python.display()
+        );
+        None
+    }
+}
+
+/// The server, stopped by its pid when the test ends, even on failure (and
+/// its stdin closed, on which it exits by itself too).
+struct Server {
+    child: Child,
+    _stdin: ChildStdin,
+    ip: &'static str,
+    port: u16,
+}
+
+impl Server {
+    fn start(python: &Path, mode: &str, ip: &'static str, port: u16) -> Server {
+        let mut child = Command::new(python)
+            .arg(format!("{}/tests/impacket/tsts_server.py", root()))
+            .args([ip, &port.to_string(), mode, USER, PASSWORD])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the TSTS server");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let server = Server {
+            child,
+            _stdin: stdin,
+            ip,
+            port,
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("TSTS server ready within 60 s");
+        assert!(line.starts_with("READY"), "TSTS server said {line:?}");
+        server
+    }
+
+    /// impacket's tstool.py ACTION against this server: its stdout.
+    fn tstool(&self, python: &Path, action: &str) -> String {
+        let venv_bin = Path::new(root()).join("target/impacket-venv/bin");
+        let out = Command::new(python)
+            .arg(format!("{}/tests/impacket/tstool_plain.py", root()))
+            .arg(venv_bin.join("tstool.py"))
+            .arg(format!("CORP/{USER}:{PASSWORD}@{}", self.ip))
+            .arg(action)
+            .env("SMB_PORT", self.port.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tstool.py");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && !stdout.contains("[-]"),
+            "tstool {action} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// `lingerscan scan` against this server: the host's snapshot.
+    fn scan(&self) -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .args(["scan", "--host", self.ip, "--port", &self.port.to_string()])
+            .args(["--min-dialect", IMPACKET_DIALECT])
+            .args(["--username", &format!("CORP\\{USER}"), "-f", "json"])
+            .arg("--include-snapshot")
+            .env("LINGERSCAN_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lingerscan");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+            panic!(
+                "lingerscan printed no JSON ({err}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        report["hosts"][0]["snapshot"].clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// qwinsta's table: (id, session name, state, DOMAIN\user), columns cut
+/// where the header's words start (a blank name or user leaves a gap).
+fn qwinsta_rows(text: &str) -> BTreeSet<(String, String, String, String)> {
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("SESSIONNAME"));
+    let header = lines.next().expect("qwinsta header");
+    let at = |word: &str| header.find(word).expect("column");
+    let (name, user, id, state, desktop) = (
+        at("SESSIONNAME"),
+        at("USERNAME"),
+        at(" ID") + 1,
+        at("STATE"),
+        at("Desktop"),
+    );
+    lines
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cut = |from: usize, to: usize| l.get(from..to).unwrap_or("").trim().to_string();
+            (
+                cut(id, state),
+                cut(name, user),
+                cut(state, desktop),
+                cut(user, id),
+            )
+        })
+        .collect()
+}
+
+/// tasklist's table: (pid, image, session, SID), tstool's names for
+/// well-known SIDs turned back into SIDs.
+fn tasklist_rows(text: &str) -> BTreeSet<(u64, String, u64, String)> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("Image Name"))
+        .skip(2)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let sid = match f[3] {
+                "SYSTEM" => "S-1-5-18",
+                other => other,
+            };
+            (
+                f[1].parse().unwrap(),
+                f[0].to_string(),
+                f[2].parse().unwrap(),
+                sid.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn lingerscan_reads_what_tstool_reads() {
+    let Some(python) = python() else { return };
+    let server = Server::start(&python, "windows", "127.0.0.180", 14970);
+    let qwinsta = qwinsta_rows(&server.tstool(&python, "qwinsta"));
+    let tasklist = tasklist_rows(&server.tstool(&python, "tasklist"));
+    assert_eq!(qwinsta.len(), 5, "{qwinsta:?}");
+    assert_eq!(tasklist.len(), 6, "{tasklist:?}");
+
+    let snapshot = server.scan();
+    let sessions = &snapshot["interactive_sessions"];
+    assert_eq!(sessions["status"], "ok", "{sessions}");
+    let ours: BTreeSet<_> = sessions["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let user = match (s["domain"].as_str(), s["user"].as_str()) {
+                (Some(domain), Some(user)) => format!("{domain}\\{user}"),
+                _ => String::new(),
+            };
+            (
+                text(&s["session_id"]),
+                text(&s["station"]),
+                text(&s["state"]),
+                user,
+            )
+        })
+        .collect();
+    assert_eq!(ours, qwinsta);
+
+    let processes = &snapshot["processes"];
+    assert_eq!(processes["status"], "ok", "{processes}");
+    let ours: BTreeSet<_> = processes["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert!(
+                p.get("user").is_none(),
+                "owners are named by LSA, not here: {p}"
+            );
+            (
+                p["pid"].as_u64().unwrap(),
+                text(&p["name"]),
+                p["terminal_session_id"].as_u64().unwrap(),
+                text(&p["sid"]),
+            )
+        })
+        .collect();
+    assert_eq!(ours, tasklist);
+    assert_eq!(ours.iter().filter(|p| p.3 == ALICE).count(), 3);
+    assert_eq!(ours.iter().filter(|p| p.3 == BOB).count(), 1);
+
+    // Idle times: alice typed 30 s ago, bob was disconnected 3 h ago.
+    let row = |id: &str| {
+        sessions["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["session_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let idle = |id| row(id)["idle_secs"].as_u64().expect("idle time");
+    assert!((30..200).contains(&idle("1")), "{}", row("1"));
+    assert!(
+        (3 * 3600..3 * 3600 + 200).contains(&idle("2")),
+        "{}",
+        row("2")
+    );
+    assert!(row("2")["logon_time"].is_string());
+
+    let coverage = snapshot["coverage"].as_array().unwrap();
+    for method in [&processes::CALL_NAME, &sessions::ENUM_CALL] {
+        let entry = coverage
+            .iter()
+            .find(|e| text(&e["method"]).contains(*method))
+            .unwrap_or_else(|| panic!("no coverage entry for {method}: {coverage:?}"));
+        assert_eq!(entry["result"], "ok", "{entry}");
+    }
+}
+
+#[test]
+fn access_denied_names_the_setting_on_each_pipe() {
+    let Some(python) = python() else { return };
+    let server = Server::start(&python, "denied", "127.0.0.181", 14971);
+    let snapshot = server.scan();
+    for source in ["interactive_sessions", "processes"] {
+        let failed = &snapshot[source];
+        assert_eq!(failed["status"], "failed", "{source}: {failed}");
+        assert_eq!(failed["kind"], "access_denied", "{source}: {failed}");
+    }
+    let coverage = snapshot["coverage"].as_array().unwrap();
+    for (pipe, setting) in [
+        (r"\pipe\LSM_API_service", "AllowRemoteRPC"),
+        (r"\pipe\Ctx_WinStation_API_service", "only administrators"),
+    ] {
+        let entry = coverage
+            .iter()
+            .find(|e| e["pipe"] == pipe)
+            .unwrap_or_else(|| panic!("no coverage entry for {pipe}: {coverage:?}"));
+        assert_eq!(entry["result"], "access_denied", "{entry}");
+        assert_eq!(entry["code"], 5, "{entry}");
+        assert!(text(&entry["setting"]).contains(setting), "{entry}");
+        assert!(
+            text(&entry["setting"]).contains("Allow users to connect remotely"),
+            "{entry}"
+        );
+    }
+}
+
+/// impacket's encoding of each request we send, as hex lines.
+const IMPACKET_REQUESTS: &str = r#"
+import struct, sys
+from impacket.dcerpc.v5 import tsts
+raw = bytes.fromhex(sys.argv[1])
+def handle(call, field):
+    call[field]["context_handle_attributes"] = struct.unpack_from("<I", raw)[0]
+    call[field]["context_handle_uuid"] = raw[4:]
+r = tsts.RpcOpenEnum(); print(r.getData().hex())
+r = tsts.RpcGetEnumResult(); handle(r, "hEnum"); r["Level"] = 1; print(r.getData().hex())
+r = tsts.RpcCloseEnum(); handle(r, "phEnum"); print(r.getData().hex())
+r = tsts.RpcGetSessionInformationEx(); r["SessionId"] = 65536; r["Level"] = 1; print(r.getData().hex())
+r = tsts.RpcWinStationOpenServer(); print(r.getData().hex())
+r = tsts.RpcWinStationGetAllProcesses(); handle(r, "hServer"); r["Level"] = 0
+r["pNumberOfProcesses"] = 0x8000; print(r.getData().hex())
+"#;
+
+#[test]
+fn requests_are_what_impacket_encodes() {
+    let Some(python) = python() else { return };
+    let handle: [u8; 20] = std::array::from_fn(|i| (i * 7 + 1) as u8);
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let out = Command::new(python)
+        .args(["-c", IMPACKET_REQUESTS, &hex(&handle)])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // impacket marshals 20 zero bytes for the implicit `handle_t hBinding`
+    // of RpcOpenEnum and RpcWinStationOpenServer; the IDL puts nothing on
+    // the wire (MS-RPCE: a primitive binding handle is not marshalled), so
+    // ours are empty, and Windows reads nothing past what the IDL says.
+    let binding_placeholder = "00".repeat(20);
+    let ours = [
+        (sessions::encode_open_enum(), true),
+        (sessions::encode_get_enum_result(&handle, 1), false),
+        (sessions::encode_close_enum(&handle), false),
+        (sessions::encode_get_session_information_ex(65536, 1), false),
+        (processes::encode_open_server(), true),
+        (processes::encode_get_all_processes(&handle, 0), false),
+    ];
+    assert_eq!(theirs.len(), ours.len(), "{theirs:?}");
+    for ((ours, implicit_binding), theirs) in ours.iter().zip(&theirs) {
+        if *implicit_binding {
+            assert!(ours.is_empty());
+            assert_eq!(theirs, &binding_placeholder);
+        } else {
+            assert_eq!(&hex(ours), theirs);
+        }
+    }
+}
