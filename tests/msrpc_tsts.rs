@@ -298,6 +298,98 @@ fn access_denied_names_the_setting_on_each_pipe() {
     }
 }
 
+/// `lingerscan scan` of the whole simulated Windows host (mode `host`) with
+/// extra arguments: its exit code and JSON report.
+fn scan_host(server: &Server, extra: &[&str]) -> (Option<i32>, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .args([
+            "scan",
+            "--host",
+            server.ip,
+            "--port",
+            &server.port.to_string(),
+        ])
+        .args(["--min-dialect", IMPACKET_DIALECT])
+        .args(["--username", &format!("CORP\\{USER}"), "-f", "json"])
+        .args(extra)
+        .env("LINGERSCAN_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lingerscan");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!(
+            "lingerscan printed no JSON ({err}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), report)
+}
+
+#[test]
+fn a_remote_windows_host_gets_verdicts_from_terminal_services_hives_and_names() {
+    let Some(python) = python() else { return };
+    // wkssvc lists alice (console, 3 processes), bob (disconnected 3 h, one
+    // process) and carol (nothing); HKU holds alice's, bob's and dave's hives.
+    let server = Server::start(&python, "host", "127.0.0.182", 14972);
+    let (code, report) = scan_host(&server, &["--max-idle", "1h"]);
+    let host = &report["hosts"][0];
+    let users: BTreeSet<(String, String)> = host["analysis"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (text(&u["user"]), text(&u["state"])))
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("CORP\\alice", "ACTIVE"),
+        ("CORP\\bob", "ACTIVE"),
+        ("CORP\\carol", "LINGERING"),
+    ]
+    .into_iter()
+    .map(|(u, s)| (u.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(users, expected, "{host}");
+    let findings: BTreeSet<(String, String, bool)> = host["analysis"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                text(&f["user"]),
+                text(&f["verdict"]),
+                f["lingering"] == true,
+            )
+        })
+        .collect();
+    for wanted in [
+        ("CORP\\alice", "ACTIVE", false),
+        // Past --max-idle 1h.
+        ("CORP\\bob", "DISCONNECTED", true),
+        ("CORP\\carol", "STALE_WKSTA", true),
+        // A hive nothing holds: no process, no session.
+        ("CORP\\dave", "LEAKED_PROFILE", true),
+    ] {
+        let wanted = (wanted.0.to_string(), wanted.1.to_string(), wanted.2);
+        assert!(findings.contains(&wanted), "{wanted:?} not in {findings:?}");
+    }
+    // alice's hive is held by her processes: no profile finding for her.
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.0 == "CORP\\alice" && f.1 == "LEAKED_PROFILE")
+    );
+    assert_eq!(code, Some(1), "something lingers: exit 1");
+    // Every door answered, the logon sessions aside (no such call over MS-RPC).
+    let coverage = host["coverage"].as_array().unwrap();
+    assert_eq!(coverage.len(), 6, "{coverage:?}");
+    assert!(coverage.iter().all(|e| e["result"] == "ok"), "{coverage:?}");
+
+    // Only bob, whose disconnected session is within a day: nothing lingers.
+    let (code, report) = scan_host(&server, &["--user", "CORP\\bob"]);
+    assert_eq!(code, Some(0), "{report}");
+    let bob = &report["hosts"][0]["analysis"];
+    assert_eq!(bob["users"][0]["state"], "ACTIVE", "{bob}");
+}
+
 /// impacket's encoding of each request we send, as hex lines.
 const IMPACKET_REQUESTS: &str = r#"
 import struct, sys

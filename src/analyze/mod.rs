@@ -181,6 +181,11 @@ pub struct Analysis {
     /// only); without a target, each account as if it had been the script's target.
     pub users: Vec<UserAssessment>,
     pub failed_sources: Vec<FailedSource>,
+    /// Failed sources the verdicts were decided without (logon sessions over
+    /// MS-RPC, decided on processes and interactive sessions: see
+    /// [`logons_out_of_reach`]); they do not leave the host undecided.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decided_without: Vec<Source>,
     /// Rows that are this scan's own connection to the host (its SMB session,
     /// and the workstation-list row Samba makes for it): not judged, not counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -246,10 +251,11 @@ impl Analysis {
         // "Nothing lingers" is only claimed when every source was read, or is
         // absent from the host altogether; a source this collector could not
         // look at (even one it does not support) leaves the question open.
-        let broken_source = self
-            .failed_sources
-            .iter()
-            .any(|f| f.failure.kind != FailureKind::NotAvailable && !f.source.is_supplementary());
+        let broken_source = self.failed_sources.iter().any(|f| {
+            f.failure.kind != FailureKind::NotAvailable
+                && !f.source.is_supplementary()
+                && !self.decided_without.contains(&f.source)
+        });
         if undecided_finding || undecided_user || broken_source {
             Outcome::Undecided
         } else {
@@ -334,6 +340,11 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
         findings,
         users,
         failed_sources,
+        decided_without: if logons_out_of_reach(snapshot) {
+            vec![Source::LogonSessions]
+        } else {
+            Vec::new()
+        },
         own_connection: [
             (Source::SmbSessions, own.smb),
             (Source::WorkstationUsers, own.workstation),

@@ -19,6 +19,10 @@ independent of lingerscan's. MODE:
              65536 RDP-Tcp Listen
            and processes: SYSTEM's, three of alice's, one of bob's;
            carol (a domain user) has none.
+  host     "windows" plus the rest of a Windows host: wkssvc lists
+           CORP\\alice, bob and carol; srvsvc has no sessions; winreg's
+           HKEY_USERS holds alice's, bob's and dave's hives; lsarpc names
+           them (LsarLookupSids2).
   denied   what a caller who is not an administrator gets: RpcOpenEnum
            answers E_ACCESSDENIED, RpcWinStationGetAllProcesses FALSE with
            STATUS_ACCESS_DENIED.
@@ -41,8 +45,9 @@ import traceback
 from threading import Thread
 
 from impacket import ntlm, smbserver
-from impacket.dcerpc.v5 import tsts
-from impacket.dcerpc.v5.dtypes import NULL
+from impacket.dcerpc.v5 import lsad, lsat, rrp, srvs, tsts, wkst
+from impacket.dcerpc.v5.dtypes import LPLONG, NULL, ULONG
+from impacket.dcerpc.v5.ndr import NDRCALL
 from impacket.dcerpc.v5.rpcrt import DCERPCServer
 
 DOMAIN_SID = "S-1-5-21-1004336348-1177238915-682003330"
@@ -219,6 +224,168 @@ def get_all_processes(stub):
     return out + b"\x01"
 
 
+# --- the rest of a Windows host (mode "host") ---------------------------------
+# wkssvc lists alice, bob and carol; srvsvc serves level 1 with no sessions;
+# winreg holds the hives of alice, bob and dave (a profile nothing holds);
+# lsarpc names the domain's SIDs and SYSTEM. Answers are impacket's classes.
+
+CAROL = DOMAIN_SID + "-1107"
+DAVE = DOMAIN_SID + "-1108"
+NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave"}
+HIVES = [".DEFAULT", "S-1-5-18", ALICE, ALICE + "_Classes", BOB, DAVE]
+HKU_HANDLE = b"\0\0\0\0" + b"H" * 16
+POLICY_HANDLE = b"\0\0\0\0" + b"P" * 16
+WERR_INVALID_LEVEL = 124
+ERROR_NO_MORE_ITEMS = 259
+
+
+def enum_level(stub, names):
+    """The level of a Netr*Enum request: after the server name and, for
+    NetrSessionEnum, two NULL name pointers."""
+    offset = 4 + 12
+    units = struct.unpack_from("<I", stub, 4)[0]
+    offset += ((units * 2) + 3) & ~3
+    offset += 4 * names
+    return struct.unpack_from("<I", stub, offset)[0]
+
+
+def invalid_level(level):
+    body = struct.pack("<III", level, level, 0)
+    body += struct.pack("<I", 0)
+    body += struct.pack("<II", 0x20000, 0)
+    return body + struct.pack("<I", WERR_INVALID_LEVEL)
+
+
+class WkstaUserEnumReply(NDRCALL):
+    """impacket's response class declares ResumeHandle a plain ULONG; the IDL
+    makes it a unique pointer."""
+
+    structure = (
+        ("UserInfo", wkst.WKSTA_USER_ENUM_STRUCT),
+        ("TotalEntries", ULONG),
+        ("ResumeHandle", LPLONG),
+        ("ErrorCode", ULONG),
+    )
+
+
+def wksta_user_enum(stub):
+    level = enum_level(stub, 0)
+    if level != 1:
+        return invalid_level(level)
+    reply = WkstaUserEnumReply()
+    reply["UserInfo"]["Level"] = 1
+    reply["UserInfo"]["WkstaUserInfo"]["tag"] = 1
+    container = reply["UserInfo"]["WkstaUserInfo"]["Level1"]
+    users = ["alice", "bob", "carol"]
+    container["EntriesRead"] = len(users)
+    for user in users:
+        row = wkst.WKSTA_USER_INFO_1()
+        row["wkui1_username"] = user + "\x00"
+        row["wkui1_logon_domain"] = "CORP\x00"
+        row["wkui1_oth_domains"] = "\x00"
+        row["wkui1_logon_server"] = "DC1\x00"
+        container["Buffer"].append(row)
+    reply["TotalEntries"] = len(users)
+    reply["ResumeHandle"] = 0
+    reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+def session_enum(stub):
+    level = enum_level(stub, 2)
+    if level != 1:
+        return invalid_level(level)
+    reply = srvs.NetrSessionEnumResponse()
+    reply["InfoStruct"]["Level"] = 1
+    reply["InfoStruct"]["SessionInfo"]["tag"] = 1
+    reply["InfoStruct"]["SessionInfo"]["Level1"]["EntriesRead"] = 0
+    reply["InfoStruct"]["SessionInfo"]["Level1"]["Buffer"] = NULL
+    reply["TotalEntries"] = 0
+    reply["ResumeHandle"] = 0
+    reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+def open_users(stub):
+    reply = rrp.OpenUsersResponse()
+    set_handle(reply, "phKey", HKU_HANDLE)
+    reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+def enum_key(stub):
+    index = struct.unpack_from("<I", stub, 20)[0]
+    reply = rrp.BaseRegEnumKeyResponse()
+    name = HIVES[index] if index < len(HIVES) else ""
+    reply["lpNameOut"] = name + "\x00"
+    reply["lplpClassOut"] = NULL
+    reply["lpftLastWriteTime"] = NULL
+    reply["ErrorCode"] = 0 if index < len(HIVES) else ERROR_NO_MORE_ITEMS
+    return reply.getData()
+
+
+def close_key(stub):
+    reply = rrp.BaseRegCloseKeyResponse()
+    set_handle(reply, "hKey", b"\0" * 20)
+    reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+def open_policy2(stub):
+    reply = lsad.LsarOpenPolicy2Response()
+    reply["PolicyHandle"] = POLICY_HANDLE
+    reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+def lookup_sids2(stub):
+    request = lsat.LsarLookupSids2()
+    request.fromString(stub)
+    sids = [item["Sid"].formatCanonical() for item in request["SidEnumBuffer"]["SidInfo"]]
+    reply = lsat.LsarLookupSids2Response()
+    domains = [("CORP", DOMAIN_SID), ("NT AUTHORITY", "S-1-5")]
+    reply["ReferencedDomains"]["Entries"] = len(domains)
+    reply["ReferencedDomains"]["MaxEntries"] = 32
+    for name, sid in domains:
+        d = lsad.LSAPR_TRUST_INFORMATION()
+        d["Name"] = name
+        d["Sid"].fromCanonical(sid)
+        reply["ReferencedDomains"]["Domains"].append(d)
+    mapped = 0
+    for sid in sids:
+        n = lsat.LSAPR_TRANSLATED_NAME_EX()
+        if sid in NAMES:
+            n["Use"], n["Name"], n["DomainIndex"] = 1, NAMES[sid], 0
+        elif sid == SYSTEM:
+            n["Use"], n["Name"], n["DomainIndex"] = 5, "SYSTEM", 1
+        else:
+            n["Use"], n["Name"], n["DomainIndex"] = 8, NULL, -1
+        mapped += n["Use"] != 8
+        n["Flags"] = 0
+        reply["TranslatedNames"]["Names"].append(n)
+    reply["TranslatedNames"]["Entries"] = len(sids)
+    reply["MappedCount"] = mapped
+    reply["ErrorCode"] = 0 if mapped == len(sids) else 0x107
+    return reply.getData()
+
+
+def close_policy(stub):
+    reply = lsad.LsarCloseResponse()
+    reply["ObjectHandle"] = b"\0" * 20
+    reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+HOST_CALLBACKS = [
+    (("6bffd098-a112-3610-9833-46c3f87e345a", "1.0"), "\\PIPE\\wkssvc", {2: wksta_user_enum}),
+    (("4b324fc8-1670-01d3-1278-5a47bf6ee188", "3.0"), "\\PIPE\\srvsvc", {12: session_enum}),
+    (("338cd001-2244-31f1-aaaa-900038001003", "1.0"), "\\PIPE\\winreg",
+     {4: open_users, 9: enum_key, 5: close_key}),
+    (("12345778-1234-abcd-ef00-0123456789ab", "0.0"), "\\PIPE\\lsarpc",
+     {44: open_policy2, 57: lookup_sids2, 0: close_policy}),
+]
+
+
 # --- serving ---------------------------------------------------------------
 
 CALLBACKS = [
@@ -244,7 +411,7 @@ class Connection(DCERPCServer):
         self._max_xmit_size = 4280
         self._sock = None
         self._clientSock = sock
-        for uuid, pipe, callbacks in CALLBACKS:
+        for uuid, pipe, callbacks in CALLBACKS + (HOST_CALLBACKS if MODE == "host" else []):
             self.addCallbacks(uuid, pipe, callbacks)
 
     def log(self, msg, level=None):
@@ -295,7 +462,10 @@ def main():
     smb.setLogFile("/dev/null")
     nthash = ntlm.compute_nthash(password).hex()
     smb.addCredential(user, 0, "aad3b435b51404eeaad3b435b51404ee", nthash)
-    for pipe in ("LSM_API_service", "Ctx_WinStation_API_service"):
+    pipes = ["LSM_API_service", "Ctx_WinStation_API_service"]
+    if MODE == "host":
+        pipes += ["wkssvc", "srvsvc", "winreg", "lsarpc"]
+    for pipe in pipes:
         smb.registerNamedPipe(pipe, (address, rpc_port))
     threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     print("READY %s" % smb_port, flush=True)
