@@ -68,6 +68,8 @@ pub enum RemoteError {
         "the server's answer passed the limit of {limit}; reading stopped and the incomplete answer is not used"
     )]
     Limit { limit: String },
+    #[error(transparent)]
+    Kerberos(#[from] super::kerberos::KerberosError),
 }
 
 /// Why a TCP connect failed, in words that tell a closed port from a host
@@ -155,6 +157,7 @@ impl RemoteError {
                 _ => FailureKind::Other,
             },
             RemoteError::Limit { .. } => FailureKind::Other,
+            RemoteError::Kerberos(err) => err.kind(),
         }
     }
 
@@ -168,6 +171,7 @@ impl RemoteError {
             RemoteError::Connect { source, .. } | RemoteError::Io { source, .. } => {
                 source.raw_os_error().map(i64::from)
             }
+            RemoteError::Kerberos(err) => err.code(),
             _ => None,
         }
     }
@@ -175,6 +179,8 @@ impl RemoteError {
     /// This error as the failure of one source, with a hint what to do where there is one.
     pub fn to_failure(&self, source: &str) -> SourceFailure {
         let hint = match self.kind() {
+            // Kerberos failures carry their own advice.
+            _ if matches!(self, RemoteError::Kerberos(_)) => "",
             FailureKind::AccessDenied => {
                 "; the server answers this only to administrators (Samba: members of BUILTIN\\Administrators)"
             }

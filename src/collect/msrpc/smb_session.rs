@@ -179,7 +179,7 @@ impl SmbClient {
     /// only a server knowing the password (and, for 3.1.1, having seen the
     /// same negotiation) can derive (MS-SMB2 3.2.5.3.1). Then the session
     /// is protected: signed, or encrypted when the server or the policy asks.
-    fn accept_final_answer(
+    pub(super) fn accept_final_answer(
         &mut self,
         session_key: &[u8; 16],
         hash: &[u8; 64],
