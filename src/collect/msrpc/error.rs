@@ -68,6 +68,13 @@ pub enum RemoteError {
         "the server's answer passed the limit of {limit}; reading stopped and the incomplete answer is not used"
     )]
     Limit { limit: String },
+    /// The server refuses NTLM logons by policy.
+    #[error(
+        "the server refuses NTLM logons by policy ({} 0x{status:08x}; Samba: `ntlm auth = disabled`, \
+         Windows: \"Network security: Restrict NTLM\"): log on with Kerberos (-k)",
+        smb2::status_name(*status)
+    )]
+    NtlmRefused { status: u32 },
     #[error(transparent)]
     Kerberos(#[from] super::kerberos::KerberosError),
 }
@@ -158,6 +165,7 @@ impl RemoteError {
             },
             RemoteError::Limit { .. } => FailureKind::Other,
             RemoteError::Kerberos(err) => err.kind(),
+            RemoteError::NtlmRefused { .. } => FailureKind::NotSupported,
         }
     }
 
@@ -172,6 +180,7 @@ impl RemoteError {
                 source.raw_os_error().map(i64::from)
             }
             RemoteError::Kerberos(err) => err.code(),
+            RemoteError::NtlmRefused { status } => Some(i64::from(*status)),
             _ => None,
         }
     }
@@ -180,7 +189,7 @@ impl RemoteError {
     pub fn to_failure(&self, source: &str) -> SourceFailure {
         let hint = match self.kind() {
             // Kerberos failures carry their own advice.
-            _ if matches!(self, RemoteError::Kerberos(_)) => "",
+            _ if matches!(self, RemoteError::Kerberos(_) | RemoteError::NtlmRefused { .. }) => "",
             FailureKind::AccessDenied => {
                 "; the server answers this only to administrators (Samba: members of BUILTIN\\Administrators)"
             }
