@@ -23,7 +23,6 @@ use lingerscan::report::text::{TextOptions, fleet::TextSink};
 use lingerscan::snapshot_io;
 use lingerscan::targets::{self, Spec, Target, TargetSet};
 
-
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         None => scan(&cli.scan),
@@ -98,10 +97,7 @@ fn target_set(target: &TargetArgs) -> Result<TargetSet> {
     Ok(TargetSet::new(include, exclude, is_local)?)
 }
 
-fn collect_options(
-    target: &TargetArgs,
-    remote: bool,
-) -> Result<(CollectOptions, auth::AuthGuard)> {
+fn collect_options(target: &TargetArgs, remote: bool) -> Result<(CollectOptions, auth::AuthGuard)> {
     // Ask for a secret only when it will be used: a remote host and an
     // account (or Kerberos). Read once, whatever the number of hosts.
     let (credentials, guard) = if remote {

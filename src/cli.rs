@@ -384,7 +384,10 @@ mod tests {
         assert!(remote.kerberos);
         assert_eq!(
             remote.resolve,
-            [("dc1.samdom.test".to_string(), "127.0.0.200".parse().unwrap())]
+            [(
+                "dc1.samdom.test".to_string(),
+                "127.0.0.200".parse().unwrap()
+            )]
         );
         assert_eq!(remote.dc.as_deref(), Some("127.0.0.200"));
         assert!(Cli::try_parse_from(["lingerscan", "--resolve", "x"]).is_err());

@@ -154,7 +154,13 @@ fn kerberos_from_keytab_and_from_password() {
     );
     assert_scanned(&out, dc);
     let out = lingerscan(
-        &["--dc", ADDRESS, "-k", "--username", "administrator@samdom.test"],
+        &[
+            "--dc",
+            ADDRESS,
+            "-k",
+            "--username",
+            "administrator@samdom.test",
+        ],
         &[
             ("KRB5CCNAME", nowhere),
             ("LINGERSCAN_PASSWORD", ADMIN_PASSWORD.into()),
@@ -175,7 +181,10 @@ fn no_ticket_and_unknown_spn_say_what_to_do() {
     let report = report(&out);
     let failure = failure(&report, "smb_sessions").expect("no ticket: the logon fails");
     let message = failure["message"].as_str().unwrap_or_default();
-    assert!(message.contains("no Kerberos ticket: run `kinit"), "{message}");
+    assert!(
+        message.contains("no Kerberos ticket: run `kinit"),
+        "{message}"
+    );
     assert_eq!(failure["kind"], "logon_failure");
     // The DC scanned by address: no cifs/ADDRESS principal exists.
     let cache = tmp.path().join("cc");
@@ -192,7 +201,10 @@ fn no_ticket_and_unknown_spn_say_what_to_do() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(message.contains("no service principal cifs/HOST"), "{message}");
+    assert!(
+        message.contains("no service principal cifs/HOST"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -206,7 +218,10 @@ fn nt_hash_ntlm_works_until_the_dc_refuses_ntlm() {
     std::fs::write(&hash_file, format!("{}\n", nt_hash_hex())).expect("write hash");
     let hash_file = hash_file.display().to_string();
     let account = ["--username", "SAMDOM\\administrator"];
-    let out = lingerscan(&[&account[..], &["--nt-hash-file", &hash_file]].concat(), &[]);
+    let out = lingerscan(
+        &[&account[..], &["--nt-hash-file", &hash_file]].concat(),
+        &[],
+    );
     assert_scanned(&out, dc);
     let out = lingerscan(
         &[&account[..], &["--nt-hash"]].concat(),

@@ -54,7 +54,10 @@ pub fn credentials(target: &TargetArgs) -> Result<(Option<Credentials>, AuthGuar
             // Hashed and wiped inside parse: the scan keeps only the NT hash.
             Credentials::parse(account, password)
         };
-        return Ok((Some(creds.context("invalid --username")?), AuthGuard::default()));
+        return Ok((
+            Some(creds.context("invalid --username")?),
+            AuthGuard::default(),
+        ));
     }
     let guard = kerberos_environment(target)?;
     let creds = match &remote.username {
@@ -159,7 +162,10 @@ fn realm_for(remote: &RemoteArgs, hosts: &[String]) -> Option<String> {
 
 /// A krb5.conf that needs no DNS: the KDC by address, names used as given.
 fn krb5_conf(realm: &str, kdc: &str) -> String {
-    let kdc = if kdc.contains(':') && !kdc.starts_with('[') && kdc.parse::<std::net::Ipv6Addr>().is_ok() {
+    let kdc = if kdc.contains(':')
+        && !kdc.starts_with('[')
+        && kdc.parse::<std::net::Ipv6Addr>().is_ok()
+    {
         format!("[{kdc}]")
     } else {
         kdc.to_string()

@@ -68,7 +68,11 @@ impl NtHash {
             return Err(CredentialsError::BadNtHash);
         }
         for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
-            let digit = |c: u8| char::from(c).to_digit(16).ok_or(CredentialsError::BadNtHash);
+            let digit = |c: u8| {
+                char::from(c)
+                    .to_digit(16)
+                    .ok_or(CredentialsError::BadNtHash)
+            };
             *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
         }
         Ok(NtHash(hash))
@@ -485,7 +489,12 @@ mod tests {
     #[test]
     fn nt_hash_matches_ms_nlmp_and_the_password_is_not_kept() {
         let c = Credentials::parse("Domain\\User", Password::new("Password".into())).unwrap();
-        let hex: String = c.nt_hash().unwrap().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = c
+            .nt_hash()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(hex, "a4f49c406510bdcab6824ee7c30fd852");
         let shown = format!("{c:?}");
         assert!(

@@ -189,7 +189,13 @@ impl RemoteError {
     pub fn to_failure(&self, source: &str) -> SourceFailure {
         let hint = match self.kind() {
             // Kerberos failures carry their own advice.
-            _ if matches!(self, RemoteError::Kerberos(_) | RemoteError::NtlmRefused { .. }) => "",
+            _ if matches!(
+                self,
+                RemoteError::Kerberos(_) | RemoteError::NtlmRefused { .. }
+            ) =>
+            {
+                ""
+            }
             FailureKind::AccessDenied => {
                 "; the server answers this only to administrators (Samba: members of BUILTIN\\Administrators)"
             }

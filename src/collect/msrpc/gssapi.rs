@@ -67,7 +67,8 @@ fn is_error(major: Major) -> bool {
     major & 0xffff_0000 != 0
 }
 
-type ImportName = unsafe extern "C" fn(*mut Minor, *mut BufferDesc, *mut OidDesc, *mut Ptr) -> Major;
+type ImportName =
+    unsafe extern "C" fn(*mut Minor, *mut BufferDesc, *mut OidDesc, *mut Ptr) -> Major;
 type ReleaseHandle = unsafe extern "C" fn(*mut Minor, *mut Ptr) -> Major;
 type InitSecContext = unsafe extern "C" fn(
     *mut Minor,

@@ -195,7 +195,8 @@ mod logon {
             server: &str,
             password: Option<(&str, &Password)>,
         ) -> Result<(), RemoteError> {
-            let gss = gssapi::library().map_err(|detail| KerberosError::LibraryMissing { detail })?;
+            let gss =
+                gssapi::library().map_err(|detail| KerberosError::LibraryMissing { detail })?;
             let krb = |failure: gssapi::GssFailure| RemoteError::from(KerberosError::from(failure));
             let protocol = |what: &str| RemoteError::from(KerberosError::Protocol(what.into()));
             let target = gss.service_name("cifs", server).map_err(krb)?;
@@ -242,7 +243,9 @@ mod logon {
                 let mut next = Vec::new();
                 if let Some(token) = answer.as_ref().and_then(|a| a.response_token.as_deref()) {
                     if complete {
-                        return Err(protocol("the server sent a token after the logon was complete"));
+                        return Err(protocol(
+                            "the server sent a token after the logon was complete",
+                        ));
                     }
                     let step = context
                         .step(cred.as_ref(), &target, Some(token))
@@ -271,7 +274,9 @@ mod logon {
                 session_key[..n].copy_from_slice(&key[..n]);
                 return self.accept_final_answer(&session_key, &hash, &header, &response);
             }
-            Err(protocol("the server asked for more logon rounds than Kerberos takes"))
+            Err(protocol(
+                "the server asked for more logon rounds than Kerberos takes",
+            ))
         }
     }
 }
@@ -323,9 +328,7 @@ mod tests {
         };
         assert_eq!(unreachable.kind(), FailureKind::Unreachable);
         assert!(unreachable.to_string().contains("--dc ADDR"));
-        let missing = KerberosError::LibraryMissing {
-            detail: "x".into(),
-        };
+        let missing = KerberosError::LibraryMissing { detail: "x".into() };
         assert!(missing.to_string().contains("libgssapi-krb5-2"));
         assert_eq!(missing.kind(), FailureKind::NotSupported);
     }
