@@ -5,6 +5,8 @@
 //! The tests share one DC and one of them changes its NTLM policy, so they
 //! take turns (LOCK).
 
+#![cfg(target_os = "linux")]
+
 mod support;
 
 use std::path::Path;
