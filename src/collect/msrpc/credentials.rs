@@ -547,4 +547,22 @@ mod tests {
         );
         assert!(err.to_string().contains("65536 bytes"), "{err}");
     }
+
+    #[test]
+    fn nt_hash_from_hex() {
+        let hash = NtHash::from_hex(" 18fdf9a3de721d3c1c71dd994ff03cdf\n").unwrap();
+        assert_eq!(hash.expose()[0], 0x18);
+        assert_eq!(hash.expose()[15], 0xdf);
+        for bad in [
+            "",
+            "18fdf9a3",
+            "zz fdf9a3de721d3c1c71dd994ff03cdf",
+            "é8fdf9a3de721d3c1c71dd994ff03cd",
+        ] {
+            assert!(NtHash::from_hex(bad).is_err(), "{bad:?}");
+        }
+        let c = Credentials::with_nt_hash("D\\u", hash).unwrap();
+        assert!(matches!(c.method(), Method::Ntlm(_)));
+        assert!(!format!("{c:?}").contains("18fd"));
+    }
 }
