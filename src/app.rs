@@ -1,6 +1,7 @@
 //! What each subcommand does. The only place that talks to the terminal.
 
 mod analyze_input;
+mod auth;
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::time::Instant;
@@ -12,7 +13,6 @@ use crate::cli::{
     AnalysisArgs, Cli, ColorChoice, Command, FleetArgs, ScanArgs, SnapshotArgs, TargetArgs,
 };
 use lingerscan::analyze::{self, AnalyzeOptions, DEFAULT_MAX_IDLE, Outcome};
-use lingerscan::collect::msrpc::{Credentials, disable_core_dumps, read_password};
 use lingerscan::collect::{self, CollectOptions, Collector, LinuxPaths, PlatformCollector};
 use lingerscan::fleet::{self, FleetOptions, interrupt, progress};
 use lingerscan::identity::TargetUser;
@@ -22,9 +22,6 @@ use lingerscan::report::sink::{CsvSink, JsonSink, NdjsonSink, ReportSink};
 use lingerscan::report::text::{TextOptions, fleet::TextSink};
 use lingerscan::snapshot_io;
 use lingerscan::targets::{self, Spec, Target, TargetSet};
-
-/// Environment variable that may hold the password for remote scans.
-const PASSWORD_ENV: &str = "LINGERSCAN_PASSWORD";
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
@@ -100,29 +97,15 @@ fn target_set(target: &TargetArgs) -> Result<TargetSet> {
     Ok(TargetSet::new(include, exclude, is_local)?)
 }
 
-fn collect_options(target: &TargetArgs, remote: bool) -> Result<CollectOptions> {
-    // Ask for a password only when it will be used: a remote host and an
-    // account. Read once, whatever the number of hosts.
-    let credentials = match (remote, &target.remote.username) {
-        (true, Some(account)) => {
-            // Before the password exists in this process: no core file may
-            // hold it or its hash (a server-triggered abort, a crash).
-            if let Err(err) = disable_core_dumps() {
-                eprintln!("warning: cannot disable core dumps for this scan: {err}");
-            }
-            let password = read_password(
-                target.remote.password_file.as_deref(),
-                PASSWORD_ENV,
-                "Password: ",
-                &mut |warning| eprintln!("warning: {warning}"),
-            )
-            .context("reading the password")?;
-            // Hashed and wiped inside parse: the scan keeps only the NT hash.
-            Some(Credentials::parse(account, password).context("invalid --username")?)
-        }
-        _ => None,
+fn collect_options(target: &TargetArgs, remote: bool) -> Result<(CollectOptions, auth::AuthGuard)> {
+    // Ask for a secret only when it will be used: a remote host and an
+    // account (or Kerberos). Read once, whatever the number of hosts.
+    let (credentials, guard) = if remote {
+        auth::credentials(target)?
+    } else {
+        (None, auth::AuthGuard::default())
     };
-    Ok(CollectOptions {
+    let options = CollectOptions {
         host: None,
         timeout: target.timeout,
         connect_timeout: Some(target.connect_timeout),
@@ -132,6 +115,7 @@ fn collect_options(target: &TargetArgs, remote: bool) -> Result<CollectOptions> 
         encrypt: target.remote.encrypt,
         max_rows: target.remote.max_rows,
         levels: lingerscan::collect::msrpc::LevelMemory::default(),
+        resolve: target.remote.resolve.clone(),
         linux: LinuxPaths {
             utmp: target.linux.utmp_file.clone(),
             logind_dir: target.linux.logind_dir.clone(),
@@ -139,7 +123,8 @@ fn collect_options(target: &TargetArgs, remote: bool) -> Result<CollectOptions> 
             smb_conf: target.linux.smb_conf.clone(),
             smbstatus: target.linux.smbstatus.clone(),
         },
-    })
+    };
+    Ok((options, guard))
 }
 
 pub(crate) fn parse_target(args: &AnalysisArgs) -> Result<Option<TargetUser>> {
@@ -215,7 +200,8 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
         "no targets left to scan (--exclude removed them all)"
     );
     let fleet_mode = is_fleet(args, &set);
-    let collector = PlatformCollector::new(collect_options(&args.target, set.has_remote())?);
+    let (options, _auth) = collect_options(&args.target, set.has_remote())?;
+    let collector = PlatformCollector::new(options);
     // Before any host is scanned: a run that cannot log on anywhere ends now.
     if let Some(remote) = set.first_remote() {
         collector.check(collect::Target::Remote(&remote.to_string()))?;
@@ -311,7 +297,8 @@ fn snapshot(args: &SnapshotArgs) -> Result<Outcome> {
     let target = set
         .single()
         .context("`snapshot` takes one host (use `scan --format ndjson` for several)")?;
-    let collector = PlatformCollector::new(collect_options(&args.target, set.has_remote())?);
+    let (options, _auth) = collect_options(&args.target, set.has_remote())?;
+    let collector = PlatformCollector::new(options);
     let host = target.host();
     let which = match &host {
         None => collect::Target::Local,

@@ -158,6 +158,52 @@ pub struct RemoteArgs {
     /// sending more makes that source fail rather than report a cut list.
     #[arg(long, value_name = "N", default_value_t = lingerscan::collect::msrpc::DEFAULT_MAX_ROWS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_rows: usize,
+    /// Log on with Kerberos (the system's MIT GSS-API library): from the
+    /// ticket cache (KRB5CCNAME, what `kinit` leaves), --keytab, or
+    /// --username with a password. The default when a ticket cache exists
+    /// and no --username is given. Hosts must be named as in the directory.
+    #[arg(short = 'k', long)]
+    pub kerberos: bool,
+    /// Kerberos: get the TGT from this keytab (implies --kerberos).
+    #[arg(long, value_name = "FILE")]
+    pub keytab: Option<PathBuf>,
+    /// Kerberos: the KDC's address when DNS cannot find it (a private
+    /// krb5.conf is written for this run).
+    #[arg(long, value_name = "ADDR")]
+    pub dc: Option<String>,
+    /// Kerberos realm for --dc (default: from --username user@REALM, else
+    /// the host name's domain in capitals).
+    #[arg(long, value_name = "REALM")]
+    pub realm: Option<String>,
+    /// Connect to NAME at ADDR without asking DNS (repeatable, like curl's
+    /// --resolve): Kerberos needs the name, the network the address.
+    #[arg(long, value_name = "NAME=ADDR", value_parser = parse_resolve)]
+    pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// NTLM with an NT hash instead of a password: 32 hex digits from
+    /// --nt-hash-file, else LINGERSCAN_NT_HASH (never on the command line).
+    #[arg(long)]
+    pub nt_hash: bool,
+    /// File holding the NT hash (implies --nt-hash).
+    #[arg(long, value_name = "PATH")]
+    pub nt_hash_file: Option<PathBuf>,
+}
+
+/// `NAME=ADDR` for --resolve.
+pub fn parse_resolve(text: &str) -> Result<(String, std::net::IpAddr), String> {
+    let (name, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not NAME=ADDR"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("'{text}': the name is empty"));
+    }
+    let addr = addr
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|e| format!("'{text}': '{addr}' is not an IP address ({e})"))?;
+    Ok((name.to_string(), addr))
 }
 
 fn parse_min_dialect(text: &str) -> Result<u16, String> {
@@ -319,6 +365,36 @@ mod tests {
         assert_eq!(cli.scan.target.connect_timeout, Duration::from_secs(1));
         assert!(Cli::try_parse_from(["lingerscan", "--concurrency", "0"]).is_err());
         assert!(Cli::try_parse_from(["lingerscan", "--shard", "4/3"]).is_err());
+    }
+
+    #[test]
+    fn kerberos_flags() {
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "-H",
+            "dc1.samdom.test",
+            "--resolve",
+            "dc1.samdom.test=127.0.0.200",
+            "--dc",
+            "127.0.0.200",
+            "-k",
+        ])
+        .unwrap();
+        let remote = &cli.scan.target.remote;
+        assert!(remote.kerberos);
+        assert_eq!(
+            remote.resolve,
+            [(
+                "dc1.samdom.test".to_string(),
+                "127.0.0.200".parse().unwrap()
+            )]
+        );
+        assert_eq!(remote.dc.as_deref(), Some("127.0.0.200"));
+        assert!(Cli::try_parse_from(["lingerscan", "--resolve", "x"]).is_err());
+        assert!(Cli::try_parse_from(["lingerscan", "--resolve", "x=notip"]).is_err());
+        assert!(parse_resolve("h=[::1]").is_ok());
+        // The NT hash has no value on the command line.
+        assert!(Cli::try_parse_from(["lingerscan", "--nt-hash", "00112233"]).is_err());
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct CollectOptions {
     /// Remote scans from a non-Windows OS: NetrSessionEnum levels learned
     /// during this run, per kind of server (one table for the whole run).
     pub levels: msrpc::LevelMemory,
+    /// Remote scans from a non-Windows OS: `--resolve NAME=ADDR` entries.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Default for CollectOptions {
@@ -60,6 +62,7 @@ impl Default for CollectOptions {
             encrypt: false,
             max_rows: msrpc::DEFAULT_MAX_ROWS,
             levels: msrpc::LevelMemory::default(),
+            resolve: Vec::new(),
         }
     }
 }
@@ -179,6 +182,7 @@ impl PlatformCollector {
             encrypt: options.encrypt,
             max_rows: options.max_rows,
             levels: options.levels.clone(),
+            resolve: options.resolve.clone(),
             ..msrpc::RemoteOptions::default()
         }
     }

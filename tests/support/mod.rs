@@ -5,6 +5,7 @@
 pub mod glibc_utmp;
 pub mod logind;
 pub mod samba;
+pub mod samba_dc;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -112,7 +112,9 @@ fn classify_code(code: u32) -> Option<CoverageResult> {
         STATUS_PIPE_NOT_AVAILABLE | STATUS_PIPE_BROKEN | STATUS_PIPE_DISCONNECTED => {
             CoverageResult::ServiceStopped
         }
-        NCA_OP_RNG_ERROR | NCA_UNK_IF => CoverageResult::ServiceStopped,
+        // The server does not implement the call (a Samba AD DC's wkssvc
+        // answers nca_op_rng_error): a fault, not a stopped service.
+        NCA_OP_RNG_ERROR | NCA_UNK_IF => CoverageResult::Fault,
         _ => return None,
     })
 }

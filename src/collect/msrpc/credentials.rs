@@ -59,6 +59,24 @@ impl NtHash {
     pub fn expose(&self) -> &[u8; 16] {
         &self.0
     }
+
+    /// An NT hash written as 32 hex digits (surrounding white space ignored).
+    pub fn from_hex(text: &str) -> Result<Self, CredentialsError> {
+        let text = text.trim();
+        let mut hash = Zeroizing::new([0u8; 16]);
+        if text.len() != 32 || !text.is_ascii() {
+            return Err(CredentialsError::BadNtHash);
+        }
+        for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let digit = |c: u8| {
+                char::from(c)
+                    .to_digit(16)
+                    .ok_or(CredentialsError::BadNtHash)
+            };
+            *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Ok(NtHash(hash))
+    }
 }
 
 impl std::fmt::Debug for NtHash {
@@ -67,13 +85,32 @@ impl std::fmt::Debug for NtHash {
     }
 }
 
-/// Who to authenticate as: `DOMAIN\user`, `user@domain` or a bare `user`.
+/// Who to authenticate as: `DOMAIN\user`, `user@domain` or a bare `user`,
+/// and how: NTLM with the NT hash, or Kerberos.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     /// NetBIOS or DNS domain as given; empty for a bare user name.
     pub domain: String,
+    /// Empty for Kerberos from a ticket cache or keytab (the library
+    /// knows the principal).
     pub user: String,
-    nt_hash: NtHash,
+    secret: Secret,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Secret {
+    NtHash(NtHash),
+    /// Kerberos; with a password the TGT is got by this process.
+    Kerberos(Option<Password>),
+}
+
+/// How a logon authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum Method<'a> {
+    Ntlm(&'a [u8; 16]),
+    /// Kerberos from the ticket cache or keytab (None), or from the
+    /// password of [`Credentials::principal`].
+    Kerberos(Option<&'a Password>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +134,10 @@ pub enum CredentialsError {
     NoPassword { var: String },
     #[error("cannot read the password from the terminal: {0}")]
     Prompt(std::io::Error),
+    #[error("an NT hash is 32 hexadecimal digits")]
+    BadNtHash,
+    #[error("no NT hash given: set {var} or use --nt-hash-file")]
+    NoNtHash { var: String },
 }
 
 impl Credentials {
@@ -105,6 +146,84 @@ impl Credentials {
     pub fn parse(account: &str, password: Password) -> Result<Self, CredentialsError> {
         let nt_hash = NtHash::of(&password);
         drop(password);
+        Self::with_nt_hash(account, nt_hash)
+    }
+
+    /// NTLM with an NT hash given as such (`--nt-hash`).
+    pub fn with_nt_hash(account: &str, nt_hash: NtHash) -> Result<Self, CredentialsError> {
+        let (domain, user) = split_account(account)?;
+        Ok(Credentials {
+            domain,
+            user,
+            secret: Secret::NtHash(nt_hash),
+        })
+    }
+
+    /// Kerberos from the ticket cache or the keytab the library is pointed at.
+    pub fn kerberos_from_cache() -> Self {
+        Credentials {
+            domain: String::new(),
+            user: String::new(),
+            secret: Secret::Kerberos(None),
+        }
+    }
+
+    /// Kerberos with a TGT got from `account`'s password. The password is
+    /// kept (zeroed on drop) because every logon may need a new TGT.
+    pub fn kerberos_with_password(
+        account: &str,
+        password: Password,
+    ) -> Result<Self, CredentialsError> {
+        let (domain, user) = split_account(account)?;
+        Ok(Credentials {
+            domain,
+            user,
+            secret: Secret::Kerberos(Some(password)),
+        })
+    }
+
+    /// The Kerberos principal for the account: `user@REALM`, the realm
+    /// being the domain upper-cased (AD realms are the DNS domain in
+    /// capitals); a bare user gets the default realm.
+    pub fn principal(&self) -> String {
+        if self.domain.is_empty() {
+            self.user.clone()
+        } else {
+            format!("{}@{}", self.user, self.domain.to_uppercase())
+        }
+    }
+
+    /// How this logon authenticates.
+    pub fn method(&self) -> Method<'_> {
+        match &self.secret {
+            Secret::NtHash(hash) => Method::Ntlm(hash.expose()),
+            Secret::Kerberos(password) => Method::Kerberos(password.as_ref()),
+        }
+    }
+
+    /// The NT hash NTLMv2 keys from (None for Kerberos).
+    pub fn nt_hash(&self) -> Option<&[u8; 16]> {
+        match &self.secret {
+            Secret::NtHash(hash) => Some(hash.expose()),
+            Secret::Kerberos(_) => None,
+        }
+    }
+
+    /// `DOMAIN\user` for messages (never includes the password).
+    pub fn account(&self) -> String {
+        if self.user.is_empty() {
+            "the Kerberos ticket cache's principal".into()
+        } else if self.domain.is_empty() {
+            self.user.clone()
+        } else {
+            format!("{}\\{}", self.domain, self.user)
+        }
+    }
+}
+
+/// `DOMAIN\user`, `user@domain` or `user` as (domain, user).
+fn split_account(account: &str) -> Result<(String, String), CredentialsError> {
+    {
         let account = account.trim();
         let bad = || CredentialsError::BadAccount(account.to_string());
         let (domain, user) = if let Some((domain, user)) = account.split_once('\\') {
@@ -122,26 +241,25 @@ impl Credentials {
         {
             return Err(bad());
         }
-        Ok(Credentials {
-            domain: domain.to_string(),
-            user: user.to_string(),
-            nt_hash,
-        })
+        Ok((domain.to_string(), user.to_string()))
     }
+}
 
-    /// The NT hash NTLMv2 keys from.
-    pub fn nt_hash(&self) -> &[u8; 16] {
-        self.nt_hash.expose()
-    }
-
-    /// `DOMAIN\user` for messages (never includes the password).
-    pub fn account(&self) -> String {
-        if self.domain.is_empty() {
-            self.user.clone()
-        } else {
-            format!("{}\\{}", self.domain, self.user)
-        }
-    }
+/// The NT hash for `--nt-hash`: from `file` when given, else from the
+/// environment variable `var` (never from the command line, where other
+/// users could read it in the process list).
+pub fn nt_hash_from(
+    file: Option<&Path>,
+    var: &str,
+    warn: &mut dyn FnMut(String),
+) -> Result<NtHash, CredentialsError> {
+    let text = match file {
+        Some(path) => password_from_file(path, warn)?,
+        None => password_from_env(var)?.ok_or_else(|| CredentialsError::NoNtHash {
+            var: var.to_string(),
+        })?,
+    };
+    NtHash::from_hex(text.expose())
 }
 
 /// The password from environment variable `var`, if set.
@@ -371,7 +489,12 @@ mod tests {
     #[test]
     fn nt_hash_matches_ms_nlmp_and_the_password_is_not_kept() {
         let c = Credentials::parse("Domain\\User", Password::new("Password".into())).unwrap();
-        let hex: String = c.nt_hash().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = c
+            .nt_hash()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(hex, "a4f49c406510bdcab6824ee7c30fd852");
         let shown = format!("{c:?}");
         assert!(
@@ -423,5 +546,23 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("65536 bytes"), "{err}");
+    }
+
+    #[test]
+    fn nt_hash_from_hex() {
+        let hash = NtHash::from_hex(" 18fdf9a3de721d3c1c71dd994ff03cdf\n").unwrap();
+        assert_eq!(hash.expose()[0], 0x18);
+        assert_eq!(hash.expose()[15], 0xdf);
+        for bad in [
+            "",
+            "18fdf9a3",
+            "zz fdf9a3de721d3c1c71dd994ff03cdf",
+            "é8fdf9a3de721d3c1c71dd994ff03cd",
+        ] {
+            assert!(NtHash::from_hex(bad).is_err(), "{bad:?}");
+        }
+        let c = Credentials::with_nt_hash("D\\u", hash).unwrap();
+        assert!(matches!(c.method(), Method::Ntlm(_)));
+        assert!(!format!("{c:?}").contains("18fd"));
     }
 }

@@ -72,6 +72,15 @@ pub enum RemoteError {
     /// NTSTATUS where the Net* calls return Win32 errors).
     #[error("{call} returned {} (0x{status:08x})", ntstatus_name(*status))]
     NtStatus { call: &'static str, status: u32 },
+    /// The server refuses NTLM logons by policy.
+    #[error(
+        "the server refuses NTLM logons by policy ({} 0x{status:08x}; Samba: `ntlm auth = disabled`, \
+         Windows: \"Network security: Restrict NTLM\"): log on with Kerberos (-k)",
+        smb2::status_name(*status)
+    )]
+    NtlmRefused { status: u32 },
+    #[error(transparent)]
+    Kerberos(#[from] super::kerberos::KerberosError),
 }
 
 pub const STATUS_NONE_MAPPED: u32 = 0xC000_0073;
@@ -176,6 +185,8 @@ impl RemoteError {
                 smb2::STATUS_ACCESS_DENIED => FailureKind::AccessDenied,
                 _ => FailureKind::Other,
             },
+            RemoteError::Kerberos(err) => err.kind(),
+            RemoteError::NtlmRefused { .. } => FailureKind::NotSupported,
         }
     }
 
@@ -189,6 +200,8 @@ impl RemoteError {
             RemoteError::Connect { source, .. } | RemoteError::Io { source, .. } => {
                 source.raw_os_error().map(i64::from)
             }
+            RemoteError::Kerberos(err) => err.code(),
+            RemoteError::NtlmRefused { status } => Some(i64::from(*status)),
             _ => None,
         }
     }
@@ -196,6 +209,14 @@ impl RemoteError {
     /// This error as the failure of one source, with a hint what to do where there is one.
     pub fn to_failure(&self, source: &str) -> SourceFailure {
         let hint = match self.kind() {
+            // Kerberos failures carry their own advice.
+            _ if matches!(
+                self,
+                RemoteError::Kerberos(_) | RemoteError::NtlmRefused { .. }
+            ) =>
+            {
+                ""
+            }
             FailureKind::AccessDenied => {
                 "; the server answers this only to administrators (Samba: members of BUILTIN\\Administrators)"
             }

@@ -11,6 +11,9 @@ mod credentials;
 pub mod dcerpc;
 mod enumerate;
 mod error;
+#[cfg(unix)]
+mod gssapi;
+pub mod kerberos;
 pub mod level_memory;
 pub mod lsarpc;
 pub mod ndr;
@@ -43,8 +46,9 @@ use crate::model::{
 };
 
 pub use credentials::{
-    Credentials, CredentialsError, MAX_PASSWORD_FILE, NtHash, Password, core_dumps_possible,
-    disable_core_dumps, password_from_env, password_from_file, password_from_prompt, read_password,
+    Credentials, CredentialsError, MAX_PASSWORD_FILE, Method, NtHash, Password,
+    core_dumps_possible, disable_core_dumps, nt_hash_from, password_from_env, password_from_file,
+    password_from_prompt, read_password,
 };
 pub use error::RemoteError;
 pub use level_memory::LevelMemory;
@@ -85,6 +89,9 @@ pub struct RemoteOptions {
     /// NetrSessionEnum levels that kinds of server answered at, shared by
     /// the hosts of one run (see [`level_memory`]).
     pub levels: LevelMemory,
+    /// Names mapped to addresses ahead of DNS (`--resolve NAME=ADDR`):
+    /// Kerberos needs the host's name, which DNS may not know.
+    pub resolve: Vec<(String, IpAddr)>,
 }
 
 /// Far above any real server (a busy file server holds thousands of
@@ -105,6 +112,7 @@ impl Default for RemoteOptions {
             max_rows: DEFAULT_MAX_ROWS,
             max_bytes: DEFAULT_MAX_BYTES,
             levels: LevelMemory::default(),
+            resolve: Vec::new(),
         }
     }
 }
@@ -358,7 +366,15 @@ fn connect_and_log_on(
     options: &RemoteOptions,
     deadline: Instant,
 ) -> Result<SmbClient, RemoteError> {
-    let addrs = resolve(host, options.port, deadline)?;
+    let mapped = options
+        .resolve
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(host))
+        .map(|(_, ip)| vec![SocketAddr::new(*ip, options.port)]);
+    let addrs = match mapped {
+        Some(addrs) => addrs,
+        None => resolve(host, options.port, deadline)?,
+    };
     let policy = Policy {
         min_dialect: options.min_dialect,
         encrypt: options.encrypt,
@@ -386,14 +402,20 @@ fn connect_and_log_on(
             detail: "no addresses".into(),
         })
     })?;
-    client.session_setup(
-        &ntlm::Identity {
-            user: &creds.user,
-            domain: &creds.domain,
-            nt_hash: creds.nt_hash(),
-        },
-        host,
-    )?;
+    match creds.method() {
+        Method::Ntlm(nt_hash) => client.session_setup(
+            &ntlm::Identity {
+                user: &creds.user,
+                domain: &creds.domain,
+                nt_hash,
+            },
+            host,
+        )?,
+        Method::Kerberos(password) => {
+            let principal = creds.principal();
+            client.session_setup_kerberos(host, password.map(|p| (principal.as_str(), p)))?
+        }
+    }
     Ok(client)
 }
 

@@ -135,6 +135,7 @@ impl SmbClient {
         self.send_raw(&request, "authenticating")?;
         let (header, response) = self.receive(self.next_message_id - 1, "authenticating")?;
         if header.status != smb2::STATUS_MORE_PROCESSING_REQUIRED {
+            refused_ntlm(&header)?;
             check_status(&header, "SESSION_SETUP")?;
             return Err(RemoteError::Authentication {
                 detail: "the server ended authentication before the NTLM challenge".into(),
@@ -171,6 +172,7 @@ impl SmbClient {
         hash = chain_hash(&hash, &request);
         self.send_raw(&request, "authenticating")?;
         let (header, response) = self.receive(self.next_message_id - 1, "authenticating")?;
+        refused_ntlm(&header)?;
         check_status(&header, "SESSION_SETUP")?;
         self.accept_final_answer(&auth.session_key, &hash, &header, &response)
     }
@@ -179,7 +181,7 @@ impl SmbClient {
     /// only a server knowing the password (and, for 3.1.1, having seen the
     /// same negotiation) can derive (MS-SMB2 3.2.5.3.1). Then the session
     /// is protected: signed, or encrypted when the server or the policy asks.
-    fn accept_final_answer(
+    pub(super) fn accept_final_answer(
         &mut self,
         session_key: &[u8; 16],
         hash: &[u8; 64],
@@ -311,6 +313,18 @@ impl SmbClient {
                 "the negotiation does not validate: {what} from its NEGOTIATE answer"
             ))
         })
+    }
+}
+
+/// STATUS_NTLM_BLOCKED (Samba's `ntlm auth = disabled`, Windows' Restrict
+/// NTLM) and STATUS_NOT_SUPPORTED to an NTLM SESSION_SETUP mean policy,
+/// not a wrong password: say so, and what to use instead.
+fn refused_ntlm(header: &smb2::ResponseHeader) -> Result<(), RemoteError> {
+    match header.status {
+        smb2::STATUS_NTLM_BLOCKED | smb2::STATUS_NOT_SUPPORTED => Err(RemoteError::NtlmRefused {
+            status: header.status,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The minimum of SPNEGO (RFC 4178) that SMB2 SESSION_SETUP needs to carry
-//! NTLMSSP: a NegTokenInit offering only NTLM, a NegTokenResp carrying the
-//! AUTHENTICATE message, and reading the server's NegTokenResp.
+//! NTLMSSP or Kerberos: a NegTokenInit offering one mechanism (NTLM, or
+//! Kerberos under both its OIDs), a NegTokenResp carrying the next token,
+//! and reading the server's NegTokenResp.
 
 use super::wire::DecodeError;
 
@@ -9,6 +10,16 @@ const SPNEGO_OID: [u8; 8] = [0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
 /// 1.3.6.1.4.1.311.2.2.10 (NTLMSSP), DER encoded with tag and length.
 const NTLMSSP_OID: [u8; 12] = [
     0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a,
+];
+
+/// 1.2.840.48018.1.2.2, the OID Windows 2000 gave Kerberos by mistake and
+/// every Windows client still offers first; servers answer to either.
+const MS_KRB5_OID: [u8; 11] = [
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02,
+];
+/// 1.2.840.113554.1.2.2 (Kerberos V5, RFC 4121).
+const KRB5_OID: [u8; 11] = [
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
 ];
 
 fn der(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -32,17 +43,28 @@ pub fn mech_types() -> Vec<u8> {
     der(0x30, &NTLMSSP_OID)
 }
 
+/// The DER MechTypeList of a Kerberos logon: the MS OID, then the standard one.
+pub fn kerberos_mech_types() -> Vec<u8> {
+    der(0x30, &[MS_KRB5_OID.as_slice(), &KRB5_OID].concat())
+}
+
 /// GSS-API InitialContextToken holding a NegTokenInit with one mechanism (NTLMSSP).
 pub fn neg_token_init(ntlm_negotiate: &[u8]) -> Vec<u8> {
-    let mech_types = der(0xa0, &mech_types());
-    let mech_token = der(0xa2, &der(0x04, ntlm_negotiate));
+    neg_token_init_with(&mech_types(), ntlm_negotiate)
+}
+
+/// A NegTokenInit offering `mech_types` (a DER MechTypeList) with the
+/// first mechanism's optimistic token.
+pub fn neg_token_init_with(mech_types: &[u8], token: &[u8]) -> Vec<u8> {
+    let mech_types = der(0xa0, mech_types);
+    let mech_token = der(0xa2, &der(0x04, token));
     let init = der(0xa0, &der(0x30, &[mech_types, mech_token].concat()));
     der(0x60, &[SPNEGO_OID.as_slice(), &init].concat())
 }
 
-/// NegTokenResp carrying the client's next NTLM message and the mechListMIC.
-pub fn neg_token_resp(ntlm_message: &[u8], mech_list_mic: &[u8]) -> Vec<u8> {
-    let mut fields = der(0xa2, &der(0x04, ntlm_message));
+/// NegTokenResp carrying the client's next token and the mechListMIC.
+pub fn neg_token_resp(message: &[u8], mech_list_mic: &[u8]) -> Vec<u8> {
+    let mut fields = der(0xa2, &der(0x04, message));
     if !mech_list_mic.is_empty() {
         fields.extend(der(0xa3, &der(0x04, mech_list_mic)));
     }
@@ -86,6 +108,8 @@ pub enum NegState {
 pub struct NegTokenResp {
     pub state: Option<NegState>,
     pub response_token: Option<Vec<u8>>,
+    /// The server's mechListMIC, when it sent one.
+    pub mech_list_mic: Option<Vec<u8>>,
 }
 
 pub fn parse_neg_token_resp(data: &[u8]) -> Result<NegTokenResp, DecodeError> {
@@ -101,6 +125,7 @@ pub fn parse_neg_token_resp(data: &[u8]) -> Result<NegTokenResp, DecodeError> {
     let mut out = NegTokenResp {
         state: None,
         response_token: None,
+        mech_list_mic: None,
     };
     while !fields.is_empty() {
         let (tag, content, rest) = tlv(fields)?;
@@ -126,7 +151,14 @@ pub fn parse_neg_token_resp(data: &[u8]) -> Result<NegTokenResp, DecodeError> {
                 }
                 out.response_token = Some(value.to_vec());
             }
-            _ => {} // supportedMech, mechListMIC
+            0xa3 => {
+                let (inner_tag, value, _) = tlv(content)?;
+                if inner_tag != 0x04 {
+                    return Err(err("mechListMIC is not an OCTET STRING"));
+                }
+                out.mech_list_mic = Some(value.to_vec());
+            }
+            _ => {} // supportedMech
         }
     }
     Ok(out)
