@@ -108,7 +108,8 @@ fn lingerscan(list: &std::path::Path, extra: &[&str]) -> Command {
 
 #[cfg(target_os = "linux")]
 fn lingerscan_at(list: &std::path::Path, concurrency: usize, extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
+    let mut command =
+        Command::new(env!("CARGO_BIN_EXE_lingerscan")).env("LINGERSCAN_NO_HISTORY", "1");
     command
         .arg("--hosts-file")
         .arg(list)

@@ -47,7 +47,7 @@ trap 'rm -rf "$work"' EXIT
 channels="-all,fixme+netapi32,fixme+secur32,fixme+wtsapi,err+heap,warn+heap"
 
 status=0
-WINEDEBUG="$channels" scripts/wine/run.sh "$exe" scan --format json --include-snapshot >"$work/scan.json" 2>"$work/scan.err" || status=$?
+LINGERSCAN_NO_HISTORY=1 WINEDEBUG="$channels" scripts/wine/run.sh "$exe" scan --format json --include-snapshot >"$work/scan.json" 2>"$work/scan.err" || status=$?
 python3 - "$work/scan.json" "$work/scan.err" "$status" <<'PY'
 import sys
 sys.path.insert(0, "scripts/wine")

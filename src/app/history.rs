@@ -108,7 +108,8 @@ fn cutoff(now: Timestamp, keep: Duration) -> Timestamp {
 
 /// Open the database for reading commands: it must exist.
 fn open_existing(db: Option<&PathBuf>) -> Result<Box<dyn Store>> {
-    let path = db_path(db).context("no data directory (set XDG_DATA_HOME or HOME, or give --db)")?;
+    let path =
+        db_path(db).context("no data directory (set XDG_DATA_HOME or HOME, or give --db)")?;
     anyhow::ensure!(
         path.exists(),
         "no history database at {} (scans record one unless --no-history; or give --db)",

@@ -346,7 +346,12 @@ impl Writer<'_> {
             .iter()
             .filter(|f| f.verdict == Verdict::Inconclusive)
             .count();
-        let watching = self.analysis.findings.iter().filter(|f| f.watching()).count();
+        let watching = self
+            .analysis
+            .findings
+            .iter()
+            .filter(|f| f.watching())
+            .count();
         let watching = if watching > 0 {
             format!(", {watching} new, watching (younger than --min-age)")
         } else {
