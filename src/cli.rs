@@ -200,7 +200,13 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Record nothing in the history database, read nothing from it.
-    #[arg(long, env = "LINGERSCAN_NO_HISTORY", help_heading = "History")]
+    #[arg(
+        long,
+        env = "LINGERSCAN_NO_HISTORY",
+        help_heading = "History",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub no_history: bool,
 }
 
