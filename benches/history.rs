@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use lingerscan::analyze::{Analysis, Finding, SessionKind, Verdict};
-use lingerscan::history::key::{account_key, login_time_to_db};
+use lingerscan::history::key::account_key;
 use lingerscan::history::sql::SqlStore;
 use lingerscan::history::sqlite::SqliteConn;
 use lingerscan::history::{DiffQuery, HistoryQuery, Origin, ScanRecord, Store};
@@ -132,7 +132,7 @@ fn time<T>(runs: usize, mut work: impl FnMut() -> T) -> (Duration, T) {
         times.push(started.elapsed());
     }
     times.sort();
-    let value = last.unwrap_or_else(|| work());
+    let value = last.unwrap_or_else(work);
     (times[times.len() / 2], value)
 }
 
@@ -196,7 +196,6 @@ fn main() {
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")
         .unwrap_or_else(|e| panic!("checkpoint: {e}"));
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let _ = login_time_to_db(None);
     println!(
         "history: {} hosts x {} daily scans = {} scans, {sightings} sightings, generated in {:.1?}; file {:.1} MB ({} bytes/sighting)",
         shape.hosts,

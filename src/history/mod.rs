@@ -204,12 +204,9 @@ pub fn default_path() -> Option<PathBuf> {
 /// [`default_path`] with the environment given (tests). Done by hand: the
 /// rule is three variables, not worth a crate.
 pub fn default_path_in(env: impl Fn(&str) -> Option<OsString>, windows: bool) -> Option<PathBuf> {
-    // Relative values are ignored, as the XDG spec asks.
-    let absolute = |name: &str| {
-        env(name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute() || (windows && p.has_root()))
-    };
+    // Relative values are ignored, as the XDG spec asks (has_root: a
+    // Windows path without its drive still counts).
+    let absolute = |name: &str| env(name).map(PathBuf::from).filter(|p| p.has_root());
     let base = if windows {
         absolute("LOCALAPPDATA")?
     } else {
