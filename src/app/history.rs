@@ -49,7 +49,7 @@ impl Recorder {
             Err(error) => {
                 eprintln!(
                     "warning: no history for this run: {}: {error}",
-                    path.display()
+                    history::display_location(&path)
                 );
                 None
             }
@@ -111,11 +111,12 @@ fn open_existing(db: Option<&PathBuf>) -> Result<Box<dyn Store>> {
     let path =
         db_path(db).context("no data directory (set XDG_DATA_HOME or HOME, or give --db)")?;
     anyhow::ensure!(
-        path.exists(),
+        history::postgres_url(&path).is_some() || path.exists(),
         "no history database at {} (scans record one unless --no-history; or give --db)",
         path.display()
     );
-    history::open(&path).with_context(|| format!("history database {}", path.display()))
+    history::open(&path)
+        .with_context(|| format!("history database {}", history::display_location(&path)))
 }
 
 pub(crate) fn history_command(args: &HistoryArgs) -> Result<Outcome> {

@@ -10,6 +10,8 @@
 
 pub mod annotate;
 pub mod key;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod report;
 mod schema;
 pub mod sql;
@@ -32,6 +34,8 @@ pub use key::FindingKey;
 pub enum HistoryError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
     #[error(
         "the history database has schema version {found}, newer than this lingerscan knows ({known}): \
          a newer lingerscan wrote it; upgrade, or use another --db"
@@ -186,9 +190,49 @@ pub trait Store: Send {
 
 /// Open the database at `path` (created, with its folder, when missing).
 pub fn open(path: &Path) -> Result<Box<dyn Store>, HistoryError> {
+    if let Some(url) = postgres_url(path) {
+        return open_postgres(url);
+    }
     Ok(Box::new(sql::SqlStore::new(sqlite::SqliteConn::open(
         path,
     )?)))
+}
+
+/// `--db postgres://…` (or `postgresql://…`): a server, not a file.
+pub fn postgres_url(path: &Path) -> Option<&str> {
+    path.to_str()
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// The database as messages name it: a URL's password masked.
+pub fn display_location(path: &Path) -> String {
+    let Some(url) = postgres_url(path) else {
+        return path.display().to_string();
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = &rest[..at];
+            let user = user.split_once(':').map_or(user, |(name, _)| name);
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &str) -> Result<Box<dyn Store>, HistoryError> {
+    Ok(Box::new(sql::SqlStore::new(postgres::PgConn::connect(
+        url,
+    )?)))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_url: &str) -> Result<Box<dyn Store>, HistoryError> {
+    Err(HistoryError::Invalid(
+        "this lingerscan was built without PostgreSQL (feature `postgres`)".into(),
+    ))
 }
 
 /// File name of the database in the data directory.
@@ -238,6 +282,17 @@ mod tests {
             Some(PathBuf::from("/h/.local/share/lingerscan/history.sqlite"))
         );
         assert_eq!(default_path_in(env(&[]), false), None);
+    }
+
+    #[test]
+    fn a_url_password_is_never_shown() {
+        let shown = |s: &str| display_location(Path::new(s));
+        assert_eq!(
+            shown("postgres://scan:s3cret@db:5432/hist"),
+            "postgres://scan:***@db:5432/hist"
+        );
+        assert_eq!(shown("postgresql://db/hist"), "postgresql://db/hist");
+        assert_eq!(shown("/var/h.sqlite"), "/var/h.sqlite");
     }
 
     #[test]
