@@ -61,8 +61,9 @@ impl Recorder {
     pub(crate) fn record(&self, analysis: &mut Analysis, now: Timestamp) {
         let outcome = HostSummary::of(analysis, Duration::ZERO).outcome;
         let recorded = {
-            // A worker that panicked holding the lock left no transaction
-            // open (rusqlite rolls back on drop of the statement's scope).
+            // Poisoned only by a bug (a panic) in another host's recording:
+            // the store is used on, and a transaction such a panic left open
+            // makes the next ones fail as warnings, never the scan.
             let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
             store.record(&ScanRecord {
                 analysis,

@@ -9,6 +9,8 @@
 //! described in docs/history.md.
 
 pub mod annotate;
+mod conn;
+mod diff;
 pub mod key;
 #[cfg(feature = "postgres")]
 pub mod postgres;

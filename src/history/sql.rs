@@ -1,9 +1,9 @@
 //! The queries, once, over any SQL backend that offers a [`Conn`]. SQL is
 //! written with `?N` placeholders and standard window functions.
 //!
-//! Runs: each reachable scan of a host gets `seq`, its rank among that
-//! host's reachable scans of the same scope (kept dense when an older
-//! snapshot is recorded late). A finding's sightings with consecutive `seq`
+//! Runs: each reachable scan of a host gets `seq`, one more than the scan
+//! before it among that host's reachable scans of the same scope (a
+//! snapshot recorded late moves the later ones up one). A finding's sightings with consecutive `seq`
 //! form one unbroken run, found with the gaps-and-islands trick: `seq`
 //! minus the sighting's rank is constant along a run. A scan of a host
 //! nothing could be read from gets no `seq`: it neither saw nor missed
@@ -11,109 +11,15 @@
 
 use jiff::Timestamp;
 
-use super::key::{
-    FindingKey, account_key, host_key, kind_from_db, login_time_from_db, login_time_to_db, micros,
-    time_from_db, verdict_from_db,
-};
+use super::key::{FindingKey, account_key, host_key, login_time_to_db, micros, time_from_db};
 use super::{
-    DiffQuery, HistoryError, HistoryQuery, HostDiff, Pruned, Run, ScanRecord, ScanRef, ScanRow,
-    Store,
+    DiffQuery, HistoryError, HistoryQuery, HostDiff, Pruned, Run, ScanRecord, ScanRow, Store,
 };
 use crate::analyze::{FindingHistory, Verdict};
 use crate::report::sink::HostOutcome;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Int(i64),
-    Text(String),
-}
-
-impl From<i64> for Value {
-    fn from(n: i64) -> Self {
-        Value::Int(n)
-    }
-}
-
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::Text(s.to_string())
-    }
-}
-
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Text(s)
-    }
-}
-
-pub type Row = Vec<Value>;
-
-/// What the queries need of a database connection.
-pub trait Conn: Send {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, HistoryError>;
-    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, HistoryError>;
-    /// Start a transaction that will write, holding the write lock from now.
-    fn begin_write(&mut self) -> Result<(), HistoryError>;
-    fn commit(&mut self) -> Result<(), HistoryError>;
-    fn rollback(&mut self);
-    /// A statement run first in a host's write transaction (`?1` the host
-    /// id) that keeps other writers of that host waiting; None where the
-    /// write lock is already the whole database's (SQLite).
-    fn lock_host(&self) -> Option<&'static str> {
-        None
-    }
-}
-
-fn int(row: &Row, i: usize) -> Result<i64, HistoryError> {
-    match row.get(i) {
-        Some(Value::Int(n)) => Ok(*n),
-        other => Err(HistoryError::Corrupt(format!(
-            "expected a number, found {other:?}"
-        ))),
-    }
-}
-
-fn opt_int(row: &Row, i: usize) -> Result<Option<i64>, HistoryError> {
-    match row.get(i) {
-        Some(Value::Null) => Ok(None),
-        _ => int(row, i).map(Some),
-    }
-}
-
-fn text(row: &Row, i: usize) -> Result<String, HistoryError> {
-    match row.get(i) {
-        Some(Value::Text(s)) => Ok(s.clone()),
-        other => Err(HistoryError::Corrupt(format!(
-            "expected text, found {other:?}"
-        ))),
-    }
-}
-
-fn count(row: &Row, i: usize) -> Result<u64, HistoryError> {
-    let n = int(row, i)?;
-    u64::try_from(n).map_err(|_| HistoryError::Corrupt(format!("negative count {n}")))
-}
-
-/// The finding's key columns at `at..at + 6`: verdict, kind, session, user, login time.
-fn key_at(host: &str, row: &Row, at: usize) -> Result<FindingKey, HistoryError> {
-    Ok(FindingKey {
-        host: host.to_string(),
-        verdict: verdict_from_db(&text(row, at)?)?,
-        kind: kind_from_db(&text(row, at + 1)?)?,
-        session_id: text(row, at + 2)?,
-        user: text(row, at + 3)?,
-        login_time: login_time_from_db(int(row, at + 4)?)?,
-    })
-}
-
-/// `?from, ?from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+pub use super::conn::{Conn, Row, Value};
+use super::conn::{count, int, key_at, opt_int, text};
 
 pub struct SqlStore<C: Conn> {
     conn: C,
@@ -456,41 +362,7 @@ impl<C: Conn> Store for SqlStore<C> {
     }
 
     fn diff(&mut self, query: &DiffQuery) -> Result<Vec<HostDiff>, HistoryError> {
-        let pairs = match query.between {
-            Some((from, to)) => vec![self.named_pair(from, to)?],
-            None => self.last_pairs(query.host.as_deref())?,
-        };
-        let mut diffs = Vec::with_capacity(pairs.len());
-        for (host, from, to) in pairs {
-            let ids: Vec<i64> = from.iter().map(|s| s.id).chain([to.id]).collect();
-            let values: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
-            let sql = format!(
-                "SELECT g.scan_id, f.verdict, f.kind, f.session_id, f.user_name, f.login_time \
-                 FROM sighting g JOIN finding f ON f.id = g.finding_id \
-                 WHERE g.scan_id IN ({})",
-                placeholders(1, values.len())
-            );
-            let rows = self.conn.query(&sql, &values)?;
-            let mut before = std::collections::BTreeSet::new();
-            let mut after = std::collections::BTreeSet::new();
-            for row in &rows {
-                let key = key_at(&host, row, 1)?;
-                if int(row, 0)? == to.id {
-                    after.insert(key);
-                } else {
-                    before.insert(key);
-                }
-            }
-            diffs.push(HostDiff {
-                new: after.difference(&before).cloned().collect(),
-                gone: before.difference(&after).cloned().collect(),
-                still: after.intersection(&before).cloned().collect(),
-                host,
-                from,
-                to,
-            });
-        }
-        Ok(diffs)
+        super::diff::diff(&mut self.conn, query)
     }
 
     fn prune(&mut self, before: Timestamp) -> Result<Pruned, HistoryError> {
@@ -513,77 +385,5 @@ impl<C: Conn> Store for SqlStore<C> {
             )?;
             Ok(Pruned { scans, findings })
         })
-    }
-}
-
-impl<C: Conn> SqlStore<C> {
-    /// Each host's last two reachable scans of every user (the newest second).
-    fn last_pairs(
-        &mut self,
-        host: Option<&str>,
-    ) -> Result<Vec<(String, Option<ScanRef>, ScanRef)>, HistoryError> {
-        let hosts = match host {
-            Some(name) => self.conn.query(
-                "SELECT id, name FROM host WHERE name = ?1",
-                &[host_key(name).into()],
-            )?,
-            None => self
-                .conn
-                .query("SELECT id, name FROM host ORDER BY name", &[])?,
-        };
-        let mut pairs = Vec::new();
-        for row in &hosts {
-            let last = self.conn.query(
-                "SELECT id, scanned_at FROM scan WHERE host_id = ?1 AND scope = '' AND seq IS NOT NULL \
-                 ORDER BY seq DESC LIMIT 2",
-                &[int(row, 0)?.into()],
-            )?;
-            let refs = last
-                .iter()
-                .map(|r| {
-                    Ok(ScanRef {
-                        id: int(r, 0)?,
-                        scanned_at: time_from_db(int(r, 1)?)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, HistoryError>>()?;
-            let mut refs = refs.into_iter();
-            if let Some(to) = refs.next() {
-                pairs.push((text(row, 1)?, refs.next(), to));
-            }
-        }
-        Ok(pairs)
-    }
-
-    fn named_pair(
-        &mut self,
-        from: i64,
-        to: i64,
-    ) -> Result<(String, Option<ScanRef>, ScanRef), HistoryError> {
-        let mut scan = |id: i64| -> Result<(String, ScanRef), HistoryError> {
-            let rows = self.conn.query(
-                "SELECT h.name, s.scanned_at FROM scan s JOIN host h ON h.id = s.host_id WHERE s.id = ?1",
-                &[id.into()],
-            )?;
-            let row = rows
-                .first()
-                .ok_or_else(|| HistoryError::Invalid(format!("no scan {id} in the history")))?;
-            Ok((
-                text(row, 0)?,
-                ScanRef {
-                    id,
-                    scanned_at: time_from_db(int(row, 1)?)?,
-                },
-            ))
-        };
-        let (host_from, from) = scan(from)?;
-        let (host_to, to) = scan(to)?;
-        if host_from != host_to {
-            return Err(HistoryError::Invalid(format!(
-                "scan {} is of {host_from} and scan {} of {host_to}: a diff compares two scans of one host",
-                from.id, to.id
-            )));
-        }
-        Ok((host_to, Some(from), to))
     }
 }
