@@ -213,6 +213,10 @@ fn is_fleet(args: &ScanArgs, set: &TargetSet) -> bool {
 }
 
 fn scan(args: &ScanArgs) -> Result<Outcome> {
+    anyhow::ensure!(
+        !(args.no_history && args.store.min_age.is_some()),
+        "--min-age needs the history (leave out --no-history)"
+    );
     let user = parse_target(&args.analysis)?;
     let set = target_set(&args.target)?;
     anyhow::ensure!(
@@ -225,10 +229,6 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
     if let Some(remote) = set.first_remote() {
         collector.check(collect::Target::Remote(&remote.to_string()))?;
     }
-    anyhow::ensure!(
-        !(args.no_history && args.store.min_age.is_some()),
-        "--min-age needs the history (leave out --no-history)"
-    );
     let recorder = (!args.no_history)
         .then(|| history::Recorder::open(&args.store, lingerscan::history::Origin::Scan))
         .flatten();

@@ -441,4 +441,47 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["lingerscan", "--max-rows", "0"]).is_err());
     }
+
+    #[test]
+    fn history_and_diff_commands() {
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "history",
+            "--host",
+            "srv",
+            "--user",
+            "alice",
+            "--since",
+            "2025-06-01",
+            "-f",
+            "csv",
+        ])
+        .unwrap();
+        let Some(Command::History(args)) = cli.command else {
+            panic!("not history")
+        };
+        assert_eq!(args.since, Some("2025-06-01T00:00:00Z".parse().unwrap()));
+        assert_eq!(args.format, Format::Csv);
+        let cli = Cli::try_parse_from(["lingerscan", "diff", "--from", "3", "--to", "9"]).unwrap();
+        let Some(Command::Diff(args)) = cli.command else {
+            panic!("not diff")
+        };
+        assert_eq!((args.from, args.to), (Some(3), Some(9)));
+        assert!(Cli::try_parse_from(["lingerscan", "diff", "--from", "3"]).is_err());
+        let cli = Cli::try_parse_from(["lingerscan", "--min-age", "1d", "--keep", "90d"]).unwrap();
+        assert_eq!(cli.scan.store.min_age, Some(Duration::from_secs(86_400)));
+        assert_eq!(cli.scan.store.keep, Some(Duration::from_secs(90 * 86_400)));
+    }
+
+    #[test]
+    fn since_takes_a_time_a_date_or_a_duration_ago() {
+        assert_eq!(
+            parse_since("2025-06-01T08:00:00Z"),
+            Ok("2025-06-01T08:00:00Z".parse().unwrap())
+        );
+        let week_ago = parse_since("7d").unwrap();
+        let age = jiff::Timestamp::now().duration_since(week_ago);
+        assert!((age.as_secs() - 7 * 86_400).abs() < 60);
+        assert!(parse_since("soon").is_err());
+    }
 }
