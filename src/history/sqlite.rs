@@ -8,7 +8,7 @@
 //! taken waits up to [`BUSY_TIMEOUT`] rather than failing.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -45,13 +45,21 @@ impl SqliteConn {
 
     fn prepare(conn: Connection) -> Result<SqliteConn, HistoryError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // journal_mode answers with the mode now in force.
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // Switching a new file to WAL while another process opens it can
+        // answer "busy" at once, without waiting (SQLite does not call the
+        // busy handler there, to avoid a deadlock): those steps are retried.
+        retry_busy(|| {
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                let _now: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            }
+            Ok(())
+        })?;
         // With WAL, NORMAL loses no transaction on a process crash, only
         // perhaps the last ones on a power loss, and saves an fsync each.
         conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
         let mut this = SqliteConn { conn };
-        this.migrate()?;
+        retry_busy(|| this.migrate())?;
         Ok(this)
     }
 
@@ -102,6 +110,25 @@ impl SqliteConn {
     }
 }
 
+/// Run `step` again while SQLite answers "busy" without having waited, up
+/// to [`BUSY_TIMEOUT`] in all.
+fn retry_busy<T>(mut step: impl FnMut() -> Result<T, HistoryError>) -> Result<T, HistoryError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match step() {
+            Err(HistoryError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self {
@@ -148,7 +175,8 @@ impl Conn for SqliteConn {
     }
 
     fn begin_write(&mut self) -> Result<(), HistoryError> {
-        Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
+        // The busy handler waits here; the retry is for the cases it does not cover.
+        retry_busy(|| Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?))
     }
 
     fn commit(&mut self) -> Result<(), HistoryError> {
