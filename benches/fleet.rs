@@ -110,6 +110,7 @@ fn lingerscan(list: &std::path::Path, extra: &[&str]) -> Command {
 fn lingerscan_at(list: &std::path::Path, concurrency: usize, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
     command
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .arg("--hosts-file")
         .arg(list)
         .args(["--port", &PORT.to_string()])

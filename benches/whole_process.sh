@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin lingerscan --example synthetic_snapshot
+# Comparable with older lingerscans (and the peers): no history database.
+export LINGERSCAN_NO_HISTORY=1
 exec python3 benches/peers/paired.py \
     --lingerscan target/release/lingerscan \
     --synthetic target/release/examples/synthetic_snapshot "$@"

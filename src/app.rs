@@ -2,6 +2,7 @@
 
 mod analyze_input;
 mod auth;
+mod history;
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::time::Instant;
@@ -29,6 +30,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Some(Command::Scan(args)) => scan(&args),
         Some(Command::Analyze(args)) => analyze_input::run(&args),
         Some(Command::Snapshot(args)) => snapshot(&args),
+        Some(Command::History(args)) => history::history_command(&args),
+        Some(Command::Diff(args)) => history::diff_command(&args),
         Some(Command::Schema) => {
             emit(&snapshot_io::json_schema())?;
             Ok(Outcome::Clean)
@@ -160,12 +163,14 @@ pub(crate) fn analyze_options(
     }
 }
 
-/// The report format as a sink writing to `out`.
+/// The report format as a sink writing to `out`; `history`: the findings
+/// carry their history (CSV then has its columns).
 fn sink<'a>(
     args: &AnalysisArgs,
     out: impl Write + 'a,
     offline: bool,
     details: bool,
+    history: bool,
 ) -> Box<dyn ReportSink + 'a> {
     match args.format {
         Format::Text => Box::new(TextSink::new(
@@ -178,7 +183,7 @@ fn sink<'a>(
         )),
         Format::Json => Box::new(JsonSink::new(out, args.include_snapshot)),
         Format::Ndjson => Box::new(NdjsonSink::new(out, args.include_snapshot)),
-        Format::Csv => Box::new(CsvSink::new(out)),
+        Format::Csv => Box::new(CsvSink::new(out, history)),
     }
 }
 
@@ -193,6 +198,10 @@ fn is_fleet(args: &ScanArgs, set: &TargetSet) -> bool {
 }
 
 fn scan(args: &ScanArgs) -> Result<Outcome> {
+    anyhow::ensure!(
+        !(args.no_history && args.store.min_age.is_some()),
+        "--min-age needs the history (leave out --no-history)"
+    );
     let user = parse_target(&args.analysis)?;
     let set = target_set(&args.target)?;
     anyhow::ensure!(
@@ -206,16 +215,28 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
     if let Some(remote) = set.first_remote() {
         collector.check(collect::Target::Remote(&remote.to_string()))?;
     }
+    let recorder = (!args.no_history)
+        .then(|| history::Recorder::open(&args.store, lingerscan::history::Origin::Scan))
+        .flatten();
     let judge = |snapshot: &HostSnapshot| {
-        analyze::analyze(
+        let mut analysis = analyze::analyze(
             snapshot,
             &analyze_options(snapshot, &user, &args.analysis, None),
-        )
+        );
+        if let Some(recorder) = &recorder {
+            recorder.record(&mut analysis, snapshot.collected_at);
+        }
+        analysis
     };
-    if !fleet_mode {
-        return scan_one(args, &set, &collector, &judge);
+    let outcome = if fleet_mode {
+        scan_fleet(args, &args.fleet, &set, &collector, &judge)
+    } else {
+        scan_one(args, &set, &collector, &judge)
+    };
+    if let Some(recorder) = recorder {
+        recorder.finish(args.store.keep, jiff::Timestamp::now());
     }
-    scan_fleet(args, &args.fleet, &set, &collector, &judge)
+    outcome
 }
 
 /// One host, as before fleets: the same report, no progress, no summary.
@@ -225,7 +246,7 @@ fn scan_one(
     collector: &PlatformCollector,
     judge: &(dyn Fn(&HostSnapshot) -> analyze::Analysis + Sync),
 ) -> Result<Outcome> {
-    let mut sink = sink(&args.analysis, stdout(), false, true);
+    let mut sink = sink(&args.analysis, stdout(), false, true, !args.no_history);
     let summary = fleet::run(
         set.iter(),
         Some(set.len()),
@@ -268,7 +289,13 @@ fn scan_fleet(
     } else {
         Box::new(progress::NoProgress)
     };
-    let mut sink = sink(&args.analysis, stdout(), false, fleet_args.details);
+    let mut sink = sink(
+        &args.analysis,
+        stdout(),
+        false,
+        fleet_args.details,
+        !args.no_history,
+    );
     let (targets, total): (Box<dyn Iterator<Item = Target> + Send>, u128) = match fleet_args.shard {
         Some(shard) => (Box::new(set.shard(shard)), set.shard_len(shard)),
         None => (Box::new(set.iter()), set.len()),

@@ -52,6 +52,11 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Collect evidence and write the raw snapshot as JSON.
     Snapshot(SnapshotArgs),
+    /// Findings over time, from the history database: when each was first
+    /// and last seen, and whether it is still there.
+    History(HistoryArgs),
+    /// What changed between two scans of each host: new, gone, still there.
+    Diff(DiffArgs),
     /// Print the JSON Schema of the snapshot format.
     Schema,
     /// Print shell completions.
@@ -238,6 +243,81 @@ pub struct ScanArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub fleet: FleetArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Record nothing in the history database, read nothing from it.
+    #[arg(
+        long,
+        env = "LINGERSCAN_NO_HISTORY",
+        help_heading = "History",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub no_history: bool,
+}
+
+/// The history database, as scans (and `analyze --record`) use it.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "History")]
+pub struct StoreArgs {
+    /// The history database [default: lingerscan/history.sqlite in the user's
+    /// data directory: $XDG_DATA_HOME or ~/.local/share, %LOCALAPPDATA% on Windows].
+    #[arg(long, value_name = "PATH", env = "LINGERSCAN_DB")]
+    pub db: Option<PathBuf>,
+    /// Call a finding lingering only once it has been seen this long (e.g. 1d);
+    /// a younger one is reported as "new, watching" and does not make the exit code 1.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_age: Option<Duration>,
+    /// After recording, forget scans older than this (e.g. 90d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub keep: Option<Duration>,
+}
+
+/// `lingerscan history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The history database [default: as for scans].
+    #[arg(long, value_name = "PATH", env = "LINGERSCAN_DB")]
+    pub db: Option<PathBuf>,
+    /// Only this host.
+    #[arg(short = 'H', long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only this account: DOMAIN\user, or a name in any domain.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Only what was seen at or after this: a time (RFC 3339), a date, or a
+    /// duration ago (7d).
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<jiff::Timestamp>,
+    /// List the recorded scans (with the ids `diff --from/--to` take) instead of findings.
+    #[arg(long)]
+    pub scans: bool,
+    /// Forget scans older than this (e.g. 90d) first.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub keep: Option<Duration>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `lingerscan diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The history database [default: as for scans].
+    #[arg(long, value_name = "PATH", env = "LINGERSCAN_DB")]
+    pub db: Option<PathBuf>,
+    /// Only this host.
+    #[arg(short = 'H', long, value_name = "HOST", conflicts_with = "from")]
+    pub host: Option<String>,
+    /// The earlier scan (an id from `history --scans`) [default: each host's second-to-last scan].
+    #[arg(long, value_name = "SCAN_ID", requires = "to")]
+    pub from: Option<i64>,
+    /// The later scan [default: each host's last scan].
+    #[arg(long, value_name = "SCAN_ID", requires = "from")]
+    pub to: Option<i64>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Several hosts at once.
@@ -276,9 +356,17 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 
-    /// Judge idle times as of this moment (RFC 3339) instead of each snapshot's collection time.
+    /// Judge idle times (and `--min-age`) as of this moment (RFC 3339) instead of each snapshot's collection time.
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<jiff::Timestamp>,
+
+    /// Record the analysed hosts in the history database, as a scan would
+    /// (each at its collection time; the same snapshot twice counts once).
+    #[arg(long, help_heading = "History")]
+    pub record: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -301,6 +389,27 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
         .map_err(|e| format!("'{text}': {e}"))?;
     Duration::try_from(signed).map_err(|_| format!("'{text}' must not be negative"))
+}
+
+/// `--since`: a time, a date (midnight UTC), or a duration before now.
+pub fn parse_since(text: &str) -> Result<jiff::Timestamp, String> {
+    let text = text.trim();
+    if let Ok(time) = text.parse::<jiff::Timestamp>() {
+        return Ok(time);
+    }
+    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        return date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("'{text}': {e}"));
+    }
+    let ago = parse_duration(text).map_err(|_| {
+        format!("'{text}' is not a time (2025-06-01T08:00:00Z), a date (2025-06-01) or a duration ago (7d)")
+    })?;
+    let ago = jiff::SignedDuration::try_from(ago).map_err(|e| format!("'{text}': {e}"))?;
+    jiff::Timestamp::now()
+        .checked_sub(ago)
+        .map_err(|e| format!("'{text}': {e}"))
 }
 
 #[cfg(test)]
@@ -407,5 +516,48 @@ mod tests {
             lingerscan::collect::msrpc::DEFAULT_MAX_ROWS
         );
         assert!(Cli::try_parse_from(["lingerscan", "--max-rows", "0"]).is_err());
+    }
+
+    #[test]
+    fn history_and_diff_commands() {
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "history",
+            "--host",
+            "srv",
+            "--user",
+            "alice",
+            "--since",
+            "2025-06-01",
+            "-f",
+            "csv",
+        ])
+        .unwrap();
+        let Some(Command::History(args)) = cli.command else {
+            panic!("not history")
+        };
+        assert_eq!(args.since, Some("2025-06-01T00:00:00Z".parse().unwrap()));
+        assert_eq!(args.format, Format::Csv);
+        let cli = Cli::try_parse_from(["lingerscan", "diff", "--from", "3", "--to", "9"]).unwrap();
+        let Some(Command::Diff(args)) = cli.command else {
+            panic!("not diff")
+        };
+        assert_eq!((args.from, args.to), (Some(3), Some(9)));
+        assert!(Cli::try_parse_from(["lingerscan", "diff", "--from", "3"]).is_err());
+        let cli = Cli::try_parse_from(["lingerscan", "--min-age", "1d", "--keep", "90d"]).unwrap();
+        assert_eq!(cli.scan.store.min_age, Some(Duration::from_secs(86_400)));
+        assert_eq!(cli.scan.store.keep, Some(Duration::from_secs(90 * 86_400)));
+    }
+
+    #[test]
+    fn since_takes_a_time_a_date_or_a_duration_ago() {
+        assert_eq!(
+            parse_since("2025-06-01T08:00:00Z"),
+            Ok("2025-06-01T08:00:00Z".parse().unwrap())
+        );
+        let week_ago = parse_since("7d").unwrap();
+        let age = jiff::Timestamp::now().duration_since(week_ago);
+        assert!((age.as_secs() - 7 * 86_400).abs() < 60);
+        assert!(parse_since("soon").is_err());
     }
 }

@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod collect;
 pub mod fleet;
+pub mod history;
 pub mod identity;
 pub mod model;
 mod observed_de;

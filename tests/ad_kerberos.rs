@@ -52,6 +52,7 @@ fn kinit(dc: &SambaDc, cache: &Path, principal: &str) {
 fn lingerscan(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
     command
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["--host", HOST, "--resolve", &format!("{HOST}={ADDRESS}")])
         .args(args)
         .args(["-f", "json", "--timeout", "30s"])
@@ -192,6 +193,7 @@ fn no_ticket_and_unknown_spn_say_what_to_do() {
     let cache = tmp.path().join("cc");
     kinit(_dc, &cache, &format!("administrator@{REALM}"));
     let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["--host", ADDRESS, "--dc", ADDRESS, "--realm", REALM, "-k"])
         .args(["-f", "json", "--timeout", "30s"])
         .env("KRB5CCNAME", format!("FILE:{}", cache.display()))

@@ -11,6 +11,7 @@ fn fixture(name: &str) -> PathBuf {
 
 fn lingerscan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(args)
         .env("NO_COLOR", "1")
         .output()

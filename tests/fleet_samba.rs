@@ -31,6 +31,7 @@ fn ip(last: u8) -> String {
 
 fn lingerscan(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(args)
         .args(["--port", &PORT.to_string()])
         .args([
@@ -56,6 +57,7 @@ fn lingerscan(args: &[&str], stdin: Option<&[u8]>) -> Output {
 
 fn analyze(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .arg("analyze")
         .args(args)
         .stdin(Stdio::piped())
@@ -495,6 +497,7 @@ fn a_wrong_password_stops_the_fleet_at_the_fail_limit() {
     let _server = SambaServer::start(&options);
     let run = |limit: &str| {
         Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .env("LINGERSCAN_NO_HISTORY", "1")
             .args(["-H", "127.0.0.150-157", "--port", &FAIL_PORT.to_string()])
             .args(["--concurrency", "1", "--fail-limit", limit, "-f", "text"])
             .args([

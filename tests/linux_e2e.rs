@@ -18,6 +18,7 @@ fn lingerscan(
     user: &str,
 ) -> (i32, serde_json::Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["--user", user, "--format", "json", "--timeout", "20s"])
         .arg("--utmp-file")
         .arg(server.utmp_path())

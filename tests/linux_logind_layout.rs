@@ -109,6 +109,7 @@ fn binary_scan_with_live_session_fifos_returns_at_once_with_every_session() {
     let tree = busy_tree(dir.path());
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["--format", "json", "--include-snapshot", "--logind-dir"])
         .arg(tree.dir())
         .arg("--utmp-file")

@@ -203,6 +203,7 @@ fn binary_judges_closing_and_leaked_logind_sessions() {
     std::fs::write(root.join("sessions/43"), session(43, "closing", gone)).unwrap();
 
     let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["--user", "root", "--format", "json"])
         .arg("--logind-dir")
         .arg(root)

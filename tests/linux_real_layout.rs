@@ -68,6 +68,7 @@ impl Scan {
 fn scan(utmp: &Path, logind: &Path, extra: &[&str]) -> Scan {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args([
             "--format",
             "json",

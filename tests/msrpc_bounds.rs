@@ -223,6 +223,7 @@ fn cli(server: &Hostile, extra: &[&str], during: impl FnOnce(u32)) -> Run {
     let port = server.port.to_string();
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["scan", "--host", server.ip, "--port", &port])
         .args(["--min-dialect", IMPACKET_DIALECT])
         .args([
@@ -386,6 +387,7 @@ fn cli_password_file_readable_by_others_warns_and_a_huge_one_is_refused() {
     let path = dir.path().join("pw");
     let run = |path: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .env("LINGERSCAN_NO_HISTORY", "1")
             .args(["scan", "--host", "127.0.0.91", "--port", "14711"])
             .args(["--username", "HOSTILE\\alice", "--timeout", "2s"])
             .arg("--password-file")

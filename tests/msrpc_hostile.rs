@@ -356,6 +356,7 @@ fn a_downgrade_to_2_1_is_accepted_by_default_and_recorded() {
 /// The CLI, as a user runs it.
 fn lingerscan(args: &[&str], password: &str) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args(args)
         .env("LINGERSCAN_PASSWORD", password)
         .env("NO_COLOR", "1")

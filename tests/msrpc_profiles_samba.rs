@@ -85,6 +85,7 @@ fn names_of(server: &SambaServer, sids: &[String]) -> Vec<Option<String>> {
 /// A JSON scan through the CLI, as a user runs it; returns the snapshot.
 fn scan(server: &SambaServer, user: &str, password: &str) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args([
             "scan",
             "--host",

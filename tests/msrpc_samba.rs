@@ -463,6 +463,7 @@ fn cli_remote_scan_takes_the_password_from_the_environment_and_never_prints_it()
         args.extend_from_slice(&["--username", account.as_str(), "--timeout", "10s"]);
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .env("LINGERSCAN_NO_HISTORY", "1")
             .args(&args)
             .env("LINGERSCAN_PASSWORD", password)
             .env("NO_COLOR", "1")

@@ -106,6 +106,7 @@ impl Server {
     /// `lingerscan scan` against this server: the host's snapshot.
     fn scan(&self) -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+            .env("LINGERSCAN_NO_HISTORY", "1")
             .args(["scan", "--host", self.ip, "--port", &self.port.to_string()])
             .args(["--min-dialect", IMPACKET_DIALECT])
             .args(["--username", &format!("CORP\\{USER}"), "-f", "json"])
@@ -302,6 +303,7 @@ fn access_denied_names_the_setting_on_each_pipe() {
 /// extra arguments: its exit code and JSON report.
 fn scan_host(server: &Server, extra: &[&str]) -> (Option<i32>, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
         .args([
             "scan",
             "--host",

@@ -90,7 +90,9 @@ impl std::fmt::Display for Verdict {
 }
 
 /// What kind of record a finding is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
     /// A Windows LSA/WMI logon session or a systemd-logind session.
@@ -147,9 +149,38 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
     pub evidence: Vec<Evidence>,
+    /// What the history database knows of this finding (only when history
+    /// is on): `first_seen`, `last_seen`, `sightings`, and `watching`.
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub history: Option<FindingHistory>,
+}
+
+/// A finding's past, from the history database (see `crate::history`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FindingHistory {
+    /// First sighting in the unbroken run of scans of this host that all
+    /// saw this finding, up to this one: "lingering since".
+    pub first_seen: Timestamp,
+    /// This scan (the last sighting of the run).
+    pub last_seen: Timestamp,
+    /// Scans in that run ("seen N times").
+    pub sightings: u64,
+    /// Lingering by its verdict, but seen for less than `--min-age`: reported
+    /// as "new, watching", not lingering (and not in the exit code).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub watching: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Finding {
+    /// Lingering by its verdict but younger than `--min-age` (see [`FindingHistory::watching`]).
+    pub fn watching(&self) -> bool {
+        self.history.is_some_and(|h| h.watching)
+    }
+
     /// How many rows of `source` support this finding.
     pub fn evidence_count(&self, source: Source) -> usize {
         self.evidence
@@ -226,6 +257,16 @@ impl Outcome {
 }
 
 impl Analysis {
+    /// Whether a watching finding is about this account (the script's
+    /// matching: by account name, domains ignored).
+    fn watched_user(&self, user: &str) -> bool {
+        let name = |account: &str| account.rsplit('\\').next().unwrap_or(account).to_owned();
+        let wanted = name(user);
+        self.findings
+            .iter()
+            .any(|f| f.watching() && name(&f.user).eq_ignore_ascii_case(&wanted))
+    }
+
     pub fn lingering_count(&self) -> usize {
         self.findings.iter().filter(|f| f.lingering).count()
     }
@@ -233,10 +274,11 @@ impl Analysis {
     pub fn outcome(&self) -> Outcome {
         // A lingering user the script itself warns about (a failed query) is
         // not confirmed: that leaves the question open instead.
-        let user_lingers = self
-            .users
-            .iter()
-            .any(|u| u.state == UserState::Lingering && !u.unconfirmed());
+        // A user the script's rule calls lingering whose own finding is
+        // still "new, watching" (`--min-age`) is not lingering yet either.
+        let user_lingers = self.users.iter().any(|u| {
+            u.state == UserState::Lingering && !u.unconfirmed() && !self.watched_user(&u.user)
+        });
         if user_lingers || self.findings.iter().any(|f| f.lingering) {
             return Outcome::Lingering;
         }

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
+use super::history::Recorder;
 use super::{analyze_options, parse_target, sink, stdout};
 use crate::cli::AnalyzeArgs;
 use lingerscan::analyze::{self, Analysis, Outcome};
@@ -88,17 +89,34 @@ pub fn run(args: &AnalyzeArgs) -> Result<Outcome> {
     for path in &args.files {
         inputs.push(open(path)?);
     }
+    anyhow::ensure!(
+        args.record || (args.store.min_age.is_none() && args.store.keep.is_none()),
+        "--min-age and --keep work on the history: add --record"
+    );
+    let recorder = args
+        .record
+        .then(|| Recorder::open(&args.store, lingerscan::history::Origin::Analyze))
+        .flatten();
     // A fleet's lines get the fleet report; snapshot files the report of old.
     let fleet = inputs.iter().any(|i| i.kind == Kind::Ndjson);
-    let mut sink = sink(&args.analysis, stdout(), true, false);
+    let mut sink = sink(&args.analysis, stdout(), true, false, recorder.is_some());
     let mut summary = FleetSummary::default();
     let mut reader = Reader {
         args,
         user,
         sink: &mut *sink,
         summary: &mut summary,
+        recorder: recorder.as_ref(),
     };
-    match reader.all(inputs, fleet) {
+    let result = reader.all(inputs, fleet);
+    drop(sink);
+    if let Some(recorder) = recorder {
+        recorder.finish(
+            args.store.keep,
+            args.now.unwrap_or_else(jiff::Timestamp::now),
+        );
+    }
+    match result {
         Ok(()) => {}
         Err(error) if closed_output(&error) => return Ok(summary.outcome()),
         Err(error) => return Err(error),
@@ -117,6 +135,7 @@ struct Reader<'a, 's> {
     user: Option<TargetUser>,
     sink: &'a mut (dyn ReportSink + 's),
     summary: &'a mut FleetSummary,
+    recorder: Option<&'a Recorder>,
 }
 
 impl Reader<'_, '_> {
@@ -158,10 +177,16 @@ impl Reader<'_, '_> {
                 snapshot.collected_at
             );
         }
-        let analysis = analyze::analyze(
+        let mut analysis = analyze::analyze(
             snapshot,
             &analyze_options(snapshot, &self.user, &self.args.analysis, self.args.now),
         );
+        if let Some(recorder) = self.recorder {
+            recorder.record(
+                &mut analysis,
+                self.args.now.unwrap_or(snapshot.collected_at),
+            );
+        }
         self.emit(&analysis, Some(snapshot), None)
     }
 
@@ -217,10 +242,15 @@ impl Reader<'_, '_> {
                 .with_context(|| format!("{}: its snapshot", place()))?;
             return self.judged(path, &snapshot);
         }
-        let analysis: Analysis = serde_json::from_str(recorded.analysis.get())
+        let mut analysis: Analysis = serde_json::from_str(recorded.analysis.get())
             .with_context(|| format!("{}: not a host analysis", place()))?;
         self.cannot_rejudge(&analysis)
             .map_err(|why| anyhow::anyhow!("{}: host {}: {why}", place(), analysis.host))?;
+        // Recorded as it was judged then; the line itself is re-emitted as it was.
+        if let Some(recorder) = self.recorder {
+            let judged_at = analysis.collected_at;
+            recorder.record(&mut analysis, judged_at);
+        }
         let whole: &RawValue = serde_json::from_str(text)
             .with_context(|| format!("{}: not a host report line", place()))?;
         self.emit(&analysis, None, Some(whole))

@@ -19,6 +19,27 @@ pub const HEADER: [&str; 11] = [
     "outcome",
 ];
 
+/// The history's columns, after [`HEADER`], when history is on.
+pub const HISTORY_HEADER: [&str; 4] = ["first_seen", "last_seen", "sightings", "watching"];
+
+/// The history cells of each finding, in the order of [`rows`] (none for a
+/// host without findings, whose one row gets empty cells).
+pub fn history_cells(analysis: &Analysis) -> Vec<[String; 4]> {
+    analysis
+        .findings
+        .iter()
+        .map(|f| match f.history {
+            Some(h) => [
+                h.first_seen.to_string(),
+                h.last_seen.to_string(),
+                h.sightings.to_string(),
+                h.watching.to_string(),
+            ],
+            None => Default::default(),
+        })
+        .collect()
+}
+
 /// Rows for one host (no header): one per finding, or, for a host with no
 /// finding at all (nothing to judge, or a host that could not be read), one
 /// row of kind `host` saying so, so that every scanned host appears.

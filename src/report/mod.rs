@@ -5,7 +5,7 @@ pub mod csv;
 pub mod json;
 pub mod sanitize;
 pub mod sink;
-mod table;
+pub(crate) mod table;
 pub mod text;
 
 use clap::ValueEnum;

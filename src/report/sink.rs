@@ -365,12 +365,15 @@ impl<W: Write> ReportSink for JsonSink<W> {
 /// `csv`: one row per finding, each naming its host; the header first.
 pub struct CsvSink<W: Write> {
     out: ::csv::Writer<W>,
+    /// With the history's columns (`first_seen`, `last_seen`, `sightings`, `watching`) at the end.
+    history: bool,
 }
 
 impl<W: Write> CsvSink<W> {
-    pub fn new(out: W) -> Self {
+    pub fn new(out: W, history: bool) -> Self {
         CsvSink {
             out: ::csv::Writer::from_writer(out),
+            history,
         }
     }
 }
@@ -384,12 +387,27 @@ fn csv_error(error: ::csv::Error) -> io::Error {
 
 impl<W: Write> ReportSink for CsvSink<W> {
     fn begin(&mut self, _plan: &FleetPlan) -> io::Result<()> {
-        self.out.write_record(super::csv::HEADER).map_err(csv_error)
+        let extra: &[&str] = if self.history {
+            &super::csv::HISTORY_HEADER
+        } else {
+            &[]
+        };
+        self.out
+            .write_record(super::csv::HEADER.iter().chain(extra))
+            .map_err(csv_error)
     }
 
     fn host(&mut self, host: &HostEntry<'_>) -> io::Result<bool> {
+        let mut history = super::csv::history_cells(host.analysis).into_iter();
         for row in super::csv::rows(host.analysis) {
-            self.out.write_record(&row).map_err(csv_error)?;
+            let extra = match (self.history, history.next()) {
+                (true, Some(cells)) => cells.to_vec(),
+                (true, None) => vec![String::new(); super::csv::HISTORY_HEADER.len()],
+                (false, _) => Vec::new(),
+            };
+            self.out
+                .write_record(row.iter().chain(&extra))
+                .map_err(csv_error)?;
         }
         self.out.flush()?;
         Ok(true)

@@ -170,6 +170,7 @@ pub(super) fn logon_finding(
         reason: String::new(),
         idle_secs: None,
         since: logon.start_time,
+        history: None,
         evidence: Vec::new(),
     };
     let smb_rows = if ctx.snapshot.platform == Platform::Linux {

@@ -59,6 +59,7 @@ pub(super) fn profile_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
                 source: Source::LoadedProfiles,
                 rows: vec![row as u32],
             }],
+            history: None,
         };
         let unread: Vec<&str> = [
             (rules_out(&ctx.snapshot.processes), "processes"),

@@ -72,6 +72,7 @@ pub(super) fn audit_session_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Ve
             reason: format!("{} process(es) share audit session {audit}", rows.len()),
             idle_secs: None,
             since: None,
+            history: None,
             evidence: evidence_rows,
         });
     }
@@ -101,6 +102,7 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
             reason: String::new(),
             idle_secs: None,
             since: entry.login_time,
+            history: None,
             evidence: vec![Evidence {
                 source: Source::WorkstationUsers,
                 rows: vec![row as u32],
@@ -222,6 +224,7 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
             },
             idle_secs: None,
             since: None,
+            history: None,
             evidence: vec![Evidence {
                 source: Source::WorkstationUsers,
                 rows: wk_rows,
@@ -254,6 +257,7 @@ pub(super) fn interactive_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Find
             reason: String::new(),
             idle_secs: None,
             since: session.logon_time,
+            history: None,
             evidence: vec![Evidence {
                 source: Source::InteractiveSessions,
                 rows: vec![row as u32],
@@ -311,6 +315,7 @@ pub(super) fn smb_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
             reason,
             idle_secs: idle,
             since: session.connected_at,
+            history: None,
             evidence: vec![Evidence {
                 source: Source::SmbSessions,
                 rows: vec![row as u32],

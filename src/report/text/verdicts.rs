@@ -265,15 +265,24 @@ impl Writer<'_> {
             self.line("No user sessions to judge.");
             return;
         }
-        let mut table = Table::new(&[
+        // The history's column only when there is history: reports without
+        // it stay as they always were.
+        let with_history = findings.iter().any(|f| f.history.is_some());
+        let mut columns = vec![
             ("Verdict", Align::Left),
             ("Kind", Align::Left),
             ("Session", Align::Left),
             ("User", Align::Left),
             ("Idle", Align::Right),
+        ];
+        if with_history {
+            columns.push(("Seen", Align::Left));
+        }
+        columns.extend([
             ("Evidence (row counts)", Align::Left),
             ("Reason", Align::Left),
         ]);
+        let mut table = Table::new(&columns);
         let mut order: Vec<&Finding> = findings.iter().collect();
         order.sort_by_key(|f| (!f.lingering, f.verdict == Verdict::Active, f.verdict));
         let mut verdicts = Vec::new();
@@ -285,15 +294,18 @@ impl Writer<'_> {
                 .map(|e| format!("{}:{}", short_source(e.source), e.rows.len()))
                 .collect();
             verdicts.push((f.verdict, f.lingering));
-            table.row(vec![
+            let mut cells = vec![
                 f.verdict.as_str().to_string(),
                 kind,
                 f.session_id.clone(),
                 f.user.clone(),
                 f.idle_secs.map(human_duration).unwrap_or_default(),
-                evidence.join(" "),
-                f.reason.clone(),
-            ]);
+            ];
+            if with_history {
+                cells.push(seen(f));
+            }
+            cells.extend([evidence.join(" "), f.reason.clone()]);
+            table.row(cells);
         }
         let rendered = table.render();
         if self.options.color {
@@ -344,8 +356,19 @@ impl Writer<'_> {
             .iter()
             .filter(|f| f.verdict == Verdict::Inconclusive)
             .count();
+        let watching = self
+            .analysis
+            .findings
+            .iter()
+            .filter(|f| f.watching())
+            .count();
+        let watching = if watching > 0 {
+            format!(", {watching} new, watching (younger than --min-age)")
+        } else {
+            String::new()
+        };
         self.line(&format!(
-            "Session findings: {} ({lingering} lingering, {inconclusive} inconclusive)",
+            "Session findings: {} ({lingering} lingering, {inconclusive} inconclusive{watching})",
             self.analysis.findings.len()
         ));
         let (absent, broken): (Vec<_>, Vec<_>) =
@@ -429,5 +452,26 @@ impl Writer<'_> {
             for_terminal(&scan.user),
             parts.join(" and ")
         ))
+    }
+}
+
+/// The history of a finding in a few words: "lingering since …, seen N
+/// times", or "new, watching" for one younger than `--min-age`.
+fn seen(f: &Finding) -> String {
+    let Some(h) = f.history else {
+        return String::new();
+    };
+    let since = h.first_seen.strftime("%Y-%m-%d %H:%MZ");
+    let times = if h.sightings == 1 {
+        "once".to_string()
+    } else {
+        format!("{} times", h.sightings)
+    };
+    if h.watching {
+        format!("new, watching: since {since}, seen {times}")
+    } else if f.lingering {
+        format!("lingering since {since}, seen {times}")
+    } else {
+        format!("since {since}, seen {times}")
     }
 }
