@@ -396,7 +396,7 @@ mod tests {
             let (_, Response::Entry(entry)) = parse(&bytes).unwrap() else {
                 panic!("not an entry");
             };
-            prop_assert_eq!(entry.dn, dn);
+            prop_assert_eq!(&entry.dn, &dn);
             let got: Vec<String> = entry.values("member").iter()
                 .map(|v| String::from_utf8(v.clone()).unwrap()).collect();
             prop_assert_eq!(got, values);
