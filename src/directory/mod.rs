@@ -7,6 +7,7 @@
 //! `connection` (Unix: the system's MIT GSS-API, loaded at run time) does
 //! the I/O, bounded by a deadline, a message size cap and an entry cap.
 
+pub mod accounts;
 pub mod ber;
 pub mod computers;
 #[cfg(unix)]
