@@ -49,5 +49,28 @@ for name, stub in seeds.items():
 PY
     fi
     ;;
+ldap_ber)
+    # A SearchResultEntry, a SearchResultDone with a paged-results cookie,
+    # a BindResponse with server SASL credentials (RFC 4511 encodings),
+    # and a filter as --ldap-filter takes it.
+    python3 - "$corpus" <<'PY'
+import os, sys
+def tlv(tag, content):
+    n = len(content)
+    head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + content
+s = lambda b: tlv(0x04, b)
+msg = lambda i, op, ctl=b"": tlv(0x30, tlv(0x02, bytes([i])) + op + ctl)
+result = lambda code: tlv(0x0A, bytes([code])) + s(b"") + s(b"")
+attr = lambda name, *vals: tlv(0x30, s(name) + tlv(0x31, b"".join(s(v) for v in vals)))
+entry = msg(2, tlv(0x64, s(b"CN=DC1,OU=Domain Controllers,DC=samdom,DC=test") + tlv(0x30, attr(b"dNSHostName", b"dc1.samdom.test") + attr(b"userAccountControl", b"532480"))))
+paged = tlv(0x30, s(b"1.2.840.113556.1.4.319") + s(tlv(0x30, tlv(0x02, b"\x00") + s(b"cookie"))))
+done = msg(2, tlv(0x65, result(0)), tlv(0xA0, paged))
+bind = msg(1, tlv(0x61, result(14) + tlv(0x87, b"token")))
+for name, data in {"entry": entry, "done": done, "bind": bind}.items():
+    open(os.path.join(sys.argv[1], name), "wb").write(data)
+open(os.path.join(sys.argv[1], "filter"), "w").write("(&(objectCategory=computer)(!(userAccountControl:1.2.840.113556.1.4.803:=2))(cn=web*01*x))")
+PY
+    ;;
 esac
 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048

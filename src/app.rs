@@ -2,6 +2,7 @@
 
 mod analyze_input;
 mod auth;
+mod directory;
 mod history;
 
 use std::io::{BufWriter, IsTerminal, Write};
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Some(Command::Snapshot(args)) => snapshot(&args),
         Some(Command::History(args)) => history::history_command(&args),
         Some(Command::Diff(args)) => history::diff_command(&args),
+        Some(Command::Targets(args)) => directory::targets(&args),
         Some(Command::Schema) => {
             emit(&snapshot_io::json_schema())?;
             Ok(Outcome::Clean)
@@ -77,8 +79,8 @@ fn local_hostname() -> Option<String> {
 
 /// Every target of the run, checked (a bad entry is an error naming its
 /// line) before anything is scanned; no `--host` at all is this machine.
-fn target_set(target: &TargetArgs) -> Result<TargetSet> {
-    let mut include = Vec::new();
+fn target_set(target: &TargetArgs, from_directory: Vec<Spec>) -> Result<TargetSet> {
+    let mut include = from_directory;
     for (index, host) in target.host.iter().enumerate() {
         include.extend(targets::parse_line("--host", index + 1, host)?);
     }
@@ -90,7 +92,7 @@ fn target_set(target: &TargetArgs) -> Result<TargetSet> {
         }
         include.extend(targets::io::read_list(path)?);
     }
-    if target.host.is_empty() && target.hosts_file.is_empty() {
+    if target.host.is_empty() && target.hosts_file.is_empty() && !target.directory.ldap {
         include.push(Spec::Local);
     }
     let mut exclude = Vec::new();
@@ -100,13 +102,20 @@ fn target_set(target: &TargetArgs) -> Result<TargetSet> {
     Ok(TargetSet::new(include, exclude, is_local)?)
 }
 
-fn collect_options(target: &TargetArgs, remote: bool) -> Result<(CollectOptions, auth::AuthGuard)> {
+fn collect_options(
+    target: &TargetArgs,
+    remote: bool,
+    ready: Option<(
+        Option<lingerscan::collect::msrpc::Credentials>,
+        auth::AuthGuard,
+    )>,
+) -> Result<(CollectOptions, auth::AuthGuard)> {
     // Ask for a secret only when it will be used: a remote host and an
     // account (or Kerberos). Read once, whatever the number of hosts.
-    let (credentials, guard) = if remote {
-        auth::credentials(target)?
-    } else {
-        (None, auth::AuthGuard::default())
+    let (credentials, guard) = match ready {
+        Some(ready) => ready,
+        None if remote => auth::credentials(target)?,
+        None => (None, auth::AuthGuard::default()),
     };
     let options = CollectOptions {
         host: None,
@@ -194,7 +203,10 @@ fn stdout() -> BufWriter<std::io::StdoutLock<'static>> {
 
 /// Is this a fleet (several targets, a list, a shard) rather than one host?
 fn is_fleet(args: &ScanArgs, set: &TargetSet) -> bool {
-    set.len() != 1 || !args.target.hosts_file.is_empty() || args.fleet.shard.is_some()
+    set.len() != 1
+        || !args.target.hosts_file.is_empty()
+        || args.fleet.shard.is_some()
+        || args.target.directory.ldap
 }
 
 fn scan(args: &ScanArgs) -> Result<Outcome> {
@@ -203,13 +215,30 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
         "--min-age needs the history (leave out --no-history)"
     );
     let user = parse_target(&args.analysis)?;
-    let set = target_set(&args.target)?;
+    // --ldap: the directory is read first, with the credentials the scan
+    // then uses (Kerberos), so they are set up once.
+    let (from_directory, ready) = if args.target.directory.ldap {
+        let found = directory::list(&args.target)?;
+        if !args.fleet.quiet {
+            eprintln!("{}", directory::summary(&found.listing));
+        }
+        let names = found
+            .listing
+            .computers
+            .iter()
+            .map(|c| Spec::Name(c.name.clone()))
+            .collect();
+        (names, Some((found.credentials, found.guard)))
+    } else {
+        (Vec::new(), None)
+    };
+    let set = target_set(&args.target, from_directory)?;
     anyhow::ensure!(
         !set.is_empty(),
-        "no targets left to scan (--exclude removed them all)"
+        "no targets left to scan (--exclude removed them all, or --ldap found none)"
     );
     let fleet_mode = is_fleet(args, &set);
-    let (options, _auth) = collect_options(&args.target, set.has_remote())?;
+    let (options, _auth) = collect_options(&args.target, set.has_remote(), ready)?;
     let collector = PlatformCollector::new(options);
     // Before any host is scanned: a run that cannot log on anywhere ends now.
     if let Some(remote) = set.first_remote() {
@@ -320,11 +349,15 @@ fn scan_fleet(
 }
 
 fn snapshot(args: &SnapshotArgs) -> Result<Outcome> {
-    let set = target_set(&args.target)?;
+    anyhow::ensure!(
+        !args.target.directory.ldap,
+        "`snapshot` takes one host; --ldap lists many (use `scan --format ndjson`)"
+    );
+    let set = target_set(&args.target, Vec::new())?;
     let target = set
         .single()
         .context("`snapshot` takes one host (use `scan --format ndjson` for several)")?;
-    let (options, _auth) = collect_options(&args.target, set.has_remote())?;
+    let (options, _auth) = collect_options(&args.target, set.has_remote(), None)?;
     let collector = PlatformCollector::new(options);
     let host = target.host();
     let which = match &host {

@@ -57,6 +57,8 @@ pub enum Command {
     History(HistoryArgs),
     /// What changed between two scans of each host: new, gone, still there.
     Diff(DiffArgs),
+    /// Print the targets a scan would take from the directory (--ldap).
+    Targets(TargetsArgs),
     /// Print the JSON Schema of the snapshot format.
     Schema,
     /// Print shell completions.
@@ -135,7 +137,50 @@ pub struct TargetArgs {
     pub remote: RemoteArgs,
 
     #[command(flatten)]
+    pub directory: DirectoryArgs,
+
+    #[command(flatten)]
     pub linux: LinuxSourceArgs,
+}
+
+/// Targets from Active Directory.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Targets from Active Directory (LDAP, Kerberos)")]
+pub struct DirectoryArgs {
+    /// Scan the domain's computer objects (dNSHostName), read over LDAP
+    /// with Kerberos from the DC given by --dc (DNS SRV discovery is not
+    /// done yet, so --dc is required). Disabled computers are skipped.
+    #[arg(long, requires = "dc")]
+    pub ldap: bool,
+    /// --ldap: skip computers whose lastLogonTimestamp is older than this
+    /// (e.g. 90d; AD updates it only every 9-14 days) or absent.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "ldap")]
+    pub active_within: Option<Duration>,
+    /// --ldap: where to search (default: the domain's naming context).
+    #[arg(long, value_name = "DN", requires = "ldap")]
+    pub search_base: Option<String>,
+    /// --ldap: an LDAP filter (RFC 4515) AND-ed with (objectCategory=computer).
+    #[arg(long, value_name = "FILTER", requires = "ldap")]
+    pub ldap_filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TargetsFormat {
+    /// One host name a line (a --hosts-file); the counts on standard error.
+    #[default]
+    Text,
+    /// The computers with their attributes and what was skipped.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetsArgs {
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = TargetsFormat::Text)]
+    pub format: TargetsFormat,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -504,6 +549,36 @@ mod tests {
         assert!(parse_resolve("h=[::1]").is_ok());
         // The NT hash has no value on the command line.
         assert!(Cli::try_parse_from(["lingerscan", "--nt-hash", "00112233"]).is_err());
+    }
+
+    #[test]
+    fn ldap_flags() {
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "targets",
+            "--ldap",
+            "--dc",
+            "127.0.0.200",
+            "--active-within",
+            "90d",
+            "--ldap-filter",
+            "(cn=web*)",
+            "-f",
+            "json",
+        ])
+        .unwrap();
+        let Some(Command::Targets(args)) = cli.command else {
+            panic!("not targets");
+        };
+        assert!(args.target.directory.ldap);
+        assert_eq!(args.format, TargetsFormat::Json);
+        assert_eq!(
+            args.target.directory.active_within,
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        // --ldap needs --dc (no DNS SRV discovery yet).
+        assert!(Cli::try_parse_from(["lingerscan", "--ldap"]).is_err());
+        assert!(Cli::try_parse_from(["lingerscan", "--active-within", "3d"]).is_err());
     }
 
     #[test]

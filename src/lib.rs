@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod collect;
+pub mod directory;
 pub mod fleet;
 pub mod history;
 pub mod identity;

@@ -20,13 +20,26 @@ pub struct AuthGuard {
 
 /// The credentials of a remote scan, and the guard of its Kerberos files.
 pub fn credentials(target: &TargetArgs) -> Result<(Option<Credentials>, AuthGuard)> {
+    credentials_with(target, None)
+}
+
+/// As [`credentials`]; `realm_hint` (from the directory's rootDSE) is the
+/// realm for --dc when nothing else names it. --ldap means Kerberos: the
+/// directory is read with SASL GSSAPI only.
+pub fn credentials_with(
+    target: &TargetArgs,
+    realm_hint: Option<String>,
+) -> Result<(Option<Credentials>, AuthGuard)> {
     let remote = &target.remote;
     let nt_hash = remote.nt_hash || remote.nt_hash_file.is_some();
     let kerberos = remote.kerberos
+        || target.directory.ldap
         || remote.keytab.is_some()
         || (remote.username.is_none() && !nt_hash && ticket_cache_present());
     if kerberos && nt_hash {
-        anyhow::bail!("--nt-hash is NTLM; it cannot be combined with Kerberos (-k, --keytab)");
+        anyhow::bail!(
+            "--nt-hash is NTLM; it cannot be combined with Kerberos (-k, --keytab, --ldap)"
+        );
     }
     if !kerberos && remote.username.is_none() {
         return Ok((None, AuthGuard::default()));
@@ -59,7 +72,7 @@ pub fn credentials(target: &TargetArgs) -> Result<(Option<Credentials>, AuthGuar
             AuthGuard::default(),
         ));
     }
-    let guard = kerberos_environment(target)?;
+    let guard = kerberos_environment(target, realm_hint)?;
     let creds = match &remote.username {
         // A password only when one was given (or no cache can stand in):
         // `kinit` users pass --username for messages without being prompted.
@@ -109,7 +122,7 @@ fn default_cache_path() -> Option<String> {
 }
 
 /// Point MIT Kerberos at --keytab and a private krb5.conf for --dc.
-fn kerberos_environment(target: &TargetArgs) -> Result<AuthGuard> {
+fn kerberos_environment(target: &TargetArgs, realm_hint: Option<String>) -> Result<AuthGuard> {
     let remote = &target.remote;
     let mut guard = AuthGuard::default();
     if let Some(keytab) = &remote.keytab {
@@ -121,7 +134,7 @@ fn kerberos_environment(target: &TargetArgs) -> Result<AuthGuard> {
         set_env("KRB5CCNAME", "MEMORY:lingerscan-keytab");
     }
     if let Some(dc) = &remote.dc {
-        let realm = realm_for(remote, &target.host).context(
+        let realm = realm_for(remote, &target.host).or(realm_hint).context(
             "--dc needs the realm: give --realm, --username user@REALM, or the host by its DNS name",
         )?;
         let dir = tempfile::Builder::new()

@@ -6,6 +6,7 @@ pub mod glibc_utmp;
 pub mod logind;
 pub mod samba;
 pub mod samba_dc;
+pub mod samba_dc_directory;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

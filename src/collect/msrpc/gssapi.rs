@@ -3,7 +3,8 @@
 //! and a machine without them gets a message saying what to install
 //! (docs/kerberos.md says why this and not a pure-Rust client).
 //!
-//! Only the handful of RFC 2744 calls an SMB logon needs are declared here.
+//! Only the handful of RFC 2744 calls an SMB logon and an LDAP SASL bind
+//! (gss_wrap/gss_unwrap for its integrity layer) need are declared here.
 //! Every pointer the library hands out is owned by a small Rust value
 //! ([`Name`], [`Cred`], [`Context`], [`OwnedBuffer`], [`BufferSet`]) whose
 //! Drop gives it back, so no error path leaks or double-frees.
@@ -105,6 +106,23 @@ type DisplayStatus =
     unsafe extern "C" fn(*mut Minor, u32, c_int, *mut OidDesc, *mut u32, *mut BufferDesc) -> Major;
 type VerifyMic =
     unsafe extern "C" fn(*mut Minor, Ptr, *mut BufferDesc, *mut BufferDesc, *mut u32) -> Major;
+type Wrap = unsafe extern "C" fn(
+    *mut Minor,
+    Ptr,   // context
+    c_int, // conf_req_flag
+    u32,   // qop_req
+    *mut BufferDesc,
+    *mut c_int, // conf_state
+    *mut BufferDesc,
+) -> Major;
+type Unwrap = unsafe extern "C" fn(
+    *mut Minor,
+    Ptr,
+    *mut BufferDesc,
+    *mut BufferDesc,
+    *mut c_int, // conf_state
+    *mut u32,   // qop_state
+) -> Major;
 
 /// The loaded library and the entry points used. The library is kept in a
 /// process-wide static and never unloaded, so the function pointers stay valid.
@@ -121,6 +139,8 @@ pub struct Gss {
     acquire_with_password: AcquireWithPassword,
     display_status: DisplayStatus,
     verify_mic: VerifyMic,
+    wrap: Wrap,
+    unwrap: Unwrap,
 }
 
 /// The names tried, most specific first.
@@ -168,6 +188,8 @@ fn bind(lib: libloading::Library) -> Result<Gss, String> {
         acquire_with_password: sym!("gss_acquire_cred_with_password"),
         display_status: sym!("gss_display_status"),
         verify_mic: sym!("gss_verify_mic"),
+        wrap: sym!("gss_wrap"),
+        unwrap: sym!("gss_unwrap"),
         _lib: lib,
     })
 }
@@ -480,6 +502,57 @@ impl Context<'_> {
             return Err(gss.fail("gss_verify_mic", major, minor));
         }
         Ok(())
+    }
+
+    /// gss_wrap without confidentiality: the message with an integrity
+    /// token (what SASL GSSAPI's integrity layer sends, RFC 4752 3.3).
+    pub fn wrap_integrity(&self, message: &[u8]) -> Result<Vec<u8>, GssFailure> {
+        let gss = self.gss;
+        let mut minor = 0;
+        let mut input = borrowed(message);
+        let mut output = OwnedBuffer::empty(gss);
+        // SAFETY: the input outlives the call; `output` owns the produced
+        // token; the conf_state out-pointer may be NULL.
+        let major = unsafe {
+            (gss.wrap)(
+                &mut minor,
+                self.handle,
+                0,
+                0,
+                &mut input,
+                ptr::null_mut(),
+                &mut output.desc,
+            )
+        };
+        if is_error(major) {
+            return Err(gss.fail("gss_wrap", major, minor));
+        }
+        Ok(output.bytes().to_vec())
+    }
+
+    /// gss_unwrap: the message inside a wrap token, its integrity checked
+    /// (and decrypted if the peer sealed it).
+    pub fn unwrap(&self, token: &[u8]) -> Result<Vec<u8>, GssFailure> {
+        let gss = self.gss;
+        let mut minor = 0;
+        let mut input = borrowed(token);
+        let mut output = OwnedBuffer::empty(gss);
+        // SAFETY: the input outlives the call; `output` owns the message;
+        // conf_state and qop_state out-pointers may be NULL.
+        let major = unsafe {
+            (gss.unwrap)(
+                &mut minor,
+                self.handle,
+                &mut input,
+                &mut output.desc,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        if is_error(major) {
+            return Err(gss.fail("gss_unwrap", major, minor));
+        }
+        Ok(output.bytes().to_vec())
     }
 }
 

@@ -12,7 +12,7 @@ pub mod dcerpc;
 mod enumerate;
 mod error;
 #[cfg(unix)]
-mod gssapi;
+pub(crate) mod gssapi;
 pub mod kerberos;
 pub mod level_memory;
 pub mod lsarpc;
