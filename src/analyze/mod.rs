@@ -68,6 +68,19 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict (history stores them by name and reads them back).
+    pub const ALL: [Verdict; 9] = [
+        Verdict::Active,
+        Verdict::Disconnected,
+        Verdict::LeakedLogon,
+        Verdict::StaleWksta,
+        Verdict::Closing,
+        Verdict::StaleUtmp,
+        Verdict::IdleSmb,
+        Verdict::LeakedProfile,
+        Verdict::Inconclusive,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Active => "ACTIVE",
@@ -111,6 +124,17 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
+    /// Every kind (history stores them by name and reads them back).
+    pub const ALL: [SessionKind; 7] = [
+        SessionKind::LogonSession,
+        SessionKind::InteractiveSession,
+        SessionKind::UtmpEntry,
+        SessionKind::WorkstationUser,
+        SessionKind::SmbSession,
+        SessionKind::AuditSession,
+        SessionKind::LoadedProfile,
+    ];
+
     /// The name used in JSON, CSV and the text report.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -401,20 +425,56 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
 
 #[cfg(test)]
 mod tests {
-    use super::SessionKind;
+    use super::{SessionKind, Verdict};
 
     #[test]
     fn session_kind_names_match_their_json() {
-        for kind in [
-            SessionKind::LogonSession,
-            SessionKind::InteractiveSession,
-            SessionKind::UtmpEntry,
-            SessionKind::WorkstationUser,
-            SessionKind::SmbSession,
-            SessionKind::AuditSession,
-            SessionKind::LoadedProfile,
-        ] {
+        for kind in SessionKind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
+        for verdict in Verdict::ALL {
+            assert_eq!(serde_json::to_value(verdict).unwrap(), verdict.as_str());
+        }
+    }
+
+    /// A new variant fails to compile here until it is added to `ALL`
+    /// (and so to what history can read back).
+    #[test]
+    fn every_variant_is_listed() {
+        for verdict in Verdict::ALL {
+            match verdict {
+                Verdict::Active
+                | Verdict::Disconnected
+                | Verdict::LeakedLogon
+                | Verdict::StaleWksta
+                | Verdict::Closing
+                | Verdict::StaleUtmp
+                | Verdict::IdleSmb
+                | Verdict::LeakedProfile
+                | Verdict::Inconclusive => {}
+            }
+        }
+        for kind in SessionKind::ALL {
+            match kind {
+                SessionKind::LogonSession
+                | SessionKind::InteractiveSession
+                | SessionKind::UtmpEntry
+                | SessionKind::WorkstationUser
+                | SessionKind::SmbSession
+                | SessionKind::AuditSession
+                | SessionKind::LoadedProfile => {}
+            }
+        }
+        let distinct = |names: Vec<&str>| {
+            names
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        };
+        assert_eq!(distinct(Verdict::ALL.map(Verdict::as_str).to_vec()), 9);
+        assert_eq!(
+            distinct(SessionKind::ALL.map(SessionKind::as_str).to_vec()),
+            7
+        );
     }
 }

@@ -106,25 +106,9 @@ pub fn kind_from_db(text: &str) -> Result<SessionKind, HistoryError> {
         .ok_or_else(|| HistoryError::Corrupt(format!("unknown session kind {text:?}")))
 }
 
-pub const VERDICTS: [Verdict; 8] = [
-    Verdict::Active,
-    Verdict::Disconnected,
-    Verdict::LeakedLogon,
-    Verdict::StaleWksta,
-    Verdict::Closing,
-    Verdict::StaleUtmp,
-    Verdict::IdleSmb,
-    Verdict::Inconclusive,
-];
+pub const VERDICTS: [Verdict; 9] = Verdict::ALL;
 
-pub const KINDS: [SessionKind; 6] = [
-    SessionKind::LogonSession,
-    SessionKind::InteractiveSession,
-    SessionKind::UtmpEntry,
-    SessionKind::WorkstationUser,
-    SessionKind::SmbSession,
-    SessionKind::AuditSession,
-];
+pub const KINDS: [SessionKind; 7] = SessionKind::ALL;
 
 #[cfg(test)]
 mod tests {
