@@ -222,10 +222,20 @@ fn parse_min_dialect(text: &str) -> Result<u16, String> {
 #[command(next_help_heading = "Linux sources")]
 pub struct LinuxSourceArgs {
     /// utmp file to read (and, for `close`, to mark stale records dead in).
-    #[arg(long, visible_alias = "utmp", value_name = "PATH", default_value = "/var/run/utmp")]
+    #[arg(
+        long,
+        visible_alias = "utmp",
+        value_name = "PATH",
+        default_value = "/var/run/utmp"
+    )]
     pub utmp_file: PathBuf,
     /// wtmp file `close` logs a utmp logout in.
-    #[arg(long, visible_alias = "wtmp", value_name = "PATH", default_value = "/var/log/wtmp")]
+    #[arg(
+        long,
+        visible_alias = "wtmp",
+        value_name = "PATH",
+        default_value = "/var/log/wtmp"
+    )]
     pub wtmp_file: PathBuf,
     /// systemd runtime directory holding sessions/ and users/.
     #[arg(long, value_name = "DIR", default_value = "/run/systemd")]

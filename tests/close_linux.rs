@@ -90,17 +90,36 @@ fn a_stale_utmp_record_is_marked_dead_and_logged_and_the_live_one_is_left() {
     write_login(&utmp, "root", "pts/81", gone, ago(600), "192.0.2.81");
     // The live login: after its process started, as login(1) writes it.
     std::thread::sleep(Duration::from_millis(50));
-    write_login(&utmp, "root", "pts/82", live, Timestamp::now(), "192.0.2.82");
+    write_login(
+        &utmp,
+        "root",
+        "pts/82",
+        live,
+        Timestamp::now(),
+        "192.0.2.82",
+    );
     let logind = files.path("logind");
-    let before = (std::fs::read(&utmp).unwrap(), std::fs::read(files.path("wtmp")).unwrap());
+    let before = (
+        std::fs::read(&utmp).unwrap(),
+        std::fs::read(files.path("wtmp")).unwrap(),
+    );
 
     // Dry run (no --yes, no terminal): the plan, and not a byte changed.
     let dry = close(&files, &logind, &["--verdict", "STALE_UTMP"]);
     let shown = text(&dry);
     assert_eq!(dry.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("pts/81") && shown.contains("Dry run"), "{shown}");
-    assert!(!shown.contains("pts/82"), "the live login is not in the plan: {shown}");
-    let after_dry = (std::fs::read(&utmp).unwrap(), std::fs::read(files.path("wtmp")).unwrap());
+    assert!(
+        shown.contains("pts/81") && shown.contains("Dry run"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("pts/82"),
+        "the live login is not in the plan: {shown}"
+    );
+    let after_dry = (
+        std::fs::read(&utmp).unwrap(),
+        std::fs::read(files.path("wtmp")).unwrap(),
+    );
     assert!(before == after_dry, "a dry run changed utmp or wtmp");
     assert!(actions(&files).is_empty());
 
@@ -113,7 +132,11 @@ fn a_stale_utmp_record_is_marked_dead_and_logged_and_the_live_one_is_left() {
     let stale = records.iter().find(|r| r.line == "pts/81").expect("pts/81");
     assert_eq!(stale.kind, DEAD_PROCESS, "{records:?}");
     assert_eq!((stale.user.as_str(), stale.host.as_str()), ("", ""));
-    assert_eq!(stale.pid, i32::try_from(gone).unwrap(), "logout() keeps ut_pid");
+    assert_eq!(
+        stale.pid,
+        i32::try_from(gone).unwrap(),
+        "logout() keeps ut_pid"
+    );
     let kept = records.iter().find(|r| r.line == "pts/82").expect("pts/82");
     assert_eq!(kept.kind, USER_PROCESS);
     assert_eq!(kept.user, "root");
@@ -220,7 +243,11 @@ fn the_leftover_process_of_a_closing_session_is_ended_and_an_active_one_lives() 
     open.leader = Some(active);
     tree.add_session(&open);
 
-    let dry = close(&files, tree.dir(), &["--user", "lsclose", "--verdict", "CLOSING"]);
+    let dry = close(
+        &files,
+        tree.dir(),
+        &["--user", "lsclose", "--verdict", "CLOSING"],
+    );
     let shown = text(&dry);
     assert_eq!(dry.status.code(), Some(0), "{shown}");
     assert!(shown.contains(&leftover.to_string()), "{shown}");
@@ -229,13 +256,30 @@ fn the_leftover_process_of_a_closing_session_is_ended_and_an_active_one_lives() 
     let done = close(
         &files,
         tree.dir(),
-        &["--user", "lsclose", "--verdict", "CLOSING", "--yes", "--grace", "500ms"],
+        &[
+            "--user",
+            "lsclose",
+            "--verdict",
+            "CLOSING",
+            "--yes",
+            "--grace",
+            "500ms",
+        ],
     );
     let shown = text(&done);
     assert_eq!(done.status.code(), Some(0), "{shown}");
-    assert!(!support::alive(leftover), "the leftover process still runs: {shown}");
-    assert!(support::alive(active), "the active session's process was ended");
-    assert!(shown.contains("SIGKILL to 1"), "it ignored SIGTERM: {shown}");
+    assert!(
+        !support::alive(leftover),
+        "the leftover process still runs: {shown}"
+    );
+    assert!(
+        support::alive(active),
+        "the active session's process was ended"
+    );
+    assert!(
+        shown.contains("SIGKILL to 1"),
+        "it ignored SIGTERM: {shown}"
+    );
     let recorded = actions(&files);
     assert_eq!(recorded.len(), 1, "{recorded:#?}");
     assert_eq!(recorded[0]["outcome"], "done");

@@ -133,7 +133,11 @@ fn judge(record: &LoginRecord<'_>, process: &ProcessRow, row: u32) -> LoginProce
 /// For clean-up, the same rule on a process read just now: Some(true) when
 /// `process` (at a login record's pid) is still the login of `user` at
 /// `since`, Some(false) when that pid was reused, None when it cannot be told.
-pub fn still_the_logins(user: &str, since: Option<Timestamp>, process: &ProcessRow) -> Option<bool> {
+pub fn still_the_logins(
+    user: &str,
+    since: Option<Timestamp>,
+    process: &ProcessRow,
+) -> Option<bool> {
     let record = LoginRecord {
         pid: process.pid,
         user: Some(user),

@@ -142,9 +142,20 @@ pub(crate) fn run(args: &ScanArgs) -> Result<Outcome> {
     }
     // The proof: the hosts acted on, scanned again.
     let mut acted_hosts: Vec<Host> = Vec::new();
-    for done in results.iter().filter(|d| d.result.outcome == close::Outcome::Done) {
-        if !acted_hosts.iter().any(|h| h.snapshot.host == done.planned.host) {
-            acted_hosts.push(scan_host(&collector, done.planned.local, &done.planned.host, args));
+    for done in results
+        .iter()
+        .filter(|d| d.result.outcome == close::Outcome::Done)
+    {
+        if !acted_hosts
+            .iter()
+            .any(|h| h.snapshot.host == done.planned.host)
+        {
+            acted_hosts.push(scan_host(
+                &collector,
+                done.planned.local,
+                &done.planned.host,
+                args,
+            ));
         }
     }
     let after: Vec<Planned> = {
@@ -160,7 +171,10 @@ pub(crate) fn run(args: &ScanArgs) -> Result<Outcome> {
             })
             .collect()
     };
-    for done in results.iter_mut().filter(|d| d.result.outcome == close::Outcome::Done) {
+    for done in results
+        .iter_mut()
+        .filter(|d| d.result.outcome == close::Outcome::Done)
+    {
         // Still there: the same finding (same id, verdict included). A
         // session left in another state (a CLOSING session whose processes
         // were ended is LEAKED_LOGON until logind removes it) is named.
@@ -211,7 +225,10 @@ fn scan_targets(
     args: &ScanArgs,
     collector: &PlatformCollector,
 ) -> Result<Vec<Host>> {
-    anyhow::ensure!(!set.is_empty(), "no targets left (--exclude removed them all)");
+    anyhow::ensure!(
+        !set.is_empty(),
+        "no targets left (--exclude removed them all)"
+    );
     if let Some(remote) = set.first_remote() {
         collector.check(collect::Target::Remote(&remote.to_string()))?;
     }
@@ -286,7 +303,10 @@ fn decide(yes: bool, count: usize) -> Result<bool> {
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Who acts: the account for a remote host, else this process's user.
@@ -304,20 +324,26 @@ fn local_user() -> String {
     {
         // SAFETY: getuid cannot fail and touches no memory.
         let uid = unsafe { libc::getuid() };
-        let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|text| {
-            text.lines().find_map(|l| {
-                let mut f = l.split(':');
-                let name = f.next()?;
-                (f.nth(1)? == uid.to_string()).then(|| name.to_string())
-            })
-        });
+        let name = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|l| {
+                    let mut f = l.split(':');
+                    let name = f.next()?;
+                    (f.nth(1)? == uid.to_string()).then(|| name.to_string())
+                })
+            });
         name.unwrap_or_else(|| format!("uid {uid}"))
     }
     #[cfg(not(unix))]
     {
         let domain = std::env::var("USERDOMAIN").unwrap_or_default();
         let user = std::env::var("USERNAME").unwrap_or_default();
-        if domain.is_empty() { user } else { format!("{domain}\\{user}") }
+        if domain.is_empty() {
+            user
+        } else {
+            format!("{domain}\\{user}")
+        }
     }
 }
 
@@ -374,7 +400,8 @@ fn print_results(results: &[Done<'_>]) -> Result<()> {
             d.result.outcome.as_str(),
             d.checked
                 .as_deref()
-                .map(|c| format!(", re-scan: {c}")).unwrap_or_default(),
+                .map(|c| format!(", re-scan: {c}"))
+                .unwrap_or_default(),
             d.result
                 .detail
                 .as_deref()

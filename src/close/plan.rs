@@ -52,16 +52,14 @@ pub fn plan(
         .filter_map(|finding| {
             let key = FindingKey::of(&analysis.host, finding);
             let id = key.id();
-            selection
-                .takes(&analysis.host, &key, &id)
-                .then(|| Planned {
-                    host: analysis.host.clone(),
-                    local,
-                    id,
-                    reason: finding.reason.clone(),
-                    action: action_for(snapshot, finding, local),
-                    key,
-                })
+            selection.takes(&analysis.host, &key, &id).then(|| Planned {
+                host: analysis.host.clone(),
+                local,
+                id,
+                reason: finding.reason.clone(),
+                action: action_for(snapshot, finding, local),
+                key,
+            })
         })
         .collect()
 }
@@ -108,7 +106,9 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
             }
             let processes = session_processes(snapshot, finding);
             if processes.is_empty() {
-                nothing("no process of this user is left in the session (logind TerminateSession is not done yet)")
+                nothing(
+                    "no process of this user is left in the session (logind TerminateSession is not done yet)",
+                )
             } else {
                 Action::EndProcesses {
                     user: finding.user.clone(),

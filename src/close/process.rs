@@ -138,7 +138,11 @@ fn signal_if_same(proc_dir: &Path, seen: &SeenProcess, signal: i32) -> std::io::
 
 /// End `processes`: SIGTERM to each, up to `grace` for them to go, then
 /// SIGKILL to those still there (each checked again first).
-pub fn end(proc_dir: &Path, processes: &[SeenProcess], grace: Duration) -> Result<String, CloseError> {
+pub fn end(
+    proc_dir: &Path,
+    processes: &[SeenProcess],
+    grace: Duration,
+) -> Result<String, CloseError> {
     let mut errors = Vec::new();
     let mut termed = Vec::new();
     for p in processes {

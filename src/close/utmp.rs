@@ -126,7 +126,10 @@ pub fn mark_dead(paths: &Paths<'_>, expected: &Expected<'_>) -> Result<String, C
         .read_to_end(&mut bytes)
         .map_err(|e| CloseError::io(utmp, e))?;
     if bytes.len() > MAX_UTMP_FILE {
-        return Err(CloseError::Failed(format!("{} is too large", utmp.display())));
+        return Err(CloseError::Failed(format!(
+            "{} is too large",
+            utmp.display()
+        )));
     }
     let records = format::decode(&bytes).map_err(|e| CloseError::Failed(e.to_string()))?;
     let Some((index, record)) = records

@@ -67,7 +67,11 @@ pub(super) fn insert(conn: &mut impl Conn, a: &ActionRecord) -> Result<i64, Hist
         .ok_or_else(|| HistoryError::Corrupt("no id for a new action".into()))
 }
 
-pub(super) fn set_checked(conn: &mut impl Conn, id: i64, checked: &str) -> Result<(), HistoryError> {
+pub(super) fn set_checked(
+    conn: &mut impl Conn,
+    id: i64,
+    checked: &str,
+) -> Result<(), HistoryError> {
     conn.execute(
         "UPDATE action SET checked = ?1 WHERE id = ?2",
         &[checked.into(), id.into()],

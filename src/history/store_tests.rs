@@ -406,7 +406,8 @@ fn a_version_1_database_gains_the_action_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.sqlite");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(crate::history::schema::SQLITE[0]).unwrap();
+    conn.execute_batch(crate::history::schema::SQLITE[0])
+        .unwrap();
     conn.execute_batch("PRAGMA user_version = 1").unwrap();
     drop(conn);
     let mut store = open(&path).unwrap();
