@@ -169,3 +169,128 @@ fn smb_action(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
         _ => nothing("the SMB session has no user name to delete it by"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Evidence, FindingHistory};
+    use crate::model::{Observed, SmbSession};
+
+    fn finding(verdict: Verdict, lingering: bool, kind: SessionKind, session: &str) -> Finding {
+        Finding {
+            verdict,
+            lingering,
+            kind,
+            session_id: session.to_string(),
+            user: "CONTOSO\\alice".to_string(),
+            reason: String::new(),
+            idle_secs: None,
+            since: None,
+            evidence: Vec::new(),
+            history: None,
+        }
+    }
+
+    fn analysis(findings: Vec<Finding>) -> Analysis {
+        Analysis {
+            host: "SRV01".into(),
+            platform: Platform::Windows,
+            collected_at: jiff::Timestamp::UNIX_EPOCH,
+            target: None,
+            max_idle_secs: 60,
+            findings,
+            users: Vec::new(),
+            failed_sources: Vec::new(),
+            decided_without: Vec::new(),
+            own_connection: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn smb_snapshot() -> HostSnapshot {
+        let mut snapshot = HostSnapshot::empty("SRV01", Platform::Windows, "msrpc");
+        snapshot.smb_sessions = Observed::Ok {
+            rows: vec![SmbSession {
+                client: "\\\\10.0.0.5".into(),
+                user: Some("alice".into()),
+                ..SmbSession::default()
+            }],
+        };
+        snapshot
+    }
+
+    #[test]
+    fn inconclusive_active_young_and_not_lingering_findings_are_never_planned() {
+        let mut watching = finding(Verdict::IdleSmb, true, SessionKind::SmbSession, "w");
+        watching.history = Some(FindingHistory {
+            first_seen: jiff::Timestamp::UNIX_EPOCH,
+            last_seen: jiff::Timestamp::UNIX_EPOCH,
+            sightings: 1,
+            watching: true,
+        });
+        let a = analysis(vec![
+            finding(Verdict::Inconclusive, true, SessionKind::LogonSession, "1"),
+            finding(Verdict::Active, true, SessionKind::LogonSession, "2"),
+            finding(
+                Verdict::Disconnected,
+                false,
+                SessionKind::InteractiveSession,
+                "3",
+            ),
+            watching,
+        ]);
+        assert!(plan(&smb_snapshot(), &a, false, &Selection::default()).is_empty());
+    }
+
+    #[test]
+    fn an_idle_smb_session_is_deleted_by_client_and_user_and_the_selection_narrows() {
+        let mut idle = finding(
+            Verdict::IdleSmb,
+            true,
+            SessionKind::SmbSession,
+            "\\\\10.0.0.5",
+        );
+        idle.evidence = vec![Evidence {
+            source: Source::SmbSessions,
+            rows: vec![0],
+        }];
+        let stale = finding(Verdict::StaleWksta, true, SessionKind::WorkstationUser, "x");
+        let a = analysis(vec![idle, stale]);
+        let all = plan(&smb_snapshot(), &a, false, &Selection::default());
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            all[0].action,
+            Action::DeleteSmbSession {
+                client: "\\\\10.0.0.5".into(),
+                user: "alice".into()
+            }
+        );
+        assert!(all[1].action.is_nothing());
+        let by = |selection: Selection| plan(&smb_snapshot(), &a, false, &selection).len();
+        let verdict = Selection {
+            verdicts: vec![Verdict::IdleSmb],
+            ..Selection::default()
+        };
+        assert_eq!(by(verdict), 1);
+        let id = Selection {
+            ids: vec![all[1].id.to_uppercase()],
+            ..Selection::default()
+        };
+        assert_eq!(by(id), 1);
+        let session = Selection {
+            ids: vec!["x".into()],
+            ..Selection::default()
+        };
+        assert_eq!(by(session), 1);
+        let user = Selection {
+            users: vec!["bob".into()],
+            ..Selection::default()
+        };
+        assert_eq!(by(user), 0);
+        let host = Selection {
+            hosts: vec!["srv01".into()],
+            ..Selection::default()
+        };
+        assert_eq!(by(host), 2);
+    }
+}
