@@ -3,6 +3,7 @@
 //! alone, a dry run that changes nothing, and the leftover process of a
 //! closing logind session ended (SIGTERM, then SIGKILL) while an active
 //! session's process lives on. Every run writes its history to a temp dir.
+#![cfg(target_os = "linux")]
 
 mod support;
 
