@@ -2,6 +2,7 @@
 
 mod analyze_input;
 mod auth;
+mod close;
 mod directory;
 mod history;
 
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         None => scan(&cli.scan),
         Some(Command::Scan(args)) => scan(&args),
+        Some(Command::Close(args)) => close::run(&args),
         Some(Command::Analyze(args)) => analyze_input::run(&args),
         Some(Command::Snapshot(args)) => snapshot(&args),
         Some(Command::History(args)) => history::history_command(&args),
@@ -210,6 +212,14 @@ fn is_fleet(args: &ScanArgs, set: &TargetSet) -> bool {
 }
 
 fn scan(args: &ScanArgs) -> Result<Outcome> {
+    if args.close.close {
+        return close::run(args);
+    }
+    let close = &args.close;
+    anyhow::ensure!(
+        !close.yes && close.verdict.is_empty() && close.id.is_empty() && close.from.is_none(),
+        "--yes, --verdict, --id and --from are for clean-up: add --close (or use `lingerscan close`)"
+    );
     anyhow::ensure!(
         !(args.no_history && args.store.min_age.is_some()),
         "--min-age needs the history (leave out --no-history)"

@@ -59,6 +59,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print the targets a scan would take from the directory (--ldap).
     Targets(TargetsArgs),
+    /// Close lingering findings: scan, plan one action per selected finding,
+    /// act only with --yes (or when confirmed at a terminal), then scan again.
+    Close(ScanArgs),
     /// Print the JSON Schema of the snapshot format.
     Schema,
     /// Print shell completions.
@@ -263,9 +266,22 @@ fn parse_min_dialect(text: &str) -> Result<u16, String> {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Linux sources")]
 pub struct LinuxSourceArgs {
-    /// utmp file to read.
-    #[arg(long, value_name = "PATH", default_value = "/var/run/utmp")]
+    /// utmp file to read (and, for `close`, to mark stale records dead in).
+    #[arg(
+        long,
+        visible_alias = "utmp",
+        value_name = "PATH",
+        default_value = "/var/run/utmp"
+    )]
     pub utmp_file: PathBuf,
+    /// wtmp file `close` logs a utmp logout in.
+    #[arg(
+        long,
+        visible_alias = "wtmp",
+        value_name = "PATH",
+        default_value = "/var/log/wtmp"
+    )]
+    pub wtmp_file: PathBuf,
     /// systemd runtime directory holding sessions/ and users/.
     #[arg(long, value_name = "DIR", default_value = "/run/systemd")]
     pub logind_dir: PathBuf,
@@ -290,6 +306,8 @@ pub struct ScanArgs {
     pub fleet: FleetArgs,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub close: CloseArgs,
     /// Record nothing in the history database, read nothing from it.
     #[arg(
         long,
@@ -299,6 +317,38 @@ pub struct ScanArgs {
         value_parser = clap::builder::FalseyValueParser::new()
     )]
     pub no_history: bool,
+}
+
+/// `close`, and `scan --close`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Clean-up (close, scan --close)")]
+pub struct CloseArgs {
+    /// Scan, then close the selected lingering findings (as `lingerscan close`).
+    #[arg(long)]
+    pub close: bool,
+    /// Act without asking. Without it: a terminal is asked once; otherwise
+    /// only the plan is shown (a dry run).
+    #[arg(long)]
+    pub yes: bool,
+    /// Only findings with this verdict (repeatable): STALE_UTMP, IDLE_SMB, CLOSING, …
+    #[arg(long, value_name = "VERDICT", value_parser = parse_verdict)]
+    pub verdict: Vec<lingerscan::analyze::Verdict>,
+    /// Only this finding: its id (as the plan and `history --actions` show
+    /// it) or its session id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub id: Vec<String>,
+    /// Plan from this snapshot or JSON/NDJSON report (with its snapshot)
+    /// instead of scanning; acting scans again and acts only on what is still found.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Between SIGTERM and SIGKILL for leftover processes.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub grace: Duration,
+}
+
+fn parse_verdict(text: &str) -> Result<lingerscan::analyze::Verdict, String> {
+    lingerscan::history::key::verdict_from_db(&text.trim().to_ascii_uppercase())
+        .map_err(|_| format!("'{text}' is not a verdict (STALE_UTMP, IDLE_SMB, CLOSING, LEAKED_LOGON, DISCONNECTED, …)"))
 }
 
 /// The history database, as scans (and `analyze --record`) use it.
@@ -335,8 +385,11 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "WHEN", value_parser = parse_since)]
     pub since: Option<jiff::Timestamp>,
     /// List the recorded scans (with the ids `diff --from/--to` take) instead of findings.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "actions")]
     pub scans: bool,
+    /// List what `close` did (who, when, what, outcome) instead of findings.
+    #[arg(long)]
+    pub actions: bool,
     /// Forget scans older than this (e.g. 90d) first.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub keep: Option<Duration>,

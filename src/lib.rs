@@ -4,6 +4,7 @@
 //! findings → [`report`].
 
 pub mod analyze;
+pub mod close;
 pub mod collect;
 pub mod directory;
 pub mod fleet;

@@ -130,6 +130,28 @@ fn judge(record: &LoginRecord<'_>, process: &ProcessRow, row: u32) -> LoginProce
     LoginProcess::Alive(Some(row))
 }
 
+/// For clean-up, the same rule on a process read just now: Some(true) when
+/// `process` (at a login record's pid) is still the login of `user` at
+/// `since`, Some(false) when that pid was reused, None when it cannot be told.
+pub fn still_the_logins(
+    user: &str,
+    since: Option<Timestamp>,
+    process: &ProcessRow,
+) -> Option<bool> {
+    let record = LoginRecord {
+        pid: process.pid,
+        user: Some(user),
+        uid: None,
+        since,
+        alive_hint: None,
+    };
+    match judge(&record, process, 0) {
+        LoginProcess::Alive(_) => Some(true),
+        LoginProcess::Reused { .. } | LoginProcess::Gone => Some(false),
+        LoginProcess::Unverified(_) => None,
+    }
+}
+
 /// Some(true): the user's, or root's (login services); Some(false): another
 /// user's; None: the owner is unknown.
 fn owned_by_login(record: &LoginRecord<'_>, process: &ProcessRow) -> Option<bool> {

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::identity::TargetUser;
 use crate::model::{FailureKind, HostSnapshot, Observed, Platform, Source, SourceFailure};
 
+pub use login_process::still_the_logins;
 pub use sessions::human_duration;
 pub use users::{ScriptWarning, UserAssessment, UserState};
 

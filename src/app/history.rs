@@ -99,6 +99,15 @@ impl Recorder {
     }
 }
 
+/// The database `close` records its actions in: it must open (an action
+/// that could not be recorded is not taken).
+pub(crate) fn action_store(args: &StoreArgs) -> Result<Box<dyn Store>> {
+    let path = db_path(args.db.as_ref())
+        .context("no data directory for the history (set XDG_DATA_HOME or HOME, or give --db)")?;
+    history::open(&path)
+        .with_context(|| format!("history database {}", history::display_location(&path)))
+}
+
 /// `now - keep`, saturating at the earliest time jiff knows.
 fn cutoff(now: Timestamp, keep: Duration) -> Timestamp {
     jiff::SignedDuration::try_from(keep)
@@ -133,7 +142,10 @@ pub(crate) fn history_command(args: &HistoryArgs) -> Result<Outcome> {
         since: args.since,
     };
     let mut out = stdout();
-    let written = if args.scans {
+    let written = if args.actions {
+        let actions = store.actions(&query)?;
+        history::actions::write_actions(&mut out, &actions, args.format)
+    } else if args.scans {
         let scans = store.scans(&query)?;
         history::report::write_scans(&mut out, &scans, args.format)
     } else {

@@ -173,18 +173,22 @@ impl PlatformCollector {
 
     #[cfg(not(windows))]
     fn remote_options(&self) -> msrpc::RemoteOptions {
-        let options = &self.options;
-        msrpc::RemoteOptions {
-            port: options.port,
-            timeout: options.timeout,
-            connect_timeout: options.connect_timeout,
-            min_dialect: options.min_dialect,
-            encrypt: options.encrypt,
-            max_rows: options.max_rows,
-            levels: options.levels.clone(),
-            resolve: options.resolve.clone(),
-            ..msrpc::RemoteOptions::default()
-        }
+        remote_options(&self.options)
+    }
+}
+
+/// The MS-RPC settings of a run's options (a scan's, and `close`'s NetrSessionDel).
+pub fn remote_options(options: &CollectOptions) -> msrpc::RemoteOptions {
+    msrpc::RemoteOptions {
+        port: options.port,
+        timeout: options.timeout,
+        connect_timeout: options.connect_timeout,
+        min_dialect: options.min_dialect,
+        encrypt: options.encrypt,
+        max_rows: options.max_rows,
+        levels: options.levels.clone(),
+        resolve: options.resolve.clone(),
+        ..msrpc::RemoteOptions::default()
     }
 }
 

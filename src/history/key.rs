@@ -53,6 +53,32 @@ impl FindingKey {
     }
 }
 
+impl FindingKey {
+    /// A short, stable name of this key (12 hex digits of its SHA-256):
+    /// what a plan shows and `close --id` takes. The same finding seen by
+    /// another scan, or read back from a report, has the same id.
+    pub fn id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for part in [
+            self.host.as_str(),
+            self.verdict.as_str(),
+            self.kind.as_str(),
+            self.session_id.as_str(),
+            self.user.as_str(),
+        ] {
+            hash.update(part.as_bytes());
+            // A separator no field holds, so that ("ab","c") ≠ ("a","bc").
+            hash.update([0u8]);
+        }
+        hash.update(login_time_to_db(self.login_time).to_le_bytes());
+        hash.finalize()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 /// A host as stored: trimmed, ASCII lower-case.
 pub fn host_key(host: &str) -> String {
     host.trim().to_ascii_lowercase()

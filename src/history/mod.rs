@@ -8,6 +8,7 @@
 //! connection (SQLite, [`sqlite`]). The schema and the finding key are
 //! described in docs/history.md.
 
+pub mod actions;
 pub mod annotate;
 mod conn;
 mod diff;
@@ -30,6 +31,7 @@ use serde::Serialize;
 use crate::analyze::{Analysis, FindingHistory, SessionKind, Verdict};
 use crate::report::sink::HostOutcome;
 
+pub use actions::ActionRecord;
 pub use key::FindingKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +189,14 @@ pub trait Store: Send {
     /// New, gone and still there, per host.
     fn diff(&mut self, query: &DiffQuery) -> Result<Vec<HostDiff>, HistoryError>;
     /// Forget scans from before `before`, and findings no scan saw since.
+    /// Clean-up actions are kept: they are the audit trail.
     fn prune(&mut self, before: Timestamp) -> Result<Pruned, HistoryError>;
+    /// Record what `close` did; returns the action's row id.
+    fn record_action(&mut self, action: &ActionRecord) -> Result<i64, HistoryError>;
+    /// What the re-scan after an action saw (`gone`, `still there`).
+    fn check_action(&mut self, id: i64, checked: &str) -> Result<(), HistoryError>;
+    /// Recorded actions, oldest first (`host`, `user`, `since` filter).
+    fn actions(&mut self, query: &HistoryQuery) -> Result<Vec<ActionRecord>, HistoryError>;
 }
 
 /// Open the database at `path` (created, with its folder, when missing).

@@ -365,6 +365,18 @@ impl<C: Conn> Store for SqlStore<C> {
         super::diff::diff(&mut self.conn, query)
     }
 
+    fn record_action(&mut self, action: &super::ActionRecord) -> Result<i64, HistoryError> {
+        self.in_transaction(|conn| super::actions::insert(conn, action))
+    }
+
+    fn check_action(&mut self, id: i64, checked: &str) -> Result<(), HistoryError> {
+        self.in_transaction(|conn| super::actions::set_checked(conn, id, checked))
+    }
+
+    fn actions(&mut self, query: &HistoryQuery) -> Result<Vec<super::ActionRecord>, HistoryError> {
+        super::actions::list(&mut self.conn, query)
+    }
+
     fn prune(&mut self, before: Timestamp) -> Result<Pruned, HistoryError> {
         let at: Value = micros(before).into();
         self.in_transaction(|conn| {

@@ -358,3 +358,63 @@ fn two_writers_on_one_file_lose_nothing() {
     assert_eq!(s.scans(&HistoryQuery::default()).unwrap().len(), 80);
     assert_eq!(s.history(&HistoryQuery::default()).unwrap().len(), 80);
 }
+
+#[test]
+fn actions_are_recorded_checked_and_listed_and_survive_prune() {
+    let mut store = store();
+    let action = crate::history::ActionRecord {
+        id: None,
+        acted_at: t(3),
+        actor: "root".into(),
+        host: "SRV".into(),
+        finding_id: "0123456789ab".into(),
+        verdict: "STALE_UTMP".into(),
+        kind: "utmp_entry".into(),
+        session_id: "pts/4".into(),
+        user: "CONTOSO\\alice".into(),
+        action: "mark utmp record dead".into(),
+        outcome: "done".into(),
+        error: None,
+        checked: None,
+    };
+    let id = store.record_action(&action).unwrap();
+    store.check_action(id, "gone").unwrap();
+    store.prune(t(10)).unwrap();
+    let listed = store
+        .actions(&HistoryQuery {
+            host: Some("srv".into()),
+            user: Some("alice".into()),
+            since: None,
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, Some(id));
+    assert_eq!(listed[0].host, "srv");
+    assert_eq!(listed[0].checked.as_deref(), Some("gone"));
+    assert_eq!(listed[0].acted_at, t(3));
+    let other = store
+        .actions(&HistoryQuery {
+            user: Some("bob".into()),
+            ..HistoryQuery::default()
+        })
+        .unwrap();
+    assert!(other.is_empty());
+}
+
+#[test]
+fn a_version_1_database_gains_the_action_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(crate::history::schema::SQLITE[0])
+        .unwrap();
+    conn.execute_batch("PRAGMA user_version = 1").unwrap();
+    drop(conn);
+    let mut store = open(&path).unwrap();
+    assert!(store.actions(&HistoryQuery::default()).unwrap().is_empty());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}

@@ -52,3 +52,51 @@ pub fn write_login(path: &Path, user: &str, line: &str, pid: u32, login: Timesta
         path.display()
     );
 }
+
+/// One record as glibc's `getutxent()` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub kind: i16,
+    pub pid: i32,
+    pub line: String,
+    pub user: String,
+    pub host: String,
+}
+
+fn text(field: &[libc::c_char]) -> String {
+    let bytes: Vec<u8> = field
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Every record of the utmp/wtmp file at `path`, read by glibc.
+pub fn read_all(path: &Path) -> Vec<Read> {
+    let _guard = GLIBC_UTMP.lock().unwrap_or_else(|e| e.into_inner());
+    let file = CString::new(path.as_os_str().as_encoded_bytes()).expect("utmp path");
+    let mut out = Vec::new();
+    // SAFETY: as in write_login; each returned pointer is read before the
+    // next call, which may reuse glibc's static buffer.
+    unsafe {
+        assert_eq!(libc::utmpxname(file.as_ptr()), 0, "utmpxname");
+        libc::setutxent();
+        loop {
+            let record = libc::getutxent();
+            if record.is_null() {
+                break;
+            }
+            let r = &*record;
+            out.push(Read {
+                kind: r.ut_type,
+                pid: r.ut_pid,
+                line: text(&r.ut_line),
+                user: text(&r.ut_user),
+                host: text(&r.ut_host),
+            });
+        }
+        libc::endutxent();
+    }
+    out
+}

@@ -19,6 +19,7 @@ pub mod lsarpc;
 pub mod ndr;
 pub mod ntlm;
 mod profiles;
+mod session_del;
 pub mod sid;
 pub mod smb2;
 pub mod smb2_crypto;
@@ -52,6 +53,7 @@ pub use credentials::{
 };
 pub use error::RemoteError;
 pub use level_memory::LevelMemory;
+pub use session_del::close_smb_session;
 
 use dcerpc::{PipeTransport, RpcClient};
 use enumerate::enumerate;

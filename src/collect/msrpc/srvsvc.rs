@@ -4,7 +4,8 @@
 use crate::model::SmbSession;
 
 use super::dcerpc::{Interface, SyntaxId, uuid};
-use super::ndr::{Field, Fields, NdrWriter, Value, encode_enum_tail};
+use super::ndr::{Field, Fields, NdrReader, NdrWriter, Value, encode_enum_tail};
+use super::wire::DecodeError;
 
 pub const INTERFACE: Interface = Interface {
     name: "srvsvc",
@@ -17,6 +18,9 @@ pub const INTERFACE: Interface = Interface {
 
 pub const OPNUM_SESSION_ENUM: u16 = 12;
 pub const CALL_NAME: &str = "NetrSessionEnum";
+/// NetrSessionDel (MS-SRVS 3.1.4.6).
+pub const OPNUM_SESSION_DEL: u16 = 13;
+pub const SESSION_DEL_CALL: &str = "NetrSessionDel";
 
 const S: Field = Field::Str;
 const N: Field = Field::U32;
@@ -65,6 +69,24 @@ pub fn encode_request(server: &str, level: u32, preferred_max: u32, resume_handl
     w.unique_wide_string(None);
     encode_enum_tail(&mut w, level, preferred_max, Some(resume_handle));
     w.into_bytes()
+}
+
+/// NetrSessionDel's request (MS-SRVS 3.1.4.6): `[in, string, unique]`
+/// ServerName (`\\server`), ClientName and UserName. The client is sent
+/// as the server listed it (`\\IP` from Windows, `IP` from Samba), which
+/// both match against their sessions' client names.
+pub fn encode_session_del_request(server: &str, client: &str, user: &str) -> Vec<u8> {
+    let mut w = NdrWriter::new();
+    w.unique_wide_string(Some(&format!("\\\\{server}")));
+    w.unique_wide_string(Some(client));
+    w.unique_wide_string(Some(user));
+    w.into_bytes()
+}
+
+/// NetrSessionDel's response: the NET_API_STATUS alone.
+pub fn decode_session_del_response(stub: &[u8]) -> Result<u32, DecodeError> {
+    let mut r = NdrReader::new(stub, "NetrSessionDel response");
+    r.u32()
 }
 
 /// One SESSION_INFO_`level` as a model row, its strings moved in as decoded.

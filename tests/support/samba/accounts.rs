@@ -22,7 +22,10 @@ pub(super) fn set_up(conf: &str, options: &SambaOptions) {
         for user in &options.users {
             ensure_user(&user.name);
         }
-        if let Some(group) = &options.admin_group {
+        for group in [&options.admin_group, &options.domain_admins_group]
+            .into_iter()
+            .flatten()
+        {
             run("groupadd", &["-f", group]);
             for user in options.users.iter().filter(|u| u.admin) {
                 run("usermod", &["-aG", group, &user.name]);
@@ -35,6 +38,30 @@ pub(super) fn set_up(conf: &str, options: &SambaOptions) {
     if let Some(group) = &options.admin_group {
         map_admin_group(conf, group);
     }
+    if let Some(group) = &options.domain_admins_group {
+        map_domain_admins(conf, group);
+    }
+}
+
+/// A standalone server's Domain Admins (RID 512 of its own domain SID):
+/// what Samba's _srvsvc_NetSessDel asks of a caller who is not root.
+fn map_domain_admins(conf: &str, group: &str) {
+    let _ = Command::new(which("net").unwrap_or_else(|| "net".into()))
+        .args(["-s", conf, "groupmap", "delete", "ntgroup=Domain Admins"])
+        .output();
+    run(
+        "net",
+        &[
+            "-s",
+            conf,
+            "groupmap",
+            "add",
+            "rid=512",
+            &format!("unixgroup={group}"),
+            "ntgroup=Domain Admins",
+            "type=domain",
+        ],
+    );
 }
 
 fn map_admin_group(conf: &str, group: &str) {

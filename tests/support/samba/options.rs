@@ -46,6 +46,9 @@ pub struct SambaOptions {
     pub users: Vec<SambaUser>,
     /// Unix group mapped to BUILTIN\Administrators (S-1-5-32-544) via `net groupmap`.
     pub admin_group: Option<String>,
+    /// Unix group mapped to Domain Admins (RID 512) via `net groupmap`; its
+    /// members (the admin users) may call NetrSessionDel.
+    pub domain_admins_group: Option<String>,
     pub workgroup: String,
     /// `None`: `LSTEST<port>`.
     pub netbios_name: Option<String>,
@@ -69,6 +72,7 @@ impl SambaOptions {
             port,
             users: Vec::new(),
             admin_group: None,
+            domain_admins_group: None,
             workgroup: "LINGERTEST".into(),
             netbios_name: None,
             extra_global: Vec::new(),
@@ -84,6 +88,11 @@ impl SambaOptions {
 
     pub fn admin_group(mut self, group: &str) -> Self {
         self.admin_group = Some(group.into());
+        self
+    }
+
+    pub fn domain_admins_group(mut self, group: &str) -> Self {
+        self.domain_admins_group = Some(group.into());
         self
     }
 
