@@ -2,6 +2,9 @@
 //! implementation (tests/impacket/profiles_stubs.py): our requests equal its
 //! encoding of the same requests byte for byte (referent ids renumbered as
 //! ours are, padding content free), and our decoders read its answers.
+//! Unix only: the Windows build's test run (under Wine) cannot start the
+//! Linux venv's python.
+#![cfg(unix)]
 
 use lingerscan::collect::msrpc::lsarpc::{self, POLICY_LOOKUP_NAMES};
 use lingerscan::collect::msrpc::sid::Sid;
