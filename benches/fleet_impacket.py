@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """The fleet sweep through impacket, for benches/fleet.rs: a thread pool of
-CONCURRENCY workers, each doing what lingerscan does per host (one SMB
-connection, NetrWkstaUserEnum level 1, NetrSessionEnum level 1).
+CONCURRENCY workers, each doing what lingerscan does per host: one SMB
+connection, NetrWkstaUserEnum level 1, NetrSessionEnum level 1, the two
+Terminal Services pipes (absent on Samba: opening them fails), and the
+remote registry's HKEY_USERS listing (OpenUsers, BaseRegEnumKey until
+ERROR_NO_MORE_ITEMS, BaseRegCloseKey). LSA is asked only when a hive or a
+process has a SID to name, as lingerscan does (Samba's HKU is empty).
 
 usage: fleet_impacket.py TARGETS_FILE PORT DOMAIN USER CONCURRENCY TIMEOUT_SECS
 (password from LINGERSCAN_PASSWORD). Prints JSON: {"ok": n, "failed": n, "seconds": s}.
@@ -12,7 +16,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from impacket.dcerpc.v5 import srvs, transport, wkst
+from impacket.dcerpc.v5 import rrp, srvs, transport, wkst
+from impacket.dcerpc.v5.rpcrt import DCERPCException
 from impacket.smbconnection import SMBConnection
 
 
@@ -31,6 +36,26 @@ def scan(host, port, domain, user, password, timeout):
             dce.bind(uuid)
             call(dce)
             dce.disconnect()
+        tree = smb.connectTree("IPC$")
+        for pipe in (r"\LSM_API_service", r"\Ctx_WinStation_API_service"):
+            try:
+                smb.closeFile(tree, smb.openFile(tree, pipe))
+            except Exception:  # absent on Samba, as lingerscan finds
+                pass
+        rpc = transport.SMBTransport(host, port, filename=r"\winreg", smb_connection=smb)
+        dce = rpc.get_dce_rpc()
+        dce.connect()
+        dce.bind(rrp.MSRPC_UUID_RRP)
+        key = rrp.hOpenUsers(dce)["phKey"]
+        index = 0
+        while True:
+            try:
+                rrp.hBaseRegEnumKey(dce, key, index)
+            except DCERPCException:  # ERROR_NO_MORE_ITEMS
+                break
+            index += 1
+        rrp.hBaseRegCloseKey(dce, key)
+        dce.disconnect()
         smb.logoff()
         smb.close()
         return True
