@@ -3,63 +3,46 @@
 use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
 
+use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
 use crate::identity::{TargetUser, domains_equal, split_account};
 use crate::model::HostSnapshot;
 
 /// Rows of one source grouped by lower-case account name (without domain).
-#[derive(Default)]
 pub(super) struct AccountIndex {
-    by_name: HashMap<Box<str>, Vec<u32>>,
+    by_name: KeyGroups,
 }
 
 impl AccountIndex {
     fn build<'a>(accounts: impl Iterator<Item = Option<&'a str>>) -> Self {
-        let mut by_name: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut by_name = KeyGroupsBuilder::with_capacity(accounts.size_hint().0);
         for (row, account) in accounts.enumerate() {
             let Some(account) = account else { continue };
             let (_, user) = split_account(account);
             if user.is_empty() {
                 continue;
             }
-            let key = lower(user);
-            // Look up before inserting so that only the first row of an account allocates a key.
-            match by_name.get_mut(key.as_ref()) {
-                Some(rows) => rows.push(row as u32),
-                None => {
-                    by_name.insert(key.into(), vec![row as u32]);
-                }
-            }
+            by_name.add(&lower(user), row as u32);
         }
-        AccountIndex { by_name }
+        AccountIndex {
+            by_name: by_name.finish(),
+        }
     }
 
     /// The same index from rows already grouped by their exact account
     /// string: one key computed per distinct account, not per row. Rows stay
     /// in ascending order, as [`AccountIndex::build`] leaves them.
     fn from_groups<'a>(groups: impl Iterator<Item = (&'a str, &'a [u32])>) -> Self {
-        let mut by_name: HashMap<Box<str>, Vec<u32>> = HashMap::new();
-        let mut merged: Vec<Box<str>> = Vec::new();
+        let mut by_name = KeyGroupsBuilder::default();
         for (account, rows) in groups {
             let (_, user) = split_account(account);
             if user.is_empty() {
                 continue;
             }
-            let key = lower(user);
-            match by_name.get_mut(key.as_ref()) {
-                Some(existing) => {
-                    existing.extend_from_slice(rows);
-                    merged.push(key.into());
-                }
-                None => {
-                    by_name.insert(key.into(), rows.to_vec());
-                }
-            }
+            by_name.add_all(&lower(user), rows);
         }
-        for key in merged {
-            if let Some(rows) = by_name.get_mut(&key) {
-                rows.sort_unstable();
-            }
-        }
+        let mut by_name = by_name.finish();
+        // Accounts that differ only in case or domain share a key: their rows merge.
+        by_name.sort_each_group();
         AccountIndex { by_name }
     }
 
@@ -71,8 +54,6 @@ impl AccountIndex {
     ) -> impl Iterator<Item = u32> + 's {
         self.by_name
             .get(lower(&target.user).as_ref())
-            .map(|rows| rows.as_slice())
-            .unwrap_or_default()
             .iter()
             .copied()
             .filter(
@@ -102,10 +83,10 @@ fn lower(name: &str) -> Cow<'_, str> {
 /// memory, which at a million rows cost more in cache misses than the rest
 /// of the analysis.
 pub(super) struct Grouped<'a> {
-    /// Keys copied into the map, not borrowed: each copy sits next to the
+    /// Keys copied into one arena, not borrowed: each copy sits next to the
     /// others, where comparing a probed key with a borrowed one would read
     /// some far-away row's memory (a cache miss per row at a million rows).
-    ids: HashMap<Box<str>, u32>,
+    ids: Keys,
     /// Group `g` is `rows[starts[g]..starts[g + 1]]`, rows ascending.
     starts: Vec<u32>,
     rows: Vec<u32>,
@@ -115,7 +96,7 @@ pub(super) struct Grouped<'a> {
 /// Builds a [`Grouped`] one row at a time, so that several can be filled
 /// in one pass over the rows.
 struct GroupedBuilder<'a> {
-    ids: HashMap<Box<str>, u32>,
+    ids: Keys,
     keys: Vec<&'a str>,
     counts: Vec<u32>,
     group_of: Vec<u32>,
@@ -128,7 +109,7 @@ const NO_GROUP: u32 = u32::MAX;
 impl<'a> GroupedBuilder<'a> {
     fn with_capacity(rows: usize) -> Self {
         GroupedBuilder {
-            ids: HashMap::new(),
+            ids: Keys::default(),
             keys: Vec::new(),
             counts: Vec::new(),
             group_of: Vec::with_capacity(rows),
@@ -144,16 +125,14 @@ impl<'a> GroupedBuilder<'a> {
         };
         let id = match self.previous {
             Some((k, id)) if k == key => id,
-            _ => match self.ids.get(key) {
-                Some(&id) => id,
-                None => {
-                    let id = self.keys.len() as u32;
-                    self.ids.insert(key.into(), id);
+            _ => {
+                let id = self.ids.id(key);
+                if id as usize == self.keys.len() {
                     self.keys.push(key);
                     self.counts.push(0);
-                    id
                 }
-            },
+                id
+            }
         };
         self.previous = Some((key, id));
         self.counts[id as usize] += 1;
@@ -199,7 +178,7 @@ impl<'a> Grouped<'a> {
     /// The rows of `key`, ascending (empty when none has it).
     pub fn get(&self, key: &str) -> &[u32] {
         match self.ids.get(key) {
-            Some(&id) => self.group(id as usize),
+            Some(id) => self.group(id as usize),
             None => &[],
         }
     }

@@ -24,9 +24,10 @@ struct Key {
     next: u32,
 }
 
-/// Key texts and their hashes: string → group number.
+/// Key texts and their hashes: string → group number (numbered from 0 in
+/// the order first seen).
 #[derive(Default)]
-struct Keys {
+pub(super) struct Keys {
     hasher: foldhash::fast::RandomState,
     /// Hash → the first key with it.
     slots: HashMap<u64, u32>,
@@ -51,12 +52,17 @@ impl Keys {
         None
     }
 
-    fn get(&self, text: &str) -> Option<u32> {
+    /// The text of key `id` (as numbered by [`Keys::id`]).
+    pub fn text_of(&self, id: u32) -> &str {
+        self.keys.get(id as usize).map_or("", |key| self.text(key))
+    }
+
+    pub fn get(&self, text: &str) -> Option<u32> {
         self.find(self.hasher.hash_one(text), text)
     }
 
     /// The group of `text`, made when new.
-    fn id(&mut self, text: &str) -> u32 {
+    pub fn id(&mut self, text: &str) -> u32 {
         let hash = self.hasher.hash_one(text);
         if let Some(id) = self.find(hash, text) {
             return id;
@@ -138,6 +144,14 @@ impl KeyGroups {
                 &self.rows[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
             }
             None => &[],
+        }
+    }
+
+    /// Put each group's rows in ascending order.
+    pub fn sort_each_group(&mut self) {
+        for bounds in self.starts.windows(2) {
+            // Groups are mostly ascending already: a sorted run costs one pass.
+            self.rows[bounds[0] as usize..bounds[1] as usize].sort_unstable();
         }
     }
 }
