@@ -28,25 +28,24 @@ impl AccountIndex {
         }
     }
 
-    /// The same index from rows already grouped by their exact account
-    /// string: one key computed per distinct account, not per row. Rows stay
-    /// in ascending order, as [`AccountIndex::build`] leaves them.
-    fn from_groups<'a>(groups: impl Iterator<Item = (&'a str, &'a [u32])>) -> Self {
+    /// An index of groups rather than rows: the groups' exact account
+    /// strings, numbered in order (a [`Grouped`]'s keys). One key is
+    /// computed per distinct account, and no row is copied.
+    fn of_group_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Self {
         let mut by_name = KeyGroupsBuilder::default();
-        for (account, rows) in groups {
+        for (id, account) in keys.enumerate() {
             let (_, user) = split_account(account);
             if user.is_empty() {
                 continue;
             }
-            by_name.add_all(&lower(user), rows);
+            by_name.add(&lower(user), id as u32);
         }
-        let mut by_name = by_name.finish();
-        // Accounts that differ only in case or domain share a key: their rows merge.
-        by_name.sort_each_group();
-        AccountIndex { by_name }
+        AccountIndex {
+            by_name: by_name.finish(),
+        }
     }
 
-    /// Rows whose account matches `target`; `domain_of` gives a row's domain, if it has one.
+    /// Rows (or groups) whose account matches `target`; `domain_of` gives a row's domain, if it has one.
     fn matching<'s, 'd>(
         &'s self,
         target: &'s TargetUser,
@@ -187,12 +186,23 @@ impl<'a> Grouped<'a> {
         &self.rows[self.starts[id] as usize..self.starts[id + 1] as usize]
     }
 
-    /// Every key with its rows, in the order keys were first seen.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &[u32])> + '_ {
-        self.keys
-            .iter()
-            .enumerate()
-            .map(|(id, &key)| (key, self.group(id)))
+    /// The rows of group `id` (numbered in the order keys were first seen).
+    pub fn rows_of(&self, id: u32) -> &[u32] {
+        if id as usize + 1 < self.starts.len() {
+            self.group(id as usize)
+        } else {
+            &[]
+        }
+    }
+
+    /// The key of group `id`.
+    pub fn key_of(&self, id: u32) -> &'a str {
+        self.keys.get(id as usize).copied().unwrap_or_default()
+    }
+
+    /// Every key, in the order first seen (group ids 0, 1, ...).
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.keys.iter().copied()
     }
 }
 
@@ -211,6 +221,7 @@ pub(super) struct SnapshotIndex<'a> {
     pub procs_by_owner: Grouped<'a>,
     /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
     pub unattributed_procs: Vec<u32>,
+    /// Groups of [`SnapshotIndex::procs_by_owner`] by user name.
     procs_by_user: AccountIndex,
     logons_by_user: AccountIndex,
     smb_by_user: AccountIndex,
@@ -285,7 +296,7 @@ impl<'a> SnapshotIndex<'a> {
             procs_by_audit,
             login_pid_rows,
             unattributed_procs,
-            procs_by_user: AccountIndex::from_groups(procs_by_owner.iter()),
+            procs_by_user: AccountIndex::of_group_keys(procs_by_owner.keys()),
             procs_by_owner,
             logons_by_user: AccountIndex::build(logons.iter().map(|l| l.user.as_deref())),
             smb_by_user: AccountIndex::build(smb.iter().map(|s| s.user.as_deref())),
@@ -308,14 +319,15 @@ impl<'a> SnapshotIndex<'a> {
             .matching(account, move |r| rows[r as usize].domain.as_deref())
     }
 
-    pub fn processes_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
-        let rows = self.snapshot.processes.rows_or_empty();
-        self.procs_by_user.matching(account, move |r| {
-            rows[r as usize]
-                .user
-                .as_deref()
-                .and_then(|u| split_account(u).0)
-        })
+    /// Whether any process belongs to the account.
+    pub fn has_process(&self, account: &TargetUser) -> bool {
+        // Every row of an owner group has the group's account string, so
+        // its domain; groups are never empty.
+        let owners = &self.procs_by_owner;
+        self.procs_by_user
+            .matching(account, move |g| split_account(owners.key_of(g)).0)
+            .next()
+            .is_some()
     }
 
     pub fn smb_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {

@@ -101,11 +101,6 @@ impl KeyGroupsBuilder {
         self.members.push((id, row));
     }
 
-    pub fn add_all(&mut self, key: &str, rows: &[u32]) {
-        let id = self.keys.id(key);
-        self.members.extend(rows.iter().map(|&row| (id, row)));
-    }
-
     pub fn finish(self) -> KeyGroups {
         let KeyGroupsBuilder { keys, members } = self;
         // A counting sort by group: stable, so each group keeps its rows in
@@ -146,14 +141,6 @@ impl KeyGroups {
             None => &[],
         }
     }
-
-    /// Put each group's rows in ascending order.
-    pub fn sort_each_group(&mut self) {
-        for bounds in self.starts.windows(2) {
-            // Groups are mostly ascending already: a sorted run costs one pass.
-            self.rows[bounds[0] as usize..bounds[1] as usize].sort_unstable();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -165,7 +152,8 @@ mod tests {
         let mut builder = KeyGroupsBuilder::default();
         builder.add("b", 1);
         builder.add("a", 2);
-        builder.add_all("b", &[3, 4]);
+        builder.add("b", 3);
+        builder.add("b", 4);
         builder.add("", 5);
         builder.add("a", 0);
         let groups = builder.finish();

@@ -30,7 +30,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::index::SnapshotIndex;
+use super::index::{Grouped, SnapshotIndex};
 use super::keygroups::{KeyGroups, KeyGroupsBuilder};
 use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
@@ -112,17 +112,17 @@ impl UserAssessment {
 /// What the user-level rule needs before the session findings exist: the
 /// accounts to judge and the script's indexes. Built apart so that it can
 /// be built while the session findings are (see [`super::analyze`]).
-pub(super) struct Prepared {
+pub(super) struct Prepared<'i> {
     accounts: Vec<TargetUser>,
-    script: ScriptIndex,
+    script: ScriptIndex<'i>,
 }
 
-pub(super) fn prepare(
+pub(super) fn prepare<'i>(
     snapshot: &HostSnapshot,
-    index: &SnapshotIndex<'_>,
+    index: &'i SnapshotIndex<'_>,
     options: &AnalyzeOptions,
     own: &OwnRows,
-) -> Prepared {
+) -> Prepared<'i> {
     Prepared {
         accounts: match &options.target {
             Some(target) => vec![target.clone()],
@@ -135,7 +135,7 @@ pub(super) fn prepare(
 pub(super) fn assess_users(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
-    prepared: Prepared,
+    prepared: Prepared<'_>,
     findings: &[Finding],
 ) -> Vec<UserAssessment> {
     let Prepared { accounts, script } = prepared;
@@ -270,12 +270,14 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
 }
 
 /// Rows of one source by the script's keys of their candidate string.
-struct KeyIndex {
+struct KeyIndex<'i> {
     whole: KeyGroups,
     last: KeyGroups,
+    /// When set, the index holds groups of these rather than rows (see [`KeyIndex::of_groups`]).
+    groups: Option<&'i Grouped<'i>>,
 }
 
-impl KeyIndex {
+impl<'i> KeyIndex<'i> {
     /// `candidates` gives each row's candidate string, None for a row the script cannot match.
     fn build<'c>(candidates: impl Iterator<Item = Option<Cow<'c, str>>>) -> Self {
         let mut whole = KeyGroupsBuilder::with_capacity(candidates.size_hint().0);
@@ -298,27 +300,30 @@ impl KeyIndex {
         KeyIndex {
             whole: whole.finish(),
             last: last.finish(),
+            groups: None,
         }
     }
 
-    /// The same index from rows already grouped by their exact candidate
-    /// string: keys are computed once per distinct candidate.
-    fn from_groups<'c>(groups: impl Iterator<Item = (&'c str, &'c [u32])>) -> Self {
+    /// The same index over rows already grouped by their exact candidate
+    /// string: keys are computed once per distinct candidate, and the index
+    /// holds group numbers, not the rows (a million processes are not copied).
+    fn of_groups(grouped: &'i Grouped<'i>) -> Self {
         let mut whole = KeyGroupsBuilder::default();
         let mut last = KeyGroupsBuilder::default();
         let mut key = String::new();
-        for (candidate, rows) in groups {
+        for (id, candidate) in grouped.keys().enumerate() {
             if candidate.trim().is_empty() {
                 continue;
             }
             if let Some(start) = ScriptKeys::write(candidate, &mut key) {
-                last.add_all(&key[start..], rows);
+                last.add(&key[start..], id as u32);
             }
-            whole.add_all(&key, rows);
+            whole.add(&key, id as u32);
         }
         KeyIndex {
             whole: whole.finish(),
             last: last.finish(),
+            groups: Some(grouped),
         }
     }
 
@@ -336,9 +341,21 @@ impl KeyIndex {
             },
             self.last.get(last),
         ];
-        let mut rows: Vec<u32> = Vec::with_capacity(groups.iter().map(|g| g.len()).sum());
-        for group in groups {
-            rows.extend_from_slice(group);
+        let mut rows: Vec<u32> = Vec::new();
+        match self.groups {
+            None => {
+                rows.reserve(groups.iter().map(|g| g.len()).sum());
+                for group in groups {
+                    rows.extend_from_slice(group);
+                }
+            }
+            Some(grouped) => {
+                for group in groups {
+                    for &id in group {
+                        rows.extend_from_slice(grouped.rows_of(id));
+                    }
+                }
+            }
         }
         rows.sort_unstable();
         rows.dedup();
@@ -347,17 +364,17 @@ impl KeyIndex {
 }
 
 /// The candidate strings the script would compare, per source, indexed.
-struct ScriptIndex {
-    workstation: KeyIndex,
-    logons: KeyIndex,
-    processes: KeyIndex,
-    smb: KeyIndex,
+struct ScriptIndex<'i> {
+    workstation: KeyIndex<'i>,
+    logons: KeyIndex<'i>,
+    processes: KeyIndex<'i>,
+    smb: KeyIndex<'i>,
     /// Processes were listed on the host itself (Get-Process), not sent a filter over WinRM.
     local: bool,
 }
 
-impl ScriptIndex {
-    fn build(snapshot: &HostSnapshot, index: &SnapshotIndex<'_>, own: &OwnRows) -> Self {
+impl<'i> ScriptIndex<'i> {
+    fn build(snapshot: &HostSnapshot, index: &'i SnapshotIndex<'_>, own: &OwnRows) -> Self {
         let workstation = snapshot
             .workstation_users
             .rows_or_empty()
@@ -388,7 +405,7 @@ impl ScriptIndex {
                 })
             })),
             // Get-Process's UserName, `DOMAIN\user` (lines 369, 377-388).
-            processes: KeyIndex::from_groups(index.procs_by_owner.iter()),
+            processes: KeyIndex::of_groups(&index.procs_by_owner),
             // Get-SmbSession's ClientUserName (lines 423, 430), as the row names it.
             smb: KeyIndex::build(
                 snapshot
@@ -412,7 +429,7 @@ impl ScriptIndex {
 fn assess(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
-    script: &ScriptIndex,
+    script: &ScriptIndex<'_>,
     account: &TargetUser,
 ) -> UserAssessment {
     let identity = account.script_identity();

@@ -194,7 +194,7 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
         let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
         let account = TargetUser::account(domain, &first.user);
         let has_logon = ctx.index.logons_of(&account).next().is_some();
-        let has_process = ctx.index.processes_of(&account).next().is_some();
+        let has_process = ctx.index.has_process(&account);
         if has_logon || has_process {
             continue;
         }
