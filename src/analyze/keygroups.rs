@@ -4,79 +4,101 @@
 //! A `HashMap<String, Vec<u32>>` costs two allocations per key, and at a
 //! million processes (tens of thousands of keys) building, probing, growing
 //! and freeing those scattered blocks took more time than the analysis's
-//! actual work, growing faster than the input (the working set outgrew the
-//! caches). Here every key's text sits in one arena string, the map holds
-//! only 64-bit hashes and group numbers (growing it never reads a key), and
-//! every group's rows sit in one array: a handful of allocations whatever
-//! the number of keys.
+//! actual work, growing faster than the input: the working set outgrew the
+//! 2 MiB L2 cache, and each probe then paid a miss for the table slot and
+//! another for the key text it points to. Here a key of up to 22 bytes (an
+//! account name, a logon id) is stored in the table slot itself, so a probe
+//! reads one slot; and every group's rows sit in one array: a handful of
+//! allocations whatever the number of keys.
 
-use std::hash::BuildHasher;
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
 
 use foldhash::HashMap;
 
-/// No further key with the same hash.
-const END: u32 = u32::MAX;
+/// Longest key kept inline in its table slot.
+const INLINE: usize = 22;
 
-struct Key {
-    start: usize,
-    end: usize,
-    /// The next key whose 64-bit hash is the same (collisions are chained, never merged).
-    next: u32,
+/// A key's text, inline when short (no allocation, no pointer to follow).
+#[derive(Clone, PartialEq, Eq)]
+enum SlotKey {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
 }
 
-/// Key texts and their hashes: string → group number (numbered from 0 in
-/// the order first seen).
+impl SlotKey {
+    fn new(text: &str) -> Self {
+        if text.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            SlotKey::Inline {
+                len: text.len() as u8,
+                bytes,
+            }
+        } else {
+            SlotKey::Heap(text.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            SlotKey::Inline { len, bytes } => &bytes[..*len as usize],
+            SlotKey::Heap(text) => text.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // The bytes were copied from a `str` whole, so they are UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+/// Hashed and compared as its bytes, so that a `&[u8]` looks it up
+/// (bytes, not `str`: no UTF-8 check on every probe).
+impl Hash for SlotKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl Borrow<[u8]> for SlotKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// Key texts: string → group number (numbered from 0 in the order first seen).
 #[derive(Default)]
 pub(super) struct Keys {
-    hasher: foldhash::fast::RandomState,
-    /// Hash → the first key with it.
-    slots: HashMap<u64, u32>,
-    keys: Vec<Key>,
-    arena: String,
+    ids: HashMap<SlotKey, u32>,
+    /// Each key's text by number, for the few who ask (not touched by lookups).
+    texts: Vec<SlotKey>,
 }
 
 impl Keys {
-    fn text(&self, key: &Key) -> &str {
-        &self.arena[key.start..key.end]
-    }
-
-    fn find(&self, hash: u64, text: &str) -> Option<u32> {
-        let mut id = *self.slots.get(&hash)?;
-        while id != END {
-            let key = &self.keys[id as usize];
-            if self.text(key) == text {
-                return Some(id);
-            }
-            id = key.next;
-        }
-        None
-    }
-
     /// The text of key `id` (as numbered by [`Keys::id`]).
     pub fn text_of(&self, id: u32) -> &str {
-        self.keys.get(id as usize).map_or("", |key| self.text(key))
+        self.texts.get(id as usize).map_or("", SlotKey::as_str)
     }
 
     pub fn get(&self, text: &str) -> Option<u32> {
-        self.find(self.hasher.hash_one(text), text)
+        self.ids.get(text.as_bytes()).copied()
     }
 
     /// The group of `text`, made when new.
     pub fn id(&mut self, text: &str) -> u32 {
-        let hash = self.hasher.hash_one(text);
-        if let Some(id) = self.find(hash, text) {
+        if let Some(&id) = self.ids.get(text.as_bytes()) {
             return id;
         }
-        let id = self.keys.len() as u32;
-        let start = self.arena.len();
-        self.arena.push_str(text);
-        let next = self.slots.insert(hash, id).unwrap_or(END);
-        self.keys.push(Key {
-            start,
-            end: self.arena.len(),
-            next,
-        });
+        let id = self.texts.len() as u32;
+        let key = SlotKey::new(text);
+        self.texts.push(key.clone());
+        self.ids.insert(key, id);
         id
+    }
+
+    pub fn len(&self) -> usize {
+        self.texts.len()
     }
 }
 
@@ -105,7 +127,7 @@ impl KeyGroupsBuilder {
         let KeyGroupsBuilder { keys, members } = self;
         // A counting sort by group: stable, so each group keeps its rows in
         // the order they were added.
-        let mut starts = vec![0u32; keys.keys.len() + 1];
+        let mut starts = vec![0u32; keys.len() + 1];
         for &(id, _) in &members {
             starts[id as usize + 1] += 1;
         }
@@ -164,22 +186,20 @@ mod tests {
     }
 
     #[test]
-    fn colliding_hashes_stay_apart() {
+    fn long_and_short_keys() {
+        let long = "CONTOSO\\a-rather-long-account-name";
         let mut keys = Keys::default();
-        // Force a collision: two texts filed under one hash.
-        let (a, b) = (keys.id("alice"), 1u32);
-        keys.slots.insert(7, a);
-        keys.keys[a as usize].next = END;
-        let start = keys.arena.len();
-        keys.arena.push_str("bob");
-        keys.keys.push(Key {
-            start,
-            end: keys.arena.len(),
-            next: a,
-        });
-        keys.slots.insert(7, b);
-        assert_eq!(keys.find(7, "alice"), Some(a));
-        assert_eq!(keys.find(7, "bob"), Some(b));
-        assert_eq!(keys.find(7, "carol"), None);
+        let (a, b, c) = (keys.id("alice"), keys.id(long), keys.id(""));
+        assert_eq!((a, b, c), (0, 1, 2));
+        assert_eq!(keys.id(long), 1);
+        assert_eq!(keys.get("alice"), Some(0));
+        assert_eq!(keys.get("alice "), None);
+        assert_eq!(keys.text_of(1), long);
+        assert_eq!(keys.text_of(2), "");
+        let exactly = "x".repeat(INLINE);
+        let over = "x".repeat(INLINE + 1);
+        let (d, e) = (keys.id(&exactly), keys.id(&over));
+        assert_ne!(d, e);
+        assert_eq!((keys.get(&exactly), keys.get(&over)), (Some(d), Some(e)));
     }
 }

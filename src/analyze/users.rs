@@ -25,13 +25,13 @@
 
 use std::borrow::Cow;
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::HashSet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::index::{Grouped, SnapshotIndex};
-use super::keygroups::{KeyGroups, KeyGroupsBuilder};
+use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
 use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
@@ -182,9 +182,8 @@ const PARALLEL_ACCOUNTS: usize = 2_000;
 fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
     // Each account once: its key (`domain\user` or `user`, lower-cased),
     // where the user part starts in the key, and the account as first seen.
-    // The map holds indices, so that it stays small and its growth moves
-    // 32-byte entries, not accounts.
-    let mut seen: HashMap<Box<str>, u32> = HashMap::new();
+    // The key map holds short keys in its slots and numbers, not accounts.
+    let mut seen = Keys::default();
     let mut accounts: Vec<(Box<str>, usize, TargetUser)> = Vec::new();
     let mut key = String::new();
     // Consecutive rows often name the same account (one user's sessions).
@@ -205,8 +204,7 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
         }
         // Most rows repeat an account already seen: build its key in a reused buffer.
         let user_start = write_account_key(&mut key, domain, user);
-        if !seen.contains_key(key.as_str()) {
-            seen.insert(key.as_str().into(), accounts.len() as u32);
+        if seen.id(&key) as usize == accounts.len() {
             accounts.push((
                 key.as_str().into(),
                 user_start,
