@@ -27,6 +27,17 @@ fn main() {
         // Dropped outside the timing: freeing is the caller's cost, not the analysis's.
         last = Some(analysis);
     }
+    if std::env::var_os("ANALYZE_DIGEST").is_some()
+        && let Some(analysis) = &last
+    {
+        // To check that a change leaves every verdict and row as it was.
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        serde_json::to_string(analysis)
+            .unwrap_or_default()
+            .hash(&mut hasher);
+        println!("analysis digest {:016x}", hasher.finish());
+    }
     times.sort_by(f64::total_cmp);
     cpu.sort_by(f64::total_cmp);
     let (findings, users) = last.map_or((0, 0), |a| (a.findings.len(), a.users.len()));
