@@ -184,7 +184,7 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
     // where the user part starts in the key, and the account as first seen.
     // The key map holds short keys in its slots and numbers, not accounts.
     let mut seen = Keys::default();
-    let mut accounts: Vec<(Box<str>, usize, TargetUser)> = Vec::new();
+    let mut accounts: Vec<(usize, TargetUser)> = Vec::new();
     let mut key = String::new();
     // Consecutive rows often name the same account (one user's sessions).
     let mut previous: Option<(Option<&'s str>, &'s str, bool)> = None;
@@ -205,11 +205,7 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
         // Most rows repeat an account already seen: build its key in a reused buffer.
         let user_start = write_account_key(&mut key, domain, user);
         if seen.id(&key) as usize == accounts.len() {
-            accounts.push((
-                key.as_str().into(),
-                user_start,
-                TargetUser::account(domain, user),
-            ));
+            accounts.push((user_start, TargetUser::account(domain, user)));
         }
         previous = Some((domain, user, listed));
     };
@@ -240,29 +236,27 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
             add(s.domain.as_deref(), user, false);
         }
     }
-    drop(seen);
     // A domain-less account is folded into a qualified one of the same name:
     // the user part of a qualified key is that name, lower-cased as the
-    // domain-less key is.
+    // domain-less key is. Keys are read from the key map's own table of
+    // texts (short ones inline, side by side), not from scattered strings.
     let qualified: HashSet<&str> = accounts
         .iter()
-        .filter(|(_, start, t)| t.domain.is_some() && *start > 0)
-        .map(|(key, start, _)| &key[*start..])
+        .enumerate()
+        .filter(|(_, (start, t))| t.domain.is_some() && *start > 0)
+        .filter_map(|(i, (start, _))| seen.text_of(i as u32).get(*start..))
         .collect();
-    let mut kept: Vec<(&str, u32)> = accounts
+    let mut kept: Vec<u32> = accounts
         .iter()
         .enumerate()
-        .filter(|(_, (key, _, t))| t.domain.is_some() || !qualified.contains(key.as_ref()))
-        .map(|(i, (key, _, _))| (key.as_ref(), i as u32))
+        .filter(|(i, (_, t))| t.domain.is_some() || !qualified.contains(seen.text_of(*i as u32)))
+        .map(|(i, _)| i as u32)
         .collect();
     drop(qualified);
     // Keys are distinct, so the order is total and an unstable sort is exact.
-    kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let order: Vec<u32> = kept.into_iter().map(|(_, i)| i).collect();
-    let mut slots: Vec<Option<TargetUser>> =
-        accounts.into_iter().map(|(_, _, t)| Some(t)).collect();
-    order
-        .into_iter()
+    kept.sort_unstable_by(|&a, &b| seen.text_of(a).cmp(seen.text_of(b)));
+    let mut slots: Vec<Option<TargetUser>> = accounts.into_iter().map(|(_, t)| Some(t)).collect();
+    kept.into_iter()
         .filter_map(|i| slots.get_mut(i as usize).and_then(Option::take))
         .collect()
 }
