@@ -1,20 +1,16 @@
 //! Processes from /proc: owner, login uid, audit session, logind session, start time.
 //!
-//! Speed matters (target: 10,000 processes in under 50 ms), so each process
-//! costs one open/read/close per file, into one reused buffer, and no more
-//! files than a verdict needs: `stat` (name, parent, start time, kernel
-//! thread), `loginuid`, `sessionid` only when a login uid is set, `cgroup`
-//! only without a cgroup tree to read sessions from.
+//! Speed matters (target: 10,000 processes in under 50 ms), so each process costs
+//! one directory open plus one open/read/close per file, all relative to the
+//! pid directory (no path walks), into one reused buffer. Holding the pid
+//! directory open also pins the process: if the pid is reused mid-scan,
+//! reads fail instead of mixing two processes.
 //!
 //! The owner is the *real* uid (first field of `Uid:` in status): the account
-//! that started the process, not a setuid program's borrowed identity (the
-//! owner of the /proc/PID directory would be cheaper, one `fstat`, but it is
-//! the *effective* uid: `sudo` run by alice would count as root's, not
-//! alice's). On Linux 6.13+ it comes from a pidfd (`PIDFD_GET_INFO`), the
-//! same value without the kernel formatting the whole status file; and the
-//! pidfd also pins the process, so files are opened by path (`PID/stat`)
-//! without opening the directory (see [`ProcessFiles`]). Elsewhere, through
-//! the opened directory and `status`.
+//! that started the process, not a setuid program's borrowed identity. On
+//! Linux 6.13+ it comes from a pidfd (`PIDFD_GET_INFO`), the same value
+//! without the kernel formatting the whole status file (about half the cost
+//! of a scan); elsewhere from status.
 //!
 //! Processes that vanish mid-scan are skipped. A process whose files cannot
 //! be read for any other reason becomes a row with `access_error` set.
@@ -212,52 +208,6 @@ fn scan_many(proc: &std::fs::File, pids: &[u32], clock: &Clock, plan: Plan) -> V
         .collect()
 }
 
-/// How one process's files are reached.
-enum ProcessFiles<'a> {
-    /// Through its open /proc/PID directory, which pins the process: if the
-    /// pid is reused mid-scan, reads fail instead of mixing two processes.
-    Dir(std::os::fd::OwnedFd),
-    /// By path (`PID/stat`) under /proc, pinned by a pidfd instead: the
-    /// pidfd is opened first and asked for the owner last, and that answer
-    /// only comes while the process has not been reaped, so its pid was
-    /// not reused in between and every file read was its own. Two system
-    /// calls fewer per process than opening and closing the directory, and
-    /// the owner comes without the kernel formatting `status`.
-    Pinned {
-        proc: &'a std::fs::File,
-        pid: u32,
-        pidfd: std::os::fd::OwnedFd,
-    },
-}
-
-impl ProcessFiles<'_> {
-    fn read(&self, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
-        match self {
-            ProcessFiles::Dir(dir) => sys::read_at(dir, name, buf),
-            ProcessFiles::Pinned { proc, pid, .. } => {
-                let mut path = [0u8; 40];
-                sys::read_at(*proc, pid_path(*pid, name, &mut path)?, buf)
-            }
-        }
-    }
-}
-
-/// `PID/name` as a NUL-terminated string, without allocating.
-fn pid_path<'b>(pid: u32, name: &CStr, out: &'b mut [u8; 40]) -> io::Result<&'b CStr> {
-    let mut digits = [0u8; 12];
-    let pid = pid_cstr(pid, &mut digits).to_bytes();
-    let name = name.to_bytes();
-    let len = pid.len() + 1 + name.len();
-    if len >= out.len() {
-        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-    }
-    out[..pid.len()].copy_from_slice(pid);
-    out[pid.len()] = b'/';
-    out[pid.len() + 1..len].copy_from_slice(name);
-    out[len] = 0;
-    CStr::from_bytes_with_nul(&out[..=len]).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
 /// One process, or None when it vanished.
 fn scan_one(
     proc: &std::fs::File,
@@ -270,32 +220,25 @@ fn scan_one(
         pid,
         ..ProcessRow::default()
     };
-    let pinned = if plan.use_pidfd {
-        match sys::pidfd_open(pid) {
-            Ok(pidfd) => Some(ProcessFiles::Pinned { proc, pid, pidfd }),
-            Err(e) if vanished(&e) => return None,
-            // Out of descriptors, say: through the directory as below.
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
-    let files = match pinned {
-        Some(files) => files,
-        None => {
-            let mut name_buf = [0u8; 12];
-            match sys::open_at(proc, pid_cstr(pid, &mut name_buf), true) {
-                Ok(dir) => ProcessFiles::Dir(dir),
-                Err(e) if vanished(&e) => return None,
-                Err(e) => {
-                    row.access_error = Some(format!("cannot open the process directory: {e}"));
-                    return Some(row);
-                }
-            }
+    let mut name_buf = [0u8; 12];
+    let dir = match sys::open_at(proc, pid_cstr(pid, &mut name_buf), true) {
+        Ok(dir) => dir,
+        Err(e) if vanished(&e) => return None,
+        Err(e) => {
+            row.access_error = Some(format!("cannot open the process directory: {e}"));
+            return Some(row);
         }
     };
 
-    match files.read(c"stat", buf) {
+    // Opened after the pid directory and before reading through it: if the
+    // read below succeeds, the process was alive when the pidfd was made, so
+    // the pidfd names this process and not a later one with the same number.
+    let pidfd = if plan.use_pidfd {
+        sys::pidfd_open(pid).ok()
+    } else {
+        None
+    };
+    match sys::read_at(&dir, c"stat", buf) {
         Ok(()) => match parse_stat(buf) {
             Some(stat) => {
                 if stat.state == b'Z' {
@@ -308,7 +251,7 @@ fn scan_one(
                 if stat.is_kernel_thread() {
                     // Kernel threads are root's, with no login and no session: skip the rest.
                     row.uid = Some(0);
-                    return still_pinned(&files).then_some(row);
+                    return Some(row);
                 }
             }
             None => {
@@ -323,8 +266,22 @@ fn scan_one(
         }
     }
 
+    row.uid = pidfd.and_then(|fd| sys::pidfd_real_uid(&fd).ok());
+    if row.uid.is_none() {
+        match sys::read_at(&dir, c"status", buf) {
+            Ok(()) => {
+                row.uid = parse_status_uid(buf);
+                if row.uid.is_none() {
+                    row.access_error = Some("status: no Uid line".to_string());
+                }
+            }
+            Err(e) if vanished(&e) => return None,
+            Err(e) => row.access_error = Some(format!("status: {e}")),
+        }
+    }
+
     // Absent files here mean a kernel without audit or cgroups, not a vanished process.
-    match files.read(c"loginuid", buf) {
+    match sys::read_at(&dir, c"loginuid", buf) {
         Ok(()) => row.loginuid = parse_id_file(buf),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -334,70 +291,33 @@ fn scan_one(
     // is set (both are set, cleared and inherited together), so an unset
     // login uid means an unset session: no need to read it.
     if row.loginuid.is_some() {
-        match files.read(c"sessionid", buf) {
+        match sys::read_at(&dir, c"sessionid", buf) {
             Ok(()) => row.audit_session = parse_id_file(buf),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => note_error(&mut row.access_error, c"sessionid", &e),
         }
     }
-    if plan.read_cgroup {
-        match files.read(c"cgroup", buf) {
-            Ok(()) => row.logon_id = parse_cgroup_session(buf).map(str::to_string),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => note_error(&mut row.access_error, c"cgroup", &e),
-        }
+    if !plan.read_cgroup {
+        return Some(row);
     }
-
-    // The owner last: for a pinned process its answer is also the proof
-    // that every file above was this process's (see [`ProcessFiles::Pinned`]).
-    if let ProcessFiles::Pinned { pidfd, .. } = &files {
-        match sys::pidfd_real_uid(pidfd) {
-            Ok(uid) => {
-                row.uid = Some(uid);
-                return Some(row);
-            }
-            // Reaped since its pidfd was made: the files may be another's.
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
-            Err(_) => {}
-        }
-    }
-    match files.read(c"status", buf) {
-        Ok(()) => {
-            row.uid = parse_status_uid(buf);
-            if row.uid.is_none() {
-                note_error_text(&mut row.access_error, "status: no Uid line");
-            }
-        }
-        Err(e) if vanished(&e) => return None,
-        Err(e) => note_error(&mut row.access_error, c"status", &e),
+    match sys::read_at(&dir, c"cgroup", buf) {
+        Ok(()) => row.logon_id = parse_cgroup_session(buf).map(str::to_string),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return None,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => note_error(&mut row.access_error, c"cgroup", &e),
     }
     Some(row)
 }
 
-/// Whether the process behind `files` is still the one first found (always
-/// true through its directory, which cannot change process).
-fn still_pinned(files: &ProcessFiles<'_>) -> bool {
-    match files {
-        ProcessFiles::Dir(_) => true,
-        ProcessFiles::Pinned { pidfd, .. } => {
-            !sys::pidfd_real_uid(pidfd).is_err_and(|e| e.raw_os_error() == Some(libc::ESRCH))
-        }
-    }
-}
-
 fn note_error(slot: &mut Option<String>, file: &CStr, err: &io::Error) {
-    note_error_text(slot, &format!("{}: {err}", file.to_string_lossy()));
-}
-
-fn note_error_text(slot: &mut Option<String>, text: &str) {
+    let text = format!("{}: {err}", file.to_string_lossy());
     match slot {
         Some(existing) => {
             existing.push_str("; ");
-            existing.push_str(text);
+            existing.push_str(&text);
         }
-        None => *slot = Some(text.to_string()),
+        None => *slot = Some(text),
     }
 }
 
@@ -460,18 +380,6 @@ mod tests {
         for pid in common {
             assert_eq!(a[&pid], b[&pid], "owner of {pid}");
         }
-    }
-
-    #[test]
-    fn pid_paths() {
-        let mut out = [0u8; 40];
-        assert_eq!(pid_path(1234, c"stat", &mut out).unwrap(), c"1234/stat");
-        assert_eq!(
-            pid_path(4_294_967_295, c"loginuid", &mut out).unwrap(),
-            c"4294967295/loginuid"
-        );
-        let long = c"a-name-far-too-long-for-the-buffer-here";
-        assert!(pid_path(1, long, &mut out).is_err());
     }
 
     #[test]
