@@ -4,7 +4,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
 
 use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
-use crate::identity::{TargetUser, domains_equal, split_account};
+use crate::identity::{domains_equal, split_account};
 use crate::model::HostSnapshot;
 
 /// Rows of one source grouped by lower-case account name (without domain).
@@ -45,18 +45,21 @@ impl AccountIndex {
         }
     }
 
-    /// Rows (or groups) whose account matches `target`; `domain_of` gives a row's domain, if it has one.
+    /// Rows (or groups) whose account matches the account `domain\user`
+    /// (as [`crate::identity::TargetUser::account`] would, without building one); `domain_of`
+    /// gives a row's domain, if it has one.
     fn matching<'s, 'd>(
         &'s self,
-        target: &'s TargetUser,
+        domain: Option<&'s str>,
+        user: &str,
         domain_of: impl Fn(u32) -> Option<&'d str> + 's,
     ) -> impl Iterator<Item = u32> + 's {
         self.by_name
-            .get(lower(&target.user).as_ref())
+            .get(lower(user).as_ref())
             .iter()
             .copied()
             .filter(
-                move |&row| match (&target.domain, domain_of(row).filter(|d| !d.is_empty())) {
+                move |&row| match (domain, domain_of(row).filter(|d| !d.is_empty())) {
                     (Some(want), Some(have)) => domains_equal(want, have),
                     _ => true,
                 },
@@ -311,28 +314,38 @@ impl<'a> SnapshotIndex<'a> {
     }
 }
 
-/// Rows of each source that belong to an account (domain-aware, case-insensitive).
+/// Rows of each source that belong to an account (domain-aware,
+/// case-insensitive), the account given as its parts: these run once per
+/// listed user, and a [`crate::identity::TargetUser`] would cost three strings each time.
 impl<'a> SnapshotIndex<'a> {
-    pub fn logons_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+    /// Whether any logon session belongs to the account.
+    pub fn has_logon(&self, domain: Option<&str>, user: &str) -> bool {
         let rows = self.snapshot.logon_sessions.rows_or_empty();
         self.logons_by_user
-            .matching(account, move |r| rows[r as usize].domain.as_deref())
-    }
-
-    /// Whether any process belongs to the account.
-    pub fn has_process(&self, account: &TargetUser) -> bool {
-        // Every row of an owner group has the group's account string, so
-        // its domain; groups are never empty.
-        let owners = &self.procs_by_owner;
-        self.procs_by_user
-            .matching(account, move |g| split_account(owners.key_of(g)).0)
+            .matching(domain, user, move |r| rows[r as usize].domain.as_deref())
             .next()
             .is_some()
     }
 
-    pub fn smb_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+    /// Whether any process belongs to the account.
+    pub fn has_process(&self, domain: Option<&str>, user: &str) -> bool {
+        // Every row of an owner group has the group's account string, so
+        // its domain; groups are never empty.
+        let owners = &self.procs_by_owner;
+        self.procs_by_user
+            .matching(domain, user, move |g| split_account(owners.key_of(g)).0)
+            .next()
+            .is_some()
+    }
+
+    /// The SMB sessions of the account, in row order.
+    pub fn smb_of<'s>(
+        &'s self,
+        domain: Option<&'s str>,
+        user: &str,
+    ) -> impl Iterator<Item = u32> + 's {
         let rows = self.snapshot.smb_sessions.rows_or_empty();
         self.smb_by_user
-            .matching(account, move |r| rows[r as usize].domain.as_deref())
+            .matching(domain, user, move |r| rows[r as usize].domain.as_deref())
     }
 }

@@ -192,12 +192,10 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
     let mut findings = Vec::new();
     for (first, wk_rows) in groups {
         let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
-        let account = TargetUser::account(domain, &first.user);
-        let has_logon = ctx.index.logons_of(&account).next().is_some();
-        let has_process = ctx.index.has_process(&account);
-        if has_logon || has_process {
+        if ctx.index.has_logon(domain, &first.user) || ctx.index.has_process(domain, &first.user) {
             continue;
         }
+        let account = TargetUser::account(domain, &first.user);
         let checks = [
             (
                 Source::LogonSessions,
