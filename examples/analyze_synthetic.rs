@@ -1,5 +1,6 @@
 //! Analyse a synthetic snapshot of N processes R times and print the median
-//! time (for profiling: `cargo run --release --example analyze_synthetic -- 1000000 5`).
+//! time (for profiling: `cargo run --release --example analyze_synthetic -- 1000000 5`;
+//! a third argument analyses for that one user only).
 
 use std::time::Instant;
 
@@ -14,8 +15,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let processes = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let repeat: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1).max(1);
+    let target = args.next();
     let snap = snapshot(Sizes::scaled(processes));
-    let options = AnalyzeOptions::for_snapshot(&snap);
+    let mut options = AnalyzeOptions::for_snapshot(&snap);
+    // A third argument: one target user (e.g. 'CONTOSO\user000042'), as `--user` does.
+    options.target = target.and_then(|t| lingerscan::identity::TargetUser::parse(&t).ok());
     let mut times = Vec::with_capacity(repeat);
     let mut cpu = Vec::with_capacity(repeat);
     let mut last = None;
