@@ -85,9 +85,9 @@ fn lower(name: &str) -> Cow<'_, str> {
 /// memory, which at a million rows cost more in cache misses than the rest
 /// of the analysis.
 pub(super) struct Grouped<'a> {
-    /// Keys copied into one arena, not borrowed: each copy sits next to the
-    /// others, where comparing a probed key with a borrowed one would read
-    /// some far-away row's memory (a cache miss per row at a million rows).
+    /// Keys copied, not borrowed: a short key sits in its table slot, where
+    /// comparing a probed key with a borrowed one would read some far-away
+    /// row's memory (a cache miss per row at a million rows).
     ids: Keys,
     /// Group `g` is `rows[starts[g]..starts[g + 1]]`, rows ascending.
     starts: Vec<u32>,

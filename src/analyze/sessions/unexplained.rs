@@ -161,8 +161,8 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
 /// (NetWkstaUserEnum): listed, but no logon session and no process → STALE_WKSTA.
 pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
     let rows = ctx.snapshot.workstation_users.rows_or_empty();
-    // Rows by account key, the key built in one reused buffer and kept in
-    // one arena; the groups are put in key order once at the end.
+    // Rows by account key, the key built in one reused buffer and copied
+    // once per account; the groups are put in key order once at the end.
     let mut keys = Keys::default();
     let mut groups: Vec<(&WorkstationUser, Vec<u32>)> = Vec::new();
     let mut key = String::new();
