@@ -208,6 +208,14 @@ fn main() {
     let (_, code) = measure(&mut lingerscan(&warm_list, &["-f", "ndjson"]));
     assert_eq!(code, 2, "warm-up scan");
 
+    // Where the live sweep's time goes: the servers' CPU (smbd, samba-dcerpcd
+    // and workers) against the client's, on the same two cores.
+    let server_cpu = || {
+        let ticks: u64 = servers.iter().map(SambaServer::cpu_ticks).sum();
+        // SAFETY: sysconf only reads a configuration value.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        ticks as f64 / hz
+    };
     // FLEET_BENCH_SWEEP=1,8,64: only the live sweep, at each concurrency
     // (where the live work goes as the concurrency grows).
     if let Ok(sweep) = std::env::var("FLEET_BENCH_SWEEP") {
@@ -215,6 +223,7 @@ fn main() {
             .split(',')
             .filter_map(|c| c.trim().parse::<usize>().ok())
         {
+            let before = server_cpu();
             let (cost, _) = measure(&mut lingerscan_at(
                 &live_list,
                 concurrency,
@@ -224,6 +233,7 @@ fn main() {
                 &format!("lingerscan, 900 live, concurrency {concurrency}"),
                 cost,
             );
+            println!("  servers' CPU: {:.2}s", server_cpu() - before);
         }
         return;
     }
@@ -233,8 +243,14 @@ fn main() {
         live.len(),
         silent_addresses.len()
     );
+    let before = server_cpu();
     let (live_cost, _) = measure(&mut lingerscan(&live_list, &["-f", "ndjson"]));
     show("lingerscan, the 900 live only", live_cost);
+    println!(
+        "  servers' CPU for those 900 scans: {:.2}s (client {:.2}s)",
+        server_cpu() - before,
+        live_cost.cpu.as_secs_f64()
+    );
     let (silent_cost, _) = measure(&mut lingerscan(&silent_list, &["-f", "ndjson"]));
     show("lingerscan, the 100 silent only", silent_cost);
     let (ours, code) = measure(&mut lingerscan(&fleet_list, &["-f", "ndjson"]));
@@ -242,6 +258,7 @@ fn main() {
     show("lingerscan, 1,000 targets (ndjson)", ours);
     let (ours_text, _) = measure(&mut lingerscan(&fleet_list, &[]));
     show("lingerscan, 1,000 targets (text)", ours_text);
+    let before = server_cpu();
     let (theirs, code) = measure(
         Command::new(&python)
             .arg(format!("{root}/benches/fleet_impacket.py"))
@@ -257,6 +274,11 @@ fn main() {
     );
     assert_eq!(code, 0, "impacket sweep");
     show("impacket thread pool, 1,000 targets", theirs);
+    println!(
+        "  servers' CPU for impacket's sweep: {:.2}s (client {:.2}s)",
+        server_cpu() - before,
+        theirs.cpu.as_secs_f64()
+    );
 
     let waves = (silent_addresses.len() as u64).div_ceil(CONCURRENCY as u64);
     let expected = Duration::from_secs(waves * TIMEOUT_SECS) + live_cost.wall;

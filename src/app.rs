@@ -21,7 +21,7 @@ use lingerscan::fleet::{self, FleetOptions, interrupt, progress};
 use lingerscan::identity::TargetUser;
 use lingerscan::model::HostSnapshot;
 use lingerscan::report::Format;
-use lingerscan::report::sink::{CsvSink, JsonSink, NdjsonSink, ReportSink};
+use lingerscan::report::sink::{CsvSink, JsonSink, NdjsonSink, ReportSink, Tee};
 use lingerscan::report::text::{TextOptions, fleet::TextSink};
 use lingerscan::snapshot_io;
 use lingerscan::targets::{self, Spec, Target, TargetSet};
@@ -198,6 +198,19 @@ fn sink<'a>(
     }
 }
 
+/// The report on standard output, teed to an NDJSON file with `--ndjson-out`
+/// (created, or emptied, before any host is scanned).
+fn output_sink(args: &ScanArgs, details: bool) -> Result<Box<dyn ReportSink + 'static>> {
+    let report = sink(&args.analysis, stdout(), false, details, !args.no_history);
+    let Some(path) = &args.fleet.ndjson_out else {
+        return Ok(report);
+    };
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("creating --ndjson-out {}", path.display()))?;
+    let ndjson = NdjsonSink::new(BufWriter::new(file), args.analysis.include_snapshot);
+    Ok(Box::new(Tee::new(vec![report, Box::new(ndjson)])))
+}
+
 /// Standard output, buffered: the sinks write to it directly.
 fn stdout() -> BufWriter<std::io::StdoutLock<'static>> {
     BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
@@ -285,7 +298,7 @@ fn scan_one(
     collector: &PlatformCollector,
     judge: &(dyn Fn(&HostSnapshot) -> analyze::Analysis + Sync),
 ) -> Result<Outcome> {
-    let mut sink = sink(&args.analysis, stdout(), false, true, !args.no_history);
+    let mut sink = output_sink(args, true)?;
     let summary = fleet::run(
         set.iter(),
         Some(set.len()),
@@ -328,13 +341,7 @@ fn scan_fleet(
     } else {
         Box::new(progress::NoProgress)
     };
-    let mut sink = sink(
-        &args.analysis,
-        stdout(),
-        false,
-        fleet_args.details,
-        !args.no_history,
-    );
+    let mut sink = output_sink(args, fleet_args.details)?;
     let (targets, total): (Box<dyn Iterator<Item = Target> + Send>, u128) = match fleet_args.shard {
         Some(shard) => (Box::new(set.shard(shard)), set.shard_len(shard)),
         None => (Box::new(set.iter()), set.len()),

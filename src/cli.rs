@@ -437,6 +437,11 @@ pub struct FleetArgs {
     /// The text report of a fleet: the full report of every host, not only those with findings.
     #[arg(long)]
     pub details: bool,
+    /// Also write the NDJSON stream (one line per host, as `--format ndjson`
+    /// writes it, flushed per host) to FILE, while standard output gets the
+    /// chosen format; `lingerscan analyze FILE` reads it back.
+    #[arg(long, value_name = "FILE")]
+    pub ndjson_out: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -571,6 +576,11 @@ mod tests {
         );
         assert_eq!(cli.scan.target.connect_timeout, Duration::from_secs(1));
         assert!(Cli::try_parse_from(["lingerscan", "--concurrency", "0"]).is_err());
+        let cli = Cli::try_parse_from(["lingerscan", "--ndjson-out", "fleet.ndjson"]).unwrap();
+        assert_eq!(
+            cli.scan.fleet.ndjson_out.as_deref(),
+            Some(std::path::Path::new("fleet.ndjson"))
+        );
         assert!(Cli::try_parse_from(["lingerscan", "--shard", "4/3"]).is_err());
     }
 

@@ -301,13 +301,16 @@ pub fn account_key(domain: Option<&str>, user: &str) -> String {
 }
 
 /// [`account_key`] into a reused buffer (cleared first), for hot loops.
-pub fn write_account_key(out: &mut String, domain: Option<&str>, user: &str) {
+/// Returns where the user part starts in it (the user, lower-cased).
+pub fn write_account_key(out: &mut String, domain: Option<&str>, user: &str) -> usize {
     out.clear();
     if let Some(d) = domain.map(str::trim).filter(|d| !d.is_empty()) {
         push_lowercase(out, d);
         out.push('\\');
     }
+    let user_start = out.len();
     push_lowercase(out, user);
+    user_start
 }
 
 fn push_lowercase(out: &mut String, text: &str) {

@@ -477,6 +477,61 @@ fn lingering_anywhere_wins_over_failed_hosts() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// `--ndjson-out FILE`: the text report on standard output and, in FILE,
+/// one valid NDJSON line per host, which `analyze` reads back. This machine
+/// beside two closed ports (no smbd needed).
+#[test]
+fn ndjson_out_tees_the_stream_beside_the_text_report() {
+    if !support::require(
+        "ndjson_out_tees_the_stream_beside_the_text_report",
+        true,
+        &[],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("fleet.ndjson");
+    let out = lingerscan(
+        &[
+            "-H",
+            ".",
+            "-H",
+            "127.0.0.152-153",
+            "--smbstatus",
+            "/nonexistent/smbstatus",
+            "--ndjson-out",
+            file.to_str().unwrap_or_default(),
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FLEET SUMMARY"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read(&file).expect("the NDJSON file");
+    let hosts = lines(&written);
+    assert_eq!(hosts.len(), 3, "{}", String::from_utf8_lossy(&written));
+    let names: BTreeSet<String> = hosts
+        .iter()
+        .map(|h| h["host"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        names.contains(&ip(152)) && names.contains(&ip(153)),
+        "{names:?}"
+    );
+    let again = analyze(&["-", "-f", "ndjson"], &written);
+    assert_eq!(
+        lines(&again.stdout).len(),
+        3,
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(again.status.code(), out.status.code());
+}
+
 /// A wrong password against a fleet: after `--fail-limit` hosts refuse it,
 /// no new host is started (each refusal is a failed logon that counts
 /// toward the account's lockout). One real smbd answers on eight addresses.

@@ -3,80 +3,63 @@
 use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
 
-use crate::identity::{TargetUser, domains_equal, split_account};
+use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
+use crate::identity::{domains_equal, split_account};
 use crate::model::HostSnapshot;
 
 /// Rows of one source grouped by lower-case account name (without domain).
-#[derive(Default)]
 pub(super) struct AccountIndex {
-    by_name: HashMap<Box<str>, Vec<u32>>,
+    by_name: KeyGroups,
 }
 
 impl AccountIndex {
     fn build<'a>(accounts: impl Iterator<Item = Option<&'a str>>) -> Self {
-        let mut by_name: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut by_name = KeyGroupsBuilder::with_capacity(accounts.size_hint().0);
         for (row, account) in accounts.enumerate() {
             let Some(account) = account else { continue };
             let (_, user) = split_account(account);
             if user.is_empty() {
                 continue;
             }
-            let key = lower(user);
-            // Look up before inserting so that only the first row of an account allocates a key.
-            match by_name.get_mut(key.as_ref()) {
-                Some(rows) => rows.push(row as u32),
-                None => {
-                    by_name.insert(key.into(), vec![row as u32]);
-                }
-            }
+            by_name.add(&lower(user), row as u32);
         }
-        AccountIndex { by_name }
+        AccountIndex {
+            by_name: by_name.finish(),
+        }
     }
 
-    /// The same index from rows already grouped by their exact account
-    /// string: one key computed per distinct account, not per row. Rows stay
-    /// in ascending order, as [`AccountIndex::build`] leaves them.
-    fn from_groups<'a>(groups: impl Iterator<Item = (&'a str, &'a [u32])>) -> Self {
-        let mut by_name: HashMap<Box<str>, Vec<u32>> = HashMap::new();
-        let mut merged: Vec<Box<str>> = Vec::new();
-        for (account, rows) in groups {
+    /// An index of groups rather than rows: the groups' exact account
+    /// strings, numbered in order (a [`Grouped`]'s keys). One key is
+    /// computed per distinct account, and no row is copied.
+    fn of_group_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Self {
+        let mut by_name = KeyGroupsBuilder::default();
+        for (id, account) in keys.enumerate() {
             let (_, user) = split_account(account);
             if user.is_empty() {
                 continue;
             }
-            let key = lower(user);
-            match by_name.get_mut(key.as_ref()) {
-                Some(existing) => {
-                    existing.extend_from_slice(rows);
-                    merged.push(key.into());
-                }
-                None => {
-                    by_name.insert(key.into(), rows.to_vec());
-                }
-            }
+            by_name.add(&lower(user), id as u32);
         }
-        for key in merged {
-            if let Some(rows) = by_name.get_mut(&key) {
-                rows.sort_unstable();
-            }
+        AccountIndex {
+            by_name: by_name.finish(),
         }
-        AccountIndex { by_name }
     }
 
-    /// Rows whose account matches `target`; `domain_of` gives a row's domain, if it has one.
+    /// Rows (or groups) whose account matches the account `domain\user`
+    /// (as [`crate::identity::TargetUser::account`] would, without building one); `domain_of`
+    /// gives a row's domain, if it has one.
     fn matching<'s, 'd>(
         &'s self,
-        target: &'s TargetUser,
+        domain: Option<&'s str>,
+        user: &str,
         domain_of: impl Fn(u32) -> Option<&'d str> + 's,
     ) -> impl Iterator<Item = u32> + 's {
         self.by_name
-            .get(lower(&target.user).as_ref())
-            .map(|rows| rows.as_slice())
-            .unwrap_or_default()
+            .get(lower(user).as_ref())
             .iter()
             .copied()
             .filter(
-                move |&row| match (&target.domain, domain_of(row).filter(|d| !d.is_empty())) {
+                move |&row| match (domain, domain_of(row).filter(|d| !d.is_empty())) {
                     (Some(want), Some(have)) => domains_equal(want, have),
                     _ => true,
                 },
@@ -102,10 +85,10 @@ fn lower(name: &str) -> Cow<'_, str> {
 /// memory, which at a million rows cost more in cache misses than the rest
 /// of the analysis.
 pub(super) struct Grouped<'a> {
-    /// Keys copied into the map, not borrowed: each copy sits next to the
-    /// others, where comparing a probed key with a borrowed one would read
-    /// some far-away row's memory (a cache miss per row at a million rows).
-    ids: HashMap<Box<str>, u32>,
+    /// Keys copied, not borrowed: a short key sits in its table slot, where
+    /// comparing a probed key with a borrowed one would read some far-away
+    /// row's memory (a cache miss per row at a million rows).
+    ids: Keys,
     /// Group `g` is `rows[starts[g]..starts[g + 1]]`, rows ascending.
     starts: Vec<u32>,
     rows: Vec<u32>,
@@ -115,7 +98,7 @@ pub(super) struct Grouped<'a> {
 /// Builds a [`Grouped`] one row at a time, so that several can be filled
 /// in one pass over the rows.
 struct GroupedBuilder<'a> {
-    ids: HashMap<Box<str>, u32>,
+    ids: Keys,
     keys: Vec<&'a str>,
     counts: Vec<u32>,
     group_of: Vec<u32>,
@@ -128,7 +111,7 @@ const NO_GROUP: u32 = u32::MAX;
 impl<'a> GroupedBuilder<'a> {
     fn with_capacity(rows: usize) -> Self {
         GroupedBuilder {
-            ids: HashMap::new(),
+            ids: Keys::default(),
             keys: Vec::new(),
             counts: Vec::new(),
             group_of: Vec::with_capacity(rows),
@@ -144,16 +127,14 @@ impl<'a> GroupedBuilder<'a> {
         };
         let id = match self.previous {
             Some((k, id)) if k == key => id,
-            _ => match self.ids.get(key) {
-                Some(&id) => id,
-                None => {
-                    let id = self.keys.len() as u32;
-                    self.ids.insert(key.into(), id);
+            _ => {
+                let id = self.ids.id(key);
+                if id as usize == self.keys.len() {
                     self.keys.push(key);
                     self.counts.push(0);
-                    id
                 }
-            },
+                id
+            }
         };
         self.previous = Some((key, id));
         self.counts[id as usize] += 1;
@@ -199,7 +180,7 @@ impl<'a> Grouped<'a> {
     /// The rows of `key`, ascending (empty when none has it).
     pub fn get(&self, key: &str) -> &[u32] {
         match self.ids.get(key) {
-            Some(&id) => self.group(id as usize),
+            Some(id) => self.group(id as usize),
             None => &[],
         }
     }
@@ -208,12 +189,23 @@ impl<'a> Grouped<'a> {
         &self.rows[self.starts[id] as usize..self.starts[id + 1] as usize]
     }
 
-    /// Every key with its rows, in the order keys were first seen.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &[u32])> + '_ {
-        self.keys
-            .iter()
-            .enumerate()
-            .map(|(id, &key)| (key, self.group(id)))
+    /// The rows of group `id` (numbered in the order keys were first seen).
+    pub fn rows_of(&self, id: u32) -> &[u32] {
+        if id as usize + 1 < self.starts.len() {
+            self.group(id as usize)
+        } else {
+            &[]
+        }
+    }
+
+    /// The key of group `id`.
+    pub fn key_of(&self, id: u32) -> &'a str {
+        self.keys.get(id as usize).copied().unwrap_or_default()
+    }
+
+    /// Every key, in the order first seen (group ids 0, 1, ...).
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.keys.iter().copied()
     }
 }
 
@@ -232,6 +224,7 @@ pub(super) struct SnapshotIndex<'a> {
     pub procs_by_owner: Grouped<'a>,
     /// Processes whose logon could not be read (token not opened), so they may belong anywhere.
     pub unattributed_procs: Vec<u32>,
+    /// Groups of [`SnapshotIndex::procs_by_owner`] by user name.
     procs_by_user: AccountIndex,
     logons_by_user: AccountIndex,
     smb_by_user: AccountIndex,
@@ -306,7 +299,7 @@ impl<'a> SnapshotIndex<'a> {
             procs_by_audit,
             login_pid_rows,
             unattributed_procs,
-            procs_by_user: AccountIndex::from_groups(procs_by_owner.iter()),
+            procs_by_user: AccountIndex::of_group_keys(procs_by_owner.keys()),
             procs_by_owner,
             logons_by_user: AccountIndex::build(logons.iter().map(|l| l.user.as_deref())),
             smb_by_user: AccountIndex::build(smb.iter().map(|s| s.user.as_deref())),
@@ -321,27 +314,38 @@ impl<'a> SnapshotIndex<'a> {
     }
 }
 
-/// Rows of each source that belong to an account (domain-aware, case-insensitive).
+/// Rows of each source that belong to an account (domain-aware,
+/// case-insensitive), the account given as its parts: these run once per
+/// listed user, and a [`crate::identity::TargetUser`] would cost three strings each time.
 impl<'a> SnapshotIndex<'a> {
-    pub fn logons_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+    /// Whether any logon session belongs to the account.
+    pub fn has_logon(&self, domain: Option<&str>, user: &str) -> bool {
         let rows = self.snapshot.logon_sessions.rows_or_empty();
         self.logons_by_user
-            .matching(account, move |r| rows[r as usize].domain.as_deref())
+            .matching(domain, user, move |r| rows[r as usize].domain.as_deref())
+            .next()
+            .is_some()
     }
 
-    pub fn processes_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
-        let rows = self.snapshot.processes.rows_or_empty();
-        self.procs_by_user.matching(account, move |r| {
-            rows[r as usize]
-                .user
-                .as_deref()
-                .and_then(|u| split_account(u).0)
-        })
+    /// Whether any process belongs to the account.
+    pub fn has_process(&self, domain: Option<&str>, user: &str) -> bool {
+        // Every row of an owner group has the group's account string, so
+        // its domain; groups are never empty.
+        let owners = &self.procs_by_owner;
+        self.procs_by_user
+            .matching(domain, user, move |g| split_account(owners.key_of(g)).0)
+            .next()
+            .is_some()
     }
 
-    pub fn smb_of<'s>(&'s self, account: &'s TargetUser) -> impl Iterator<Item = u32> + 's {
+    /// The SMB sessions of the account, in row order.
+    pub fn smb_of<'s>(
+        &'s self,
+        domain: Option<&'s str>,
+        user: &str,
+    ) -> impl Iterator<Item = u32> + 's {
         let rows = self.snapshot.smb_sessions.rows_or_empty();
         self.smb_by_user
-            .matching(account, move |r| rows[r as usize].domain.as_deref())
+            .matching(domain, user, move |r| rows[r as usize].domain.as_deref())
     }
 }

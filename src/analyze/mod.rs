@@ -9,6 +9,7 @@
 //! [`sessions`]; the script's user-level rule from [`users`].
 
 mod index;
+mod keygroups;
 mod login_process;
 mod own_connection;
 mod sessions;

@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use foldhash::{HashMap, HashMapExt};
-
+use super::keygroups::{KeyGroups, KeyGroupsBuilder};
 use super::users::{UserAssessment, UserState};
 use super::{Finding, Verdict};
 use crate::identity::{TargetUser, display_account, is_machine_account, split_account};
@@ -25,34 +24,43 @@ const NAMED: usize = 4;
 /// analysis quadratic in the number of users).
 pub(super) struct FindingsByName<'a> {
     findings: &'a [Finding],
-    by_name: HashMap<String, Vec<u32>>,
+    by_name: KeyGroups,
 }
 
-/// The key under which two names are equal exactly when `eq_ignore_case` says so.
-fn name_key(name: &str) -> String {
+/// The key under which two names are equal exactly when `eq_ignore_case`
+/// says so, into `out` (cleared first).
+fn write_name_key(name: &str, out: &mut String) {
+    out.clear();
     if name.is_ascii() {
-        name.to_ascii_lowercase()
+        out.push_str(name);
+        out.make_ascii_lowercase();
     } else {
-        name.chars().flat_map(char::to_lowercase).collect()
+        out.extend(name.chars().flat_map(char::to_lowercase));
     }
 }
 
 impl<'a> FindingsByName<'a> {
     pub fn build(findings: &'a [Finding]) -> Self {
-        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_name = KeyGroupsBuilder::with_capacity(findings.len());
+        let mut key = String::new();
         for (i, f) in findings.iter().enumerate() {
             let (_, name) = split_account(f.user.trim());
-            by_name.entry(name_key(name)).or_default().push(i as u32);
+            write_name_key(name, &mut key);
+            by_name.add(&key, i as u32);
         }
-        FindingsByName { findings, by_name }
+        FindingsByName {
+            findings,
+            by_name: by_name.finish(),
+        }
     }
 
     /// The findings `account.matches_account` accepts, in their order.
     fn of(&self, account: &TargetUser) -> Vec<&'a Finding> {
+        let mut key = String::new();
+        write_name_key(&account.user, &mut key);
         self.by_name
-            .get(&name_key(&account.user))
-            .into_iter()
-            .flatten()
+            .get(&key)
+            .iter()
             .map(|&i| &self.findings[i as usize])
             .filter(|f| account.matches_account(&f.user))
             .collect()

@@ -25,12 +25,13 @@
 
 use std::borrow::Cow;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashSet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::index::SnapshotIndex;
+use super::index::{Grouped, SnapshotIndex};
+use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
 use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
@@ -125,17 +126,17 @@ impl UserAssessment {
 /// What the user-level rule needs before the session findings exist: the
 /// accounts to judge and the script's indexes. Built apart so that it can
 /// be built while the session findings are (see [`super::analyze`]).
-pub(super) struct Prepared {
+pub(super) struct Prepared<'i> {
     accounts: Vec<TargetUser>,
-    script: ScriptIndex,
+    script: ScriptIndex<'i>,
 }
 
-pub(super) fn prepare(
+pub(super) fn prepare<'i>(
     snapshot: &HostSnapshot,
-    index: &SnapshotIndex<'_>,
+    index: &'i SnapshotIndex<'_>,
     options: &AnalyzeOptions,
     own: &OwnRows,
-) -> Prepared {
+) -> Prepared<'i> {
     Prepared {
         accounts: match &options.target {
             Some(target) => vec![target.clone()],
@@ -148,7 +149,7 @@ pub(super) fn prepare(
 pub(super) fn assess_users(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
-    prepared: Prepared,
+    prepared: Prepared<'_>,
     findings: &[Finding],
 ) -> Vec<UserAssessment> {
     let Prepared { accounts, script } = prepared;
@@ -192,23 +193,35 @@ const PARALLEL_ACCOUNTS: usize = 2_000;
 /// all kept but `NAME$` rows (the script drops only those); the other
 /// sources leave out machine accounts and service identities, which the
 /// gate would call not logged on anyway.
-fn accounts_on_host(snapshot: &HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
-    let mut seen: HashMap<String, TargetUser> = HashMap::new();
+fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
+    // Each account once: its key (`domain\user` or `user`, lower-cased),
+    // where the user part starts in the key, and the account as first seen.
+    // The key map holds short keys in its slots and numbers, not accounts.
+    let mut seen = Keys::default();
+    let mut accounts: Vec<(usize, TargetUser)> = Vec::new();
     let mut key = String::new();
-    let mut add = |domain: Option<&str>, user: &str, listed: bool| {
+    // Consecutive rows often name the same account (one user's sessions).
+    let mut previous: Option<(Option<&'s str>, &'s str, bool)> = None;
+    let mut add = |domain: Option<&'s str>, user: &'s str, listed: bool| {
         let domain = domain.map(str::trim).filter(|d| !d.is_empty());
         let user = user.trim();
-        // Most rows repeat an account already seen: build its key in a reused buffer.
-        write_account_key(&mut key, domain, user);
+        if previous.is_some_and(|p| p == (domain, user, listed)) {
+            return;
+        }
         let skip = if listed {
             user.is_empty() || is_script_machine_row(user)
         } else {
             is_set_aside(domain, user)
         };
-        if skip || seen.contains_key(&key) {
+        if skip {
             return;
         }
-        seen.insert(key.clone(), TargetUser::account(domain, user));
+        // Most rows repeat an account already seen: build its key in a reused buffer.
+        let user_start = write_account_key(&mut key, domain, user);
+        if seen.id(&key) as usize == accounts.len() {
+            accounts.push((user_start, TargetUser::account(domain, user)));
+        }
+        previous = Some((domain, user, listed));
     };
     for (row, w) in snapshot
         .workstation_users
@@ -237,32 +250,46 @@ fn accounts_on_host(snapshot: &HostSnapshot, own: &OwnRows) -> Vec<TargetUser> {
             add(s.domain.as_deref(), user, false);
         }
     }
-    let qualified: std::collections::HashSet<String> = seen
-        .values()
-        .filter(|t| t.domain.is_some())
-        .map(|t| t.user.to_lowercase())
+    // A domain-less account is folded into a qualified one of the same name:
+    // the user part of a qualified key is that name, lower-cased as the
+    // domain-less key is. Keys are read from the key map's own table of
+    // texts (short ones inline, side by side), not from scattered strings.
+    let qualified: HashSet<&str> = accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, (start, t))| t.domain.is_some() && *start > 0)
+        .filter_map(|(i, (start, _))| seen.text_of(i as u32).get(*start..))
         .collect();
-    let mut accounts: Vec<(String, TargetUser)> = seen
-        .into_iter()
-        .filter(|(_, t)| t.domain.is_some() || !qualified.contains(&t.user.to_lowercase()))
+    let mut kept: Vec<u32> = accounts
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, t))| t.domain.is_some() || !qualified.contains(seen.text_of(*i as u32)))
+        .map(|(i, _)| i as u32)
         .collect();
-    accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    accounts.into_iter().map(|(_, t)| t).collect()
+    drop(qualified);
+    // Keys are distinct, so the order is total and an unstable sort is exact.
+    kept.sort_unstable_by(|&a, &b| seen.text_of(a).cmp(seen.text_of(b)));
+    let mut slots: Vec<Option<TargetUser>> = accounts.into_iter().map(|(_, t)| Some(t)).collect();
+    kept.into_iter()
+        .filter_map(|i| slots.get_mut(i as usize).and_then(Option::take))
+        .collect()
 }
 
 /// Rows of one source by the script's keys of their candidate string.
-#[derive(Default)]
-struct KeyIndex {
-    whole: HashMap<String, Vec<u32>>,
-    last: HashMap<String, Vec<u32>>,
+struct KeyIndex<'i> {
+    whole: KeyGroups,
+    last: KeyGroups,
+    /// When set, the index holds groups of these rather than rows (see [`KeyIndex::of_groups`]).
+    groups: Option<&'i Grouped<'i>>,
 }
 
-impl KeyIndex {
+impl<'i> KeyIndex<'i> {
     /// `candidates` gives each row's candidate string, None for a row the script cannot match.
     fn build<'c>(candidates: impl Iterator<Item = Option<Cow<'c, str>>>) -> Self {
-        let mut index = KeyIndex::default();
-        // One buffer for every row's keys: a key is allocated only the first
-        // time it is seen (a million processes share a few thousand owners).
+        let mut whole = KeyGroupsBuilder::with_capacity(candidates.size_hint().0);
+        let mut last = KeyGroupsBuilder::default();
+        // One buffer for every row's keys (a million processes share a few
+        // thousand owners; the groups copy a key only the first time).
         let mut key = String::new();
         for (row, candidate) in candidates.enumerate() {
             // A blank candidate never matches (Test-IdentityMatch line 201;
@@ -271,81 +298,89 @@ impl KeyIndex {
             let Some(candidate) = candidate.filter(|c| !c.trim().is_empty()) else {
                 continue;
             };
-            let last = ScriptKeys::write(&candidate, &mut key);
-            if let Some(start) = last {
-                push_row(&mut index.last, &key[start..], row as u32);
+            if let Some(start) = ScriptKeys::write(&candidate, &mut key) {
+                last.add(&key[start..], row as u32);
             }
-            push_row(&mut index.whole, &key, row as u32);
+            whole.add(&key, row as u32);
         }
-        index
+        KeyIndex {
+            whole: whole.finish(),
+            last: last.finish(),
+            groups: None,
+        }
     }
 
-    /// The same index from rows already grouped by their exact candidate
-    /// string: keys are computed once per distinct candidate.
-    fn from_groups<'c>(groups: impl Iterator<Item = (&'c str, &'c [u32])>) -> Self {
-        let mut index = KeyIndex::default();
+    /// The same index over rows already grouped by their exact candidate
+    /// string: keys are computed once per distinct candidate, and the index
+    /// holds group numbers, not the rows (a million processes are not copied).
+    fn of_groups(grouped: &'i Grouped<'i>) -> Self {
+        let mut whole = KeyGroupsBuilder::default();
+        let mut last = KeyGroupsBuilder::default();
         let mut key = String::new();
-        for (candidate, rows) in groups {
+        for (id, candidate) in grouped.keys().enumerate() {
             if candidate.trim().is_empty() {
                 continue;
             }
-            let last = ScriptKeys::write(candidate, &mut key);
-            if let Some(start) = last {
-                extend_rows(&mut index.last, &key[start..], rows);
+            if let Some(start) = ScriptKeys::write(candidate, &mut key) {
+                last.add(&key[start..], id as u32);
             }
-            extend_rows(&mut index.whole, &key, rows);
+            whole.add(&key, id as u32);
         }
-        index
+        KeyIndex {
+            whole: whole.finish(),
+            last: last.finish(),
+            groups: Some(grouped),
+        }
     }
 
     /// Rows whose candidate the script accepts for `identity`, in row order.
     fn matching(&self, identity: &ScriptIdentity, remote_process: bool) -> Vec<u32> {
         let (wholes, last) = identity.lookup_keys(remote_process);
-        let mut rows: Vec<u32> = wholes
-            .iter()
-            .filter_map(|k| self.whole.get(*k))
-            .chain(self.last.get(last))
-            .flatten()
-            .copied()
-            .collect();
+        let [first, second] = wholes;
+        let groups = [
+            self.whole.get(first),
+            // The same key twice would only list its rows twice.
+            if second == first {
+                &[]
+            } else {
+                self.whole.get(second)
+            },
+            self.last.get(last),
+        ];
+        let mut rows: Vec<u32> = Vec::new();
+        match self.groups {
+            None => {
+                rows.reserve(groups.iter().map(|g| g.len()).sum());
+                for group in groups {
+                    rows.extend_from_slice(group);
+                }
+            }
+            Some(grouped) => {
+                for group in groups {
+                    for &id in group {
+                        rows.extend_from_slice(grouped.rows_of(id));
+                    }
+                }
+            }
+        }
         rows.sort_unstable();
         rows.dedup();
         rows
     }
 }
 
-/// Add `row` under `key`, allocating the key only when it is new.
-fn push_row(map: &mut HashMap<String, Vec<u32>>, key: &str, row: u32) {
-    match map.get_mut(key) {
-        Some(rows) => rows.push(row),
-        None => {
-            map.insert(key.to_string(), vec![row]);
-        }
-    }
-}
-
-/// Add `rows` under `key` (their order is restored by [`KeyIndex::matching`]).
-fn extend_rows(map: &mut HashMap<String, Vec<u32>>, key: &str, rows: &[u32]) {
-    match map.get_mut(key) {
-        Some(existing) => existing.extend_from_slice(rows),
-        None => {
-            map.insert(key.to_string(), rows.to_vec());
-        }
-    }
-}
-
 /// The candidate strings the script would compare, per source, indexed.
-struct ScriptIndex {
-    workstation: KeyIndex,
-    logons: KeyIndex,
-    processes: KeyIndex,
-    smb: KeyIndex,
+struct ScriptIndex<'i> {
+    workstation: KeyIndex<'i>,
+    logons: KeyIndex<'i>,
+    processes: KeyIndex<'i>,
+    smb: KeyIndex<'i>,
     /// Processes were listed on the host itself (Get-Process), not sent a filter over WinRM.
     local: bool,
 }
 
-impl ScriptIndex {
-    fn build(snapshot: &HostSnapshot, index: &SnapshotIndex<'_>, own: &OwnRows) -> Self {
+impl<'i> ScriptIndex<'i> {
+    fn build(snapshot: &HostSnapshot, index: &'i SnapshotIndex<'_>, own: &OwnRows) -> Self {
         let workstation = snapshot
             .workstation_users
             .rows_or_empty()
@@ -376,7 +411,7 @@ impl ScriptIndex {
                 })
             })),
             // Get-Process's UserName, `DOMAIN\user` (lines 369, 377-388).
-            processes: KeyIndex::from_groups(index.procs_by_owner.iter()),
+            processes: KeyIndex::of_groups(&index.procs_by_owner),
             // Get-SmbSession's ClientUserName (lines 423, 430), as the row names it.
             smb: KeyIndex::build(
                 snapshot
@@ -400,7 +435,7 @@ impl ScriptIndex {
 fn assess(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
-    script: &ScriptIndex,
+    script: &ScriptIndex<'_>,
     account: &TargetUser,
 ) -> UserAssessment {
     let identity = account.script_identity();

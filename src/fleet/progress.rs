@@ -46,6 +46,15 @@ impl Default for Bar {
     }
 }
 
+/// The rate as "12.3 hosts/s" (indicatif's own `{per_sec}` prints four decimals).
+fn rate(per_sec: f64) -> String {
+    if per_sec.is_finite() {
+        format!("{per_sec:.1} hosts/s")
+    } else {
+        "- hosts/s".to_string()
+    }
+}
+
 fn message(fleet: &FleetSummary) -> String {
     format!("{} lingering, {} failed", fleet.lingering, fleet.failed)
 }
@@ -54,11 +63,17 @@ impl Progress for Bar {
     fn start(&mut self, total: Option<u128>) {
         let template = match total {
             Some(_) => {
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} hosts, {msg}, {per_sec}, ETA {eta}"
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} hosts, {msg}, {rate}, ETA {eta}"
             }
-            None => "{spinner} [{elapsed_precise}] {pos} hosts, {msg}, {per_sec}",
+            None => "{spinner} [{elapsed_precise}] {pos} hosts, {msg}, {rate}",
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
+            let style = style.with_key(
+                "rate",
+                |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = out.write_str(&rate(state.per_sec()));
+                },
+            );
             self.bar.set_style(style);
         }
         if let Some(total) = total {
@@ -85,5 +100,17 @@ impl Progress for Bar {
     fn finish(&mut self, fleet: &FleetSummary) {
         self.bar.set_message(message(fleet));
         self.bar.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn rate_has_one_decimal_and_a_unit() {
+        assert_eq!(rate(12.345_678), "12.3 hosts/s");
+        assert_eq!(rate(0.0), "0.0 hosts/s");
+        assert_eq!(rate(f64::INFINITY), "- hosts/s");
     }
 }

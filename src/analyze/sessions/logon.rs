@@ -26,15 +26,31 @@ fn linked_interactive(ctx: &Ctx<'_>, logon: &LogonSession) -> Option<u32> {
         .interactive_by_id
         .get(logon.logon_id.as_str())
         .copied();
+    let mut digits = [0u8; 10];
     let by_terminal = logon.terminal_session_id.and_then(|t| {
         ctx.index
             .interactive_by_id
-            .get(t.to_string().as_str())
+            .get(decimal(t, &mut digits))
             .copied()
     });
     by_logon_id
         .filter(|&r| same_user(r))
         .or(by_terminal.filter(|&r| same_user(r)))
+}
+
+/// `n` in decimal, written into `out` (one per logon session: no allocation).
+fn decimal(mut n: u32, out: &mut [u8; 10]) -> &str {
+    let mut start = out.len();
+    loop {
+        start -= 1;
+        out[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&out[start..]).unwrap_or_default()
 }
 
 /// The utmp records of the same login as a logind session: the record's
@@ -207,8 +223,7 @@ fn smb_of_user(ctx: &Ctx<'_>, user: &str) -> Vec<u32> {
     if !ctx.snapshot.smb_sessions.is_ok() {
         return Vec::new();
     }
-    let target = TargetUser::account(None, user);
-    ctx.index.smb_of(&target).collect()
+    ctx.index.smb_of(None, user).collect()
 }
 
 /// The sources a "no process left" verdict rests on.
@@ -351,4 +366,15 @@ fn decide_lsa(
         "logon session",
         "logon session has no process, no interactive session and no SMB session".to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_matches_to_string() {
+        let mut out = [0u8; 10];
+        for n in [0, 7, 10, 12_345, u32::MAX] {
+            assert_eq!(super::decimal(n, &mut out), n.to_string());
+        }
+    }
 }

@@ -175,7 +175,14 @@ pub(super) fn session_findings(
     for &r in &own.workstation {
         covered.workstation[r as usize] = true;
     }
-    let mut findings = Vec::new();
+    // At most one finding per row of these sources (plus audit groups):
+    // reserved once, not regrown and copied at a hundred thousand findings.
+    let mut findings = Vec::with_capacity(
+        snapshot.logon_sessions.rows_or_empty().len()
+            + workstation.len()
+            + snapshot.interactive_sessions.rows_or_empty().len()
+            + smb.len(),
+    );
     for (row, logon) in snapshot.logon_sessions.rows_or_empty().iter().enumerate() {
         if let Some(f) = logon_finding(&ctx, row as u32, logon, &mut covered) {
             findings.push(f);

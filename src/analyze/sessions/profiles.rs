@@ -121,7 +121,7 @@ impl Holders {
             .any(|p| same_sid(p.sid.as_deref()))
             || account
                 .as_ref()
-                .is_some_and(|a| ctx.index.processes_of(a).next().is_some());
+                .is_some_and(|a| ctx.index.has_process(a.domain.as_deref(), &a.user));
         let logons = snapshot
             .logon_sessions
             .rows_or_empty()
@@ -129,7 +129,7 @@ impl Holders {
             .any(|l| same_sid(l.sid.as_deref()))
             || account
                 .as_ref()
-                .is_some_and(|a| ctx.index.logons_of(a).next().is_some());
+                .is_some_and(|a| ctx.index.has_logon(a.domain.as_deref(), &a.user));
         let interactive = account.as_ref().is_some_and(|a| {
             snapshot
                 .interactive_sessions

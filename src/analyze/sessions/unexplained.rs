@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::{Covered, Ctx, apply_interactive_state, evidence, failed_names, human_duration};
+use crate::analyze::keygroups::Keys;
 use crate::analyze::login_process::LoginProcess;
 use crate::analyze::users::interactive_sessions_of;
 use crate::analyze::{Evidence, Finding, SessionKind, Verdict, logons_out_of_reach, rules_out};
-use crate::identity::{TargetUser, account_key, display_account, is_set_aside, split_account};
+use crate::identity::{
+    TargetUser, display_account, is_set_aside, split_account, write_account_key,
+};
 use crate::model::{Observed, Source, WorkstationUser};
 
 /// Linux without logind: processes sharing an audit session id form a logon.
@@ -161,7 +164,11 @@ pub(super) fn utmp_findings(ctx: &Ctx<'_>, covered: &mut Covered) -> Vec<Finding
 /// (NetWkstaUserEnum): listed, but no logon session and no process → STALE_WKSTA.
 pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec<Finding> {
     let rows = ctx.snapshot.workstation_users.rows_or_empty();
-    let mut groups: BTreeMap<String, (&WorkstationUser, Vec<u32>)> = BTreeMap::new();
+    // Rows by account key, the key built in one reused buffer and copied
+    // once per account; the groups are put in key order once at the end.
+    let mut keys = Keys::default();
+    let mut groups: Vec<(&WorkstationUser, Vec<u32>)> = Vec::new();
+    let mut key = String::new();
     for (row, entry) in rows.iter().enumerate() {
         if entry.pid.is_some() || covered.workstation[row] {
             continue;
@@ -170,26 +177,37 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
         if is_set_aside(domain, &entry.user) || !ctx.wanted(domain, &entry.user) {
             continue;
         }
-        let key = account_key(domain, &entry.user);
-        groups
-            .entry(key)
-            .or_insert_with(|| (entry, Vec::new()))
-            .1
-            .push(row as u32);
+        write_account_key(&mut key, domain, &entry.user);
+        let id = keys.id(&key) as usize;
+        if id == groups.len() {
+            groups.push((entry, Vec::new()));
+        }
+        groups[id].1.push(row as u32);
     }
+    let mut order: Vec<u32> = (0..groups.len() as u32).collect();
+    // Keys are distinct: an unstable sort gives the one order there is.
+    order.sort_unstable_by(|&a, &b| keys.text_of(a).cmp(keys.text_of(b)));
+    let mut groups: Vec<Option<(&WorkstationUser, Vec<u32>)>> =
+        groups.into_iter().map(Some).collect();
+    let groups = order
+        .into_iter()
+        .filter_map(|id| groups.get_mut(id as usize).and_then(Option::take));
     let mut findings = Vec::new();
-    for (first, wk_rows) in groups.into_values() {
+    for (first, wk_rows) in groups {
         let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
-        let account = TargetUser::account(domain, &first.user);
         // Over MS-RPC an interactive session stands in for the logon
         // session that cannot be read (see `logons_out_of_reach`).
         let by_processes = logons_out_of_reach(ctx.snapshot);
-        let has_logon = ctx.index.logons_of(&account).next().is_some()
-            || (by_processes && interactive_sessions_of(ctx.snapshot, &account) > 0);
-        let has_process = ctx.index.processes_of(&account).next().is_some();
-        if has_logon || has_process {
+        let has_logon = ctx.index.has_logon(domain, &first.user)
+            || (by_processes
+                && interactive_sessions_of(
+                    ctx.snapshot,
+                    &TargetUser::account(domain, &first.user),
+                ) > 0);
+        if has_logon || ctx.index.has_process(domain, &first.user) {
             continue;
         }
+        let account = TargetUser::account(domain, &first.user);
         let checks = [
             (
                 Source::LogonSessions,

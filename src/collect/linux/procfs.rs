@@ -7,7 +7,10 @@
 //! reads fail instead of mixing two processes.
 //!
 //! The owner is the *real* uid (first field of `Uid:` in status): the account
-//! that started the process, not a setuid program's borrowed identity. On
+//! that started the process, not a setuid program's borrowed identity. (The
+//! owner of the /proc/PID directory, one `fstat`, would be cheaper, but the
+//! kernel gives that directory the *effective* uid: `sudo` run by alice
+//! would count as root's; see docs/linux-collector.md.) On
 //! Linux 6.13+ it comes from a pidfd (`PIDFD_GET_INFO`), the same value
 //! without the kernel formatting the whole status file (about half the cost
 //! of a scan); elsewhere from status.

@@ -136,6 +136,31 @@ impl SambaServer {
         self.smbd.id()
     }
 
+    /// CPU time (user + system, in clock ticks) this server has used so far:
+    /// smbd, samba-dcerpcd and their rpcd_* workers, each with the children
+    /// it has reaped (smbd's per-connection processes end up there).
+    #[allow(dead_code)] // the fleet benchmark's server/client breakdown
+    pub fn cpu_ticks(&self) -> u64 {
+        let mut pids = vec![self.smbd.id()];
+        pids.extend(pids_naming(&self.conf));
+        pids.sort_unstable();
+        pids.dedup();
+        pids.iter()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+            .filter_map(|stat| {
+                // utime, stime, cutime, cstime: fields 14-17, the 12th-15th after `(comm) `.
+                let rest = stat.get(stat.rfind(')')? + 2..)?;
+                Some(
+                    rest.split(' ')
+                        .skip(11)
+                        .take(4)
+                        .filter_map(|f| f.parse::<u64>().ok())
+                        .sum::<u64>(),
+                )
+            })
+            .sum()
+    }
+
     pub fn unc(&self) -> String {
         format!("//{}/{SHARE}", self.address)
     }
