@@ -106,9 +106,7 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
             }
             let processes = session_processes(snapshot, finding);
             if processes.is_empty() {
-                nothing(
-                    "no process of this user is left in the session (logind TerminateSession is not done yet)",
-                )
+                logind_action(snapshot, finding)
             } else {
                 Action::EndProcesses {
                     user: finding.user.clone(),
@@ -121,6 +119,30 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
             nothing("RDP/console logoff (WTSLogoffSession, TSTS) is not done yet")
         }
         (verdict, _) => nothing(format!("no clean-up action for {verdict} findings")),
+    }
+}
+
+/// A logind session with no process of its user left: logind itself ends
+/// it (its scope, its record, the user's runtime dir when it was the last).
+fn logind_action(snapshot: &HostSnapshot, finding: &Finding) -> Action {
+    if finding.kind != SessionKind::LogonSession {
+        return nothing(
+            "no process of this user is left in the session, and it is no logind session",
+        );
+    }
+    let Some(session) = snapshot
+        .logon_sessions
+        .rows_or_empty()
+        .iter()
+        .find(|s| s.logon_id == finding.session_id)
+    else {
+        return nothing("the scan lists no logind session with this id");
+    };
+    Action::TerminateLogindSession {
+        id: session.logon_id.clone(),
+        user: finding.user.clone(),
+        uid: session.uid,
+        leader: session.leader_pid,
     }
 }
 
