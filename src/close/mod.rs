@@ -14,6 +14,7 @@ pub mod logind;
 pub mod plan;
 #[cfg(target_os = "linux")]
 pub mod process;
+pub mod rdp;
 pub mod smb;
 #[cfg(target_os = "linux")]
 pub mod utmp;
@@ -90,6 +91,13 @@ pub enum Action {
         uid: Option<u32>,
         leader: Option<u32>,
     },
+    /// Log off a disconnected RDP/console session: [MS-TSTS] RpcLogoff
+    /// (from Linux) or WTSLogoffSession (on Windows).
+    LogoffSession {
+        session_id: u32,
+        /// The session's user as listed (no domain): re-checked before.
+        user: String,
+    },
     /// srvsvc NetrSessionDel (from Linux) or NetSessionDel (on Windows).
     DeleteSmbSession {
         /// As the server listed it (`\\IP` or `IP`).
@@ -121,6 +129,9 @@ impl Action {
             }
             Action::TerminateLogindSession { id, user, .. } => format!(
                 "terminate the logind session {id} of {user} (TerminateSession over the system D-Bus)"
+            ),
+            Action::LogoffSession { session_id, user } => format!(
+                "log off the disconnected session {session_id} of {user} (RpcLogoff / WTSLogoffSession)"
             ),
             Action::DeleteSmbSession { client, user } => {
                 format!("delete the SMB session of {user} from {client} (NetrSessionDel)")
@@ -229,6 +240,10 @@ pub fn execute(planned: &Planned, context: &Context) -> ActionResult {
         Action::TerminateLogindSession {
             id, uid, leader, ..
         } => terminate_logind(context, id, *uid, *leader),
+        Action::LogoffSession { session_id, user } => {
+            let host = (!planned.local).then_some(planned.host.as_str());
+            rdp::logoff(host, &context.collect, *session_id, user)
+        }
         Action::DeleteSmbSession { client, user } => {
             let host = (!planned.local).then_some(planned.host.as_str());
             smb::delete_session(host, &context.collect, client, user)

@@ -115,10 +115,39 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
             }
         }
         (Verdict::IdleSmb, SessionKind::SmbSession) => smb_action(snapshot, finding, local),
-        (Verdict::Disconnected, _) => {
-            nothing("RDP/console logoff (WTSLogoffSession, TSTS) is not done yet")
-        }
+        (Verdict::Disconnected, _) => logoff_action(snapshot, finding, local),
         (verdict, _) => nothing(format!("no clean-up action for {verdict} findings")),
+    }
+}
+
+/// A disconnected Terminal Services session: logged off by its id, once
+/// the server still shows it disconnected and its user's.
+fn logoff_action(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action {
+    if snapshot.platform != Platform::Windows {
+        return nothing("only Windows sessions (RDP/console) are logged off");
+    }
+    if local && !cfg!(windows) {
+        return nothing("a Windows session is logged off from Windows or over MS-RPC");
+    }
+    let sessions = snapshot.interactive_sessions.rows_or_empty();
+    let Some(session) = rows(finding, Source::InteractiveSessions)
+        .filter_map(|r| sessions.get(r))
+        .next()
+    else {
+        return nothing("the evidence names no terminal services session");
+    };
+    let Ok(session_id) = session.session_id.parse::<u32>() else {
+        return nothing(format!(
+            "{:?} is no terminal services session id",
+            session.session_id
+        ));
+    };
+    match &session.user {
+        Some(user) if !user.is_empty() => Action::LogoffSession {
+            session_id,
+            user: user.clone(),
+        },
+        _ => nothing("the session has no user to check it by before the logoff"),
     }
 }
 
