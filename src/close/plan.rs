@@ -123,7 +123,9 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
 /// A disconnected Terminal Services session: logged off by its id, once
 /// the server still shows it disconnected and its user's.
 fn logoff_action(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action {
-    if snapshot.platform != Platform::Windows {
+    // A host seen over MS-RPC is `Unknown` (Samba answers the same pipes
+    // as Windows); its terminal services sessions came from TSTS all the same.
+    if snapshot.platform == Platform::Linux {
         return nothing("only Windows sessions (RDP/console) are logged off");
     }
     if local && !cfg!(windows) {
