@@ -346,4 +346,41 @@ mod tests {
         };
         assert_eq!(by(host), 2);
     }
+
+    #[test]
+    fn a_disconnected_session_is_logged_off_by_id_and_user_but_not_on_linux() {
+        let mut disconnected = finding(
+            Verdict::Disconnected,
+            true,
+            SessionKind::InteractiveSession,
+            "2",
+        );
+        disconnected.evidence = vec![Evidence {
+            source: Source::InteractiveSessions,
+            rows: vec![0],
+        }];
+        let mut snapshot = HostSnapshot::empty("SRV01", Platform::Unknown, "msrpc");
+        snapshot.interactive_sessions = Observed::Ok {
+            rows: vec![crate::model::InteractiveSession {
+                session_id: "2".into(),
+                user: Some("bob".into()),
+                ..Default::default()
+            }],
+        };
+        let a = analysis(vec![disconnected]);
+        let planned = plan(&snapshot, &a, false, &Selection::default());
+        assert_eq!(
+            planned[0].action,
+            Action::LogoffSession {
+                session_id: 2,
+                user: "bob".into()
+            }
+        );
+        snapshot.platform = Platform::Linux;
+        assert!(
+            plan(&snapshot, &a, false, &Selection::default())[0]
+                .action
+                .is_nothing()
+        );
+    }
 }
