@@ -14,7 +14,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use lingerscan::collect::msrpc::tsts::{processes, sessions};
+use lingerscan::collect::msrpc::tsts::{logoff, processes, sessions};
 use serde_json::Value;
 
 const USER: &str = "tester";
@@ -407,6 +407,9 @@ r = tsts.RpcGetSessionInformationEx(); r["SessionId"] = 65536; r["Level"] = 1; p
 r = tsts.RpcWinStationOpenServer(); print(r.getData().hex())
 r = tsts.RpcWinStationGetAllProcesses(); handle(r, "hServer"); r["Level"] = 0
 r["pNumberOfProcesses"] = 0x8000; print(r.getData().hex())
+r = tsts.RpcOpenSession(); r["SessionId"] = 2; print(r.getData().hex())
+r = tsts.RpcLogoff(); handle(r, "hSession"); print(r.getData().hex())
+r = tsts.RpcCloseSession(); handle(r, "phSession"); print(r.getData().hex())
 "#;
 
 #[test]
@@ -432,6 +435,14 @@ fn requests_are_what_impacket_encodes() {
     // the wire (MS-RPCE: a primitive binding handle is not marshalled), so
     // ours are empty, and Windows reads nothing past what the IDL says.
     let binding_placeholder = "00".repeat(20);
+    // RpcOpenSession's binding handle comes after SessionId in impacket's
+    // structure: its placeholder trails the id.
+    let open_session = logoff::encode_open_session(2);
+    assert_eq!(
+        theirs.get(6),
+        Some(&format!("{}{binding_placeholder}", hex(&open_session)))
+    );
+    let theirs = [&theirs[..6], &theirs[7..]].concat();
     let ours = [
         (sessions::encode_open_enum(), true),
         (sessions::encode_get_enum_result(&handle, 1), false),
@@ -439,6 +450,8 @@ fn requests_are_what_impacket_encodes() {
         (sessions::encode_get_session_information_ex(65536, 1), false),
         (processes::encode_open_server(), true),
         (processes::encode_get_all_processes(&handle, 0), false),
+        (logoff::encode_session_handle(&handle), false),
+        (logoff::encode_session_handle(&handle), false),
     ];
     assert_eq!(theirs.len(), ours.len(), "{theirs:?}");
     for ((ours, implicit_binding), theirs) in ours.iter().zip(&theirs) {

@@ -9,9 +9,12 @@
 //! not alive (the utmp record's process, each process's pid and start
 //! time), and refuses otherwise.
 
+#[cfg(target_os = "linux")]
+pub mod logind;
 pub mod plan;
 #[cfg(target_os = "linux")]
 pub mod process;
+pub mod rdp;
 pub mod smb;
 #[cfg(target_os = "linux")]
 pub mod utmp;
@@ -79,6 +82,22 @@ pub enum Action {
         user: String,
         processes: Vec<SeenProcess>,
     },
+    /// logind `TerminateSession` over the system D-Bus, for a session with
+    /// no process left.
+    TerminateLogindSession {
+        id: String,
+        user: String,
+        /// The session's uid and leader as seen: re-checked before the call.
+        uid: Option<u32>,
+        leader: Option<u32>,
+    },
+    /// Log off a disconnected RDP/console session: [MS-TSTS] RpcLogoff
+    /// (from Linux) or WTSLogoffSession (on Windows).
+    LogoffSession {
+        session_id: u32,
+        /// The session's user as listed (no domain): re-checked before.
+        user: String,
+    },
     /// srvsvc NetrSessionDel (from Linux) or NetSessionDel (on Windows).
     DeleteSmbSession {
         /// As the server listed it (`\\IP` or `IP`).
@@ -108,6 +127,12 @@ impl Action {
                     pids.join(", ")
                 )
             }
+            Action::TerminateLogindSession { id, user, .. } => format!(
+                "terminate the logind session {id} of {user} (TerminateSession over the system D-Bus)"
+            ),
+            Action::LogoffSession { session_id, user } => format!(
+                "log off the disconnected session {session_id} of {user} (RpcLogoff / WTSLogoffSession)"
+            ),
             Action::DeleteSmbSession { client, user } => {
                 format!("delete the SMB session of {user} from {client} (NetrSessionDel)")
             }
@@ -212,6 +237,13 @@ pub fn execute(planned: &Planned, context: &Context) -> ActionResult {
             login_time,
         } => mark_utmp_dead(context, line, *pid, user, *login_time),
         Action::EndProcesses { processes, .. } => end_processes(context, processes),
+        Action::TerminateLogindSession {
+            id, uid, leader, ..
+        } => terminate_logind(context, id, *uid, *leader),
+        Action::LogoffSession { session_id, user } => {
+            let host = (!planned.local).then_some(planned.host.as_str());
+            rdp::logoff(host, &context.collect, *session_id, user)
+        }
         Action::DeleteSmbSession { client, user } => {
             let host = (!planned.local).then_some(planned.host.as_str());
             smb::delete_session(host, &context.collect, client, user)
@@ -263,6 +295,34 @@ fn end_processes(context: &Context, processes: &[SeenProcess]) -> Result<String,
 fn end_processes(_: &Context, _: &[SeenProcess]) -> Result<String, CloseError> {
     Err(CloseError::Unsupported(
         "ending processes is done on Linux only".into(),
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn terminate_logind(
+    context: &Context,
+    id: &str,
+    uid: Option<u32>,
+    leader: Option<u32>,
+) -> Result<String, CloseError> {
+    logind::terminate(
+        &logind::Paths {
+            logind_dir: &context.collect.linux.logind_dir,
+            proc_dir: &context.collect.linux.proc_dir,
+        },
+        &logind::Expected { id, uid, leader },
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn terminate_logind(
+    _: &Context,
+    _: &str,
+    _: Option<u32>,
+    _: Option<u32>,
+) -> Result<String, CloseError> {
+    Err(CloseError::Unsupported(
+        "logind exists on Linux only".into(),
     ))
 }
 

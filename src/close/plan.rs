@@ -106,9 +106,7 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
             }
             let processes = session_processes(snapshot, finding);
             if processes.is_empty() {
-                nothing(
-                    "no process of this user is left in the session (logind TerminateSession is not done yet)",
-                )
+                logind_action(snapshot, finding)
             } else {
                 Action::EndProcesses {
                     user: finding.user.clone(),
@@ -117,10 +115,65 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
             }
         }
         (Verdict::IdleSmb, SessionKind::SmbSession) => smb_action(snapshot, finding, local),
-        (Verdict::Disconnected, _) => {
-            nothing("RDP/console logoff (WTSLogoffSession, TSTS) is not done yet")
-        }
+        (Verdict::Disconnected, _) => logoff_action(snapshot, finding, local),
         (verdict, _) => nothing(format!("no clean-up action for {verdict} findings")),
+    }
+}
+
+/// A disconnected Terminal Services session: logged off by its id, once
+/// the server still shows it disconnected and its user's.
+fn logoff_action(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action {
+    // A host seen over MS-RPC is `Unknown` (Samba answers the same pipes
+    // as Windows); its terminal services sessions came from TSTS all the same.
+    if snapshot.platform == Platform::Linux {
+        return nothing("only Windows sessions (RDP/console) are logged off");
+    }
+    if local && !cfg!(windows) {
+        return nothing("a Windows session is logged off from Windows or over MS-RPC");
+    }
+    let sessions = snapshot.interactive_sessions.rows_or_empty();
+    let Some(session) = rows(finding, Source::InteractiveSessions)
+        .filter_map(|r| sessions.get(r))
+        .next()
+    else {
+        return nothing("the evidence names no terminal services session");
+    };
+    let Ok(session_id) = session.session_id.parse::<u32>() else {
+        return nothing(format!(
+            "{:?} is no terminal services session id",
+            session.session_id
+        ));
+    };
+    match &session.user {
+        Some(user) if !user.is_empty() => Action::LogoffSession {
+            session_id,
+            user: user.clone(),
+        },
+        _ => nothing("the session has no user to check it by before the logoff"),
+    }
+}
+
+/// A logind session with no process of its user left: logind itself ends
+/// it (its scope, its record, the user's runtime dir when it was the last).
+fn logind_action(snapshot: &HostSnapshot, finding: &Finding) -> Action {
+    if finding.kind != SessionKind::LogonSession {
+        return nothing(
+            "no process of this user is left in the session, and it is no logind session",
+        );
+    }
+    let Some(session) = snapshot
+        .logon_sessions
+        .rows_or_empty()
+        .iter()
+        .find(|s| s.logon_id == finding.session_id)
+    else {
+        return nothing("the scan lists no logind session with this id");
+    };
+    Action::TerminateLogindSession {
+        id: session.logon_id.clone(),
+        user: finding.user.clone(),
+        uid: session.uid,
+        leader: session.leader_pid,
     }
 }
 
@@ -292,5 +345,42 @@ mod tests {
             ..Selection::default()
         };
         assert_eq!(by(host), 2);
+    }
+
+    #[test]
+    fn a_disconnected_session_is_logged_off_by_id_and_user_but_not_on_linux() {
+        let mut disconnected = finding(
+            Verdict::Disconnected,
+            true,
+            SessionKind::InteractiveSession,
+            "2",
+        );
+        disconnected.evidence = vec![Evidence {
+            source: Source::InteractiveSessions,
+            rows: vec![0],
+        }];
+        let mut snapshot = HostSnapshot::empty("SRV01", Platform::Unknown, "msrpc");
+        snapshot.interactive_sessions = Observed::Ok {
+            rows: vec![crate::model::InteractiveSession {
+                session_id: "2".into(),
+                user: Some("bob".into()),
+                ..Default::default()
+            }],
+        };
+        let a = analysis(vec![disconnected]);
+        let planned = plan(&snapshot, &a, false, &Selection::default());
+        assert_eq!(
+            planned[0].action,
+            Action::LogoffSession {
+                session_id: 2,
+                user: "bob".into()
+            }
+        );
+        snapshot.platform = Platform::Linux;
+        assert!(
+            plan(&snapshot, &a, false, &Selection::default())[0]
+                .action
+                .is_nothing()
+        );
     }
 }

@@ -23,6 +23,10 @@ independent of lingerscan's. MODE:
            CORP\\alice, bob and carol; srvsvc has no sessions; winreg's
            HKEY_USERS holds alice's, bob's and dave's hives; lsarpc names
            them (LsarLookupSids2).
+  Every mode also logs off (TermSrvSession RpcOpenSession, RpcLogoff,
+  RpcCloseSession, as impacket's `tstool.py logoff`): it prints
+  "LOGOFF <id>" and drops the session and its processes from the lists.
+
   denied   what a caller who is not an administrator gets: RpcOpenEnum
            answers E_ACCESSDENIED, RpcWinStationGetAllProcesses FALSE with
            STATUS_ACCESS_DENIED.
@@ -179,6 +183,45 @@ def get_session_information_ex(stub):
     info["LastInputTime"] = ago(last_input)
     info["ProtocolDataSize"] = 0
     info["ProtocolData"] = NULL
+    reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+def session_handle(session_id):
+    """A session handle that names its session: 'H', the id, then padding."""
+    return b"\0\0\0\0" + b"H" + struct.pack("<I", session_id) + b"h" * 11
+
+
+def open_session(stub):
+    session_id = struct.unpack_from("<I", stub, 0)[0]
+    reply = tsts.RpcOpenSessionResponse()
+    if MODE == "denied" or session_id not in SESSIONS:
+        set_handle(reply, "phSession", b"\0" * 20)
+        reply["ErrorCode"] = E_ACCESSDENIED if MODE == "denied" else ERROR_CTX_WINSTATION_NOT_FOUND
+    else:
+        set_handle(reply, "phSession", session_handle(session_id))
+        reply["ErrorCode"] = 0
+    return reply.getData()
+
+
+def logoff(stub):
+    global PROCESSES
+    handle = bytes(stub[:20])
+    session_id = struct.unpack_from("<I", handle, 5)[0]
+    reply = tsts.RpcLogoffResponse()
+    if handle != session_handle(session_id) or session_id not in SESSIONS:
+        reply["ErrorCode"] = 0x80070006  # E_HANDLE
+        return reply.getData()
+    del SESSIONS[session_id]
+    PROCESSES = [p for p in PROCESSES if p[3] != session_id]
+    print("LOGOFF %d" % session_id, flush=True)
+    # What Windows answers for a logoff that happened (impacket's hRpcLogoff).
+    reply["ErrorCode"] = 0x10000000
+    return reply.getData()
+
+
+def close_session(stub):
+    reply = tsts.RpcCloseSessionResponse()
     reply["ErrorCode"] = 0
     return reply.getData()
 
@@ -392,7 +435,7 @@ CALLBACKS = [
     (("88143fd0-c28d-4b2b-8fef-8d882f6a9390", "1.0"), "\\PIPE\\LSM_API_service",
      {0: open_enum, 1: close_enum, 5: get_enum_result}),
     (("484809d6-4239-471b-b5bc-61df8c23ac48", "1.0"), "\\PIPE\\LSM_API_service",
-     {17: get_session_information_ex}),
+     {17: get_session_information_ex, 0: open_session, 4: logoff, 1: close_session}),
     (("5ca4a760-ebb1-11cf-8611-00a0245420ed", "1.0"), "\\PIPE\\Ctx_WinStation_API_service",
      {0: open_server, 43: get_all_processes}),
 ]

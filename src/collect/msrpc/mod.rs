@@ -53,7 +53,7 @@ pub use credentials::{
 };
 pub use error::RemoteError;
 pub use level_memory::LevelMemory;
-pub use session_del::close_smb_session;
+pub use session_del::{Logoff, close_smb_session, logoff_tsts_session};
 
 use dcerpc::{PipeTransport, RpcClient};
 use enumerate::enumerate;

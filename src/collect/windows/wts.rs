@@ -231,3 +231,50 @@ pub fn interactive_sessions(host: Option<&str>) -> Observed<Vec<InteractiveSessi
     }
     Observed::ok(sessions)
 }
+
+/// What a logoff did: done, or refused by the re-check (and why).
+pub enum Logoff {
+    LoggedOff,
+    Refused(String),
+}
+
+/// Log off `session_id` on `host` (None: this machine) with
+/// WTSLogoffSession, waiting for the logoff to finish, once the session is
+/// seen still disconnected and still `user`'s (a session id is reused as
+/// soon as its session ends). Err is the Win32 error of a failed call.
+pub fn logoff(host: Option<&str>, session_id: u32, user: &str) -> Result<Logoff, u32> {
+    use windows_sys::Win32::System::RemoteDesktop::{
+        WTSConnectState, WTSDisconnected, WTSLogoffSession, WTSUserName,
+    };
+    let server = WtsServer::open(host);
+    clear_last_error();
+    let Some(state) = query_struct::<i32>(&server, session_id, WTSConnectState) else {
+        return match last_error() {
+            // ERROR_FILE_NOT_FOUND / ERROR_CTX_WINSTATION_NOT_FOUND: no such session.
+            2 | 7022 => Ok(Logoff::Refused(format!(
+                "session {session_id} is gone already"
+            ))),
+            code => Err(code),
+        };
+    };
+    if state != WTSDisconnected {
+        return Ok(Logoff::Refused(format!(
+            "session {session_id} is no longer disconnected (state {state}): left alone"
+        )));
+    }
+    let now = query_string(&server, session_id, WTSUserName).unwrap_or_default();
+    if !crate::identity::eq_ignore_case(&now, user) {
+        return Ok(Logoff::Refused(format!(
+            "session {session_id} is now {now:?}'s, not {user}'s: left alone"
+        )));
+    }
+    clear_last_error();
+    // SAFETY: a live server handle (or the current-server pseudo handle);
+    // no pointers. bWait TRUE: returns once the session is logged off, so
+    // the re-scan that follows sees it gone.
+    let ok = unsafe { WTSLogoffSession(server.handle, session_id, 1) };
+    if ok == 0 {
+        return Err(failure_code());
+    }
+    Ok(Logoff::LoggedOff)
+}

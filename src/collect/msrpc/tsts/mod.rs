@@ -4,6 +4,7 @@
 //! SID (LegacyApi on `\pipe\Ctx_WinStation_API_service`). See
 //! docs/remote.md, "Terminal services".
 
+pub mod logoff;
 pub mod processes;
 pub mod sessions;
 
