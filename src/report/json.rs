@@ -180,6 +180,12 @@ impl Serialize for CitedRows<'_> {
             &s.loaded_profiles,
             self.rows(Source::LoadedProfiles),
         )?;
+        entry(
+            &mut map,
+            Source::DirectoryAccounts,
+            &s.directory_accounts,
+            self.rows(Source::DirectoryAccounts),
+        )?;
         map.end()
     }
 }
