@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use crate::collect::msrpc::sid::Sid;
 use crate::directory::accounts::AccountKey;
+use crate::model::HostSnapshot;
 #[cfg(unix)]
 use crate::model::{DirectoryAccount, FailureKind, Observed};
-use crate::model::HostSnapshot;
 
 /// A SID of a person's account (domain or local `S-1-5-21-…`): service
 /// identities (`S-1-5-18`) are not in the directory and never orphaned.
@@ -349,6 +349,9 @@ mod tests {
             .map(|(k, d)| domain.holds(k, d.as_deref()))
             .collect();
         assert_eq!(held, [true, false, true]);
-        assert!(!domain.holds(&AccountKey::Sid("S-1-5-21-9-9-9-500".parse().unwrap()), None));
+        assert!(!domain.holds(
+            &AccountKey::Sid("S-1-5-21-9-9-9-500".parse().unwrap()),
+            None
+        ));
     }
 }

@@ -13,7 +13,9 @@ use jiff::Timestamp;
 
 use crate::analyze::{AnalyzeOptions, Evidence, Finding, SessionKind, Verdict};
 use crate::identity::eq_ignore_case;
-use crate::model::{AccountDatabase, DirectoryAccount, FailureKind, HostSnapshot, Observed, Source};
+use crate::model::{
+    AccountDatabase, DirectoryAccount, FailureKind, HostSnapshot, Observed, Source,
+};
 
 /// userAccountControl ACCOUNTDISABLE (MS-ADTS 2.2.16).
 const UF_ACCOUNTDISABLE: u32 = 0x2;
@@ -117,16 +119,20 @@ fn session_start(snapshot: &HostSnapshot, finding: &Finding) -> Option<Timestamp
         .flat_map(|e| e.rows.iter().map(|&r| r as usize));
     rows.filter_map(|row| match source {
         Source::LogonSessions => snapshot.logon_sessions.rows_or_empty().get(row)?.start_time,
-        Source::InteractiveSessions => snapshot
-            .interactive_sessions
-            .rows_or_empty()
-            .get(row)?
-            .logon_time,
-        Source::WorkstationUsers => snapshot
-            .workstation_users
-            .rows_or_empty()
-            .get(row)?
-            .login_time,
+        Source::InteractiveSessions => {
+            snapshot
+                .interactive_sessions
+                .rows_or_empty()
+                .get(row)?
+                .logon_time
+        }
+        Source::WorkstationUsers => {
+            snapshot
+                .workstation_users
+                .rows_or_empty()
+                .get(row)?
+                .login_time
+        }
         Source::SmbSessions => {
             let s = snapshot.smb_sessions.rows_or_empty().get(row)?;
             s.connected_at.or_else(|| {
@@ -319,7 +325,9 @@ mod tests {
 
     #[test]
     fn each_gone_state_makes_the_session_orphaned_with_its_attribute() {
-        let names = ["fine", "off", "gone", "tomb", "locked", "expired", "newpw", "future"];
+        let names = [
+            "fine", "off", "gone", "tomb", "locked", "expired", "newpw", "future",
+        ];
         let mut s = host(&names);
         let mut rows: Vec<DirectoryAccount> = names.iter().map(|n| account(n)).collect();
         rows[1].user_account_control = Some(0x202);
@@ -366,7 +374,10 @@ mod tests {
             .iter()
             .find(|n| n.contains("account states could not be checked"))
             .expect("a note");
-        assert!(note.contains("INCONCLUSIVE") && note.contains("SAMDOM\\alice"), "{note}");
+        assert!(
+            note.contains("INCONCLUSIVE") && note.contains("SAMDOM\\alice"),
+            "{note}"
+        );
         assert!(
             analysis
                 .failed_sources

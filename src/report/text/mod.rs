@@ -204,9 +204,9 @@ impl<'a> Writer<'a> {
                 Source::LogonSessions => user.logon_rows.clone(),
                 Source::Processes => user.process_rows.clone(),
                 Source::SmbSessions => user.smb_rows.clone(),
-                Source::InteractiveSessions | Source::LoadedProfiles | Source::DirectoryAccounts => {
-                    Vec::new()
-                }
+                Source::InteractiveSessions
+                | Source::LoadedProfiles
+                | Source::DirectoryAccounts => Vec::new(),
             });
         }
         let own = self.own_rows(source);
@@ -235,8 +235,8 @@ impl<'a> Writer<'a> {
                     .is_some_and(|u| keep(r, x.domain.as_deref(), u))
             }),
             Source::InteractiveSessions | Source::LoadedProfiles | Source::DirectoryAccounts => {
-                    Vec::new()
-                }
+                Vec::new()
+            }
         };
         Some(rows)
     }
