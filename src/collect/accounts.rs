@@ -313,7 +313,7 @@ pub fn from_nss(snapshot: &HostSnapshot) -> Observed<Vec<DirectoryAccount>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Platform, ProcessRow, SmbSession};
+    use crate::model::{Observed, Platform, ProcessRow, SmbSession};
 
     #[test]
     fn keys_are_deduplicated_and_foreign_domains_skipped() {

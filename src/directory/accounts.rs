@@ -56,6 +56,7 @@ impl AccountKey {
     }
 
     /// Whether a directory entry is this account.
+    #[cfg(unix)]
     fn matches(&self, entry: &Entry) -> bool {
         match self {
             AccountKey::Sid(sid) => entry_sid(entry).as_ref() == Some(sid),
