@@ -345,7 +345,7 @@ prop_compose! {
         interactive_sessions in observed(prop::collection::vec(interactive(), 0..4)),
         notes in prop::collection::vec(text(), 0..2),
         scan_connection in prop::option::of(scan_connection()),
-        (loaded_profiles, coverage, directory_accounts) in remote_extras(),
+        (loaded_profiles, coverage, directory_accounts) in remote_extras().boxed(),
     ) -> HostSnapshot {
         HostSnapshot {
             schema_version: SCHEMA_VERSION, host, platform, collected_at, collector,
