@@ -130,6 +130,11 @@ fn collect_options(
         max_rows: target.remote.max_rows,
         levels: lingerscan::collect::msrpc::LevelMemory::default(),
         resolve: target.remote.resolve.clone(),
+        directory: if remote {
+            directory::accounts_server(target)
+        } else {
+            None
+        },
         linux: LinuxPaths {
             utmp: target.linux.utmp_file.clone(),
             logind_dir: target.linux.logind_dir.clone(),

@@ -12,7 +12,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Version of the snapshot JSON layout. Bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Every version this build reads: version 1 lacks `directory_accounts`,
+/// which then loads as "not collected" (its serde default).
+pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
 
 /// The result of asking one source: its rows, or a structured failure.
 // In JSON an object tagged by `status` (`{"status": "ok", "rows": [...]}` or
@@ -154,6 +158,10 @@ pub enum Source {
     /// User hives loaded on a Windows host: supplementary evidence, not one
     /// of the script's sources (see [`Source::SUPPLEMENTARY`]).
     LoadedProfiles,
+    /// The accounts holding sessions as their account database (Active
+    /// Directory over LDAP, or NSS on a Linux host) describes them:
+    /// supplementary evidence for ORPHANED findings.
+    DirectoryAccounts,
 }
 
 impl Source {
@@ -174,22 +182,24 @@ impl Source {
             Source::SmbSessions => "smb_sessions",
             Source::InteractiveSessions => "interactive_sessions",
             Source::LoadedProfiles => "loaded_profiles",
+            Source::DirectoryAccounts => "directory_accounts",
         }
     }
 
     /// Sources that add evidence and findings but that the script's rule
     /// never reads: their failure is shown, and does not by itself leave a
     /// host undecided.
-    pub const SUPPLEMENTARY: [Source; 1] = [Source::LoadedProfiles];
+    pub const SUPPLEMENTARY: [Source; 2] = [Source::LoadedProfiles, Source::DirectoryAccounts];
 
     /// Every source, the script's five first.
-    pub const EVERY: [Source; 6] = [
+    pub const EVERY: [Source; 7] = [
         Source::WorkstationUsers,
         Source::LogonSessions,
         Source::Processes,
         Source::SmbSessions,
         Source::InteractiveSessions,
         Source::LoadedProfiles,
+        Source::DirectoryAccounts,
     ];
 
     pub fn is_supplementary(self) -> bool {
@@ -239,6 +249,11 @@ pub struct HostSnapshot {
     /// keeps the profile from unloading. Older snapshots have no such source.
     #[serde(default = "not_collected_profiles")]
     pub loaded_profiles: Observed<Vec<LoadedProfile>>,
+    /// The state of every account holding a session, as the account
+    /// database says: Active Directory (remote scans with `--dc`) or NSS
+    /// (Linux hosts). Version 1 snapshots have no such source.
+    #[serde(default = "not_collected_accounts")]
+    pub directory_accounts: Observed<Vec<DirectoryAccount>>,
     /// Remote scans: each method tried on the host, what it answered and,
     /// for a door that was shut, the setting that decides it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -287,6 +302,61 @@ fn not_collected_failure() -> SourceFailure {
 
 fn not_collected_profiles() -> Observed<Vec<LoadedProfile>> {
     Observed::Failed(not_collected_failure())
+}
+
+fn not_collected_accounts() -> Observed<Vec<DirectoryAccount>> {
+    Observed::Failed(not_collected_failure())
+}
+
+/// Which account database a [`DirectoryAccount`] row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountDatabase {
+    /// Active Directory, read over LDAP.
+    #[default]
+    Ldap,
+    /// The host's own name service switch (passwd: files, LDAP, SSSD, winbind …).
+    Nss,
+}
+
+/// One account looked up in the account database, found or not.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct DirectoryAccount {
+    #[serde(default)]
+    pub database: AccountDatabase,
+    /// The SID: the directory's objectSid, else the SID looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Linux: the uid looked up (or the one NSS gave for the name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// sAMAccountName (or the Unix name): the directory's, else the name looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sam_account_name: Option<String>,
+    /// The domain the session row named the account with, where it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Whether the database has the account (live or in Deleted Objects).
+    pub found: bool,
+    /// Found only in Deleted Objects (isDeleted).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_account_control: Option<u32>,
+    /// lockoutTime, when set (non-zero): the account is locked out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout_time: Option<Timestamp>,
+    /// accountExpires, when the account has an expiry (not 0 or "never").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_expires: Option<Timestamp>,
+    /// pwdLastSet, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pwd_last_set: Option<Timestamp>,
+    /// whenChanged as the directory writes it (generalized time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_changed: Option<String>,
 }
 
 /// A user hive loaded on a Windows host: `HKEY_USERS\<SID>`.
@@ -374,6 +444,7 @@ impl HostSnapshot {
             smb_sessions: Observed::Failed(not_collected()),
             interactive_sessions: Observed::Failed(not_collected()),
             loaded_profiles: Observed::Failed(not_collected()),
+            directory_accounts: Observed::Failed(not_collected()),
             coverage: Vec::new(),
             notes: Vec::new(),
             scan_connection: None,
@@ -400,6 +471,7 @@ impl HostSnapshot {
             Source::SmbSessions => self.smb_sessions.failure(),
             Source::InteractiveSessions => self.interactive_sessions.failure(),
             Source::LoadedProfiles => self.loaded_profiles.failure(),
+            Source::DirectoryAccounts => self.directory_accounts.failure(),
         }
     }
 }

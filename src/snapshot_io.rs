@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::model::{HostSnapshot, SCHEMA_VERSION};
+use crate::model::{HostSnapshot, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -30,7 +30,7 @@ pub enum SnapshotError {
         column: usize,
     },
     #[error(
-        "{path}: snapshot schema_version {found} is not supported (this lingerscan reads version {SCHEMA_VERSION})"
+        "{path}: snapshot schema_version {found} is not supported (this lingerscan reads versions 1 to {SCHEMA_VERSION})"
     )]
     Version { path: PathBuf, found: u64 },
     #[error("cannot write {path}: {source}")]
@@ -63,12 +63,18 @@ pub fn parse(text: &str, path: &Path) -> Result<HostSnapshot, SnapshotError> {
         found,
     };
     match serde_json::from_str::<HostSnapshot>(text) {
-        Ok(snapshot) if snapshot.schema_version == SCHEMA_VERSION => Ok(snapshot),
+        Ok(snapshot) if READABLE_SCHEMA_VERSIONS.contains(&snapshot.schema_version) => Ok(snapshot),
         Ok(snapshot) => Err(version_error(u64::from(snapshot.schema_version))),
         Err(error) => {
             let probe: VersionProbe = serde_json::from_str(text).map_err(invalid)?;
             match probe.schema_version {
-                Some(v) if v == u64::from(SCHEMA_VERSION) => Err(invalid(error)),
+                Some(v)
+                    if READABLE_SCHEMA_VERSIONS
+                        .iter()
+                        .any(|&known| u64::from(known) == v) =>
+                {
+                    Err(invalid(error))
+                }
                 Some(found) => Err(version_error(found)),
                 None => Err(SnapshotError::Invalid {
                     path: path.to_path_buf(),

@@ -99,6 +99,7 @@ pub fn snapshot(sizes: Sizes) -> HostSnapshot {
         smb_sessions: Observed::ok(Vec::new()),
         interactive_sessions: Observed::ok(interactive),
         loaded_profiles: Observed::ok(Vec::new()),
+        directory_accounts: Observed::ok(Vec::new()),
         coverage: Vec::new(),
         notes: Vec::new(),
         scan_connection: None,

@@ -135,6 +135,7 @@ fn json_ndjson_and_csv_carry_the_same_findings() {
         &analyze("linux_mixed.json", &["-f", "json", "--include-snapshot"]).stdout,
     )
     .unwrap();
+    // A version 1 snapshot is reported as read, not rewritten.
     assert_eq!(with["hosts"][0]["snapshot"]["schema_version"], 1);
     assert_eq!(with["hosts"][0]["analysis"], json["hosts"][0]["analysis"]);
 

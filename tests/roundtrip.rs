@@ -282,6 +282,28 @@ prop_compose! {
 }
 
 prop_compose! {
+    fn directory_account()(
+        sid in of(text()),
+        uid in prop::option::of(any::<u32>()),
+        sam_account_name in of(text()),
+        found in any::<bool>(),
+        deleted in any::<bool>(),
+        user_account_control in prop::option::of(any::<u32>()),
+        lockout_time in prop::option::of(timestamp()),
+        account_expires in prop::option::of(timestamp()),
+        pwd_last_set in prop::option::of(timestamp()),
+        nss in any::<bool>(),
+    ) -> DirectoryAccount {
+        DirectoryAccount {
+            database: if nss { AccountDatabase::Nss } else { AccountDatabase::Ldap },
+            sid, uid, sam_account_name, found, deleted, user_account_control,
+            lockout_time, account_expires, pwd_last_set,
+            ..DirectoryAccount::default()
+        }
+    }
+}
+
+prop_compose! {
     fn coverage_entry()(
         method in text(),
         pipe in text(),
@@ -304,8 +326,9 @@ prop_compose! {
     fn remote_extras()(
         loaded_profiles in observed(prop::collection::vec(loaded_profile(), 0..4)),
         coverage in prop::collection::vec(coverage_entry(), 0..3),
-    ) -> (Observed<Vec<LoadedProfile>>, Vec<CoverageEntry>) {
-        (loaded_profiles, coverage)
+        directory_accounts in observed(prop::collection::vec(directory_account(), 0..3)),
+    ) -> (Observed<Vec<LoadedProfile>>, Vec<CoverageEntry>, Observed<Vec<DirectoryAccount>>) {
+        (loaded_profiles, coverage, directory_accounts)
     }
 }
 
@@ -322,12 +345,12 @@ prop_compose! {
         interactive_sessions in observed(prop::collection::vec(interactive(), 0..4)),
         notes in prop::collection::vec(text(), 0..2),
         scan_connection in prop::option::of(scan_connection()),
-        (loaded_profiles, coverage) in remote_extras(),
+        (loaded_profiles, coverage, directory_accounts) in remote_extras().boxed(),
     ) -> HostSnapshot {
         HostSnapshot {
             schema_version: SCHEMA_VERSION, host, platform, collected_at, collector,
             workstation_users, logon_sessions, processes, smb_sessions, interactive_sessions, notes,
-            scan_connection, loaded_profiles, coverage,
+            scan_connection, loaded_profiles, directory_accounts, coverage,
         }
     }
 }
@@ -354,6 +377,7 @@ proptest! {
                     Source::SmbSessions => s.smb_sessions.rows_or_empty().len(),
                     Source::InteractiveSessions => s.interactive_sessions.rows_or_empty().len(),
                     Source::LoadedProfiles => s.loaded_profiles.rows_or_empty().len(),
+                    Source::DirectoryAccounts => s.directory_accounts.rows_or_empty().len(),
                 };
                 prop_assert!(e.rows.iter().all(|&r| (r as usize) < len));
             }

@@ -66,12 +66,16 @@ pub enum Verdict {
     IdleSmb,
     /// A user hive stays loaded with no process or session of its user.
     LeakedProfile,
+    /// The account database says the session's account is gone: disabled,
+    /// deleted, locked out, expired, or its password changed since the
+    /// session began.
+    Orphaned,
     Inconclusive,
 }
 
 impl Verdict {
     /// Every verdict (history stores them by name and reads them back).
-    pub const ALL: [Verdict; 9] = [
+    pub const ALL: [Verdict; 10] = [
         Verdict::Active,
         Verdict::Disconnected,
         Verdict::LeakedLogon,
@@ -80,6 +84,7 @@ impl Verdict {
         Verdict::StaleUtmp,
         Verdict::IdleSmb,
         Verdict::LeakedProfile,
+        Verdict::Orphaned,
         Verdict::Inconclusive,
     ];
 
@@ -93,6 +98,7 @@ impl Verdict {
             Verdict::StaleUtmp => "STALE_UTMP",
             Verdict::IdleSmb => "IDLE_SMB",
             Verdict::LeakedProfile => "LEAKED_PROFILE",
+            Verdict::Orphaned => "ORPHANED",
             Verdict::Inconclusive => "INCONCLUSIVE",
         }
     }
@@ -363,7 +369,7 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
     let index = index::SnapshotIndex::build(snapshot);
     let own = own_connection::find(snapshot);
     let prepare = || users::prepare(snapshot, &index, options, &own);
-    let (findings, prepared) = if snapshot.processes.rows_or_empty().len() < PARALLEL_ROWS {
+    let (mut findings, prepared) = if snapshot.processes.rows_or_empty().len() < PARALLEL_ROWS {
         (
             sessions::session_findings(snapshot, &index, options, &own),
             prepare(),
@@ -381,7 +387,11 @@ pub fn analyze(snapshot: &HostSnapshot, options: &AnalyzeOptions) -> Analysis {
         })
     };
     let users = users::assess_users(snapshot, &index, prepared, &findings);
-    let notes = sessions::idle_notes(snapshot, &findings, options);
+    // After the user-level rule: it reads the session verdicts as the
+    // script would, and an account's state is not the script's question.
+    let account_notes = sessions::orphaned::apply(snapshot, options, &mut findings);
+    let mut notes = sessions::idle_notes(snapshot, &findings, options);
+    notes.extend(account_notes);
     // A supplementary source the collector does not provide at all (every
     // Linux host, snapshots older than the source) is not a failure to show.
     let failed_sources = Source::EVERY
@@ -453,6 +463,7 @@ mod tests {
                 | Verdict::StaleUtmp
                 | Verdict::IdleSmb
                 | Verdict::LeakedProfile
+                | Verdict::Orphaned
                 | Verdict::Inconclusive => {}
             }
         }
@@ -473,7 +484,7 @@ mod tests {
                 .collect::<std::collections::BTreeSet<_>>()
                 .len()
         };
-        assert_eq!(distinct(Verdict::ALL.map(Verdict::as_str).to_vec()), 9);
+        assert_eq!(distinct(Verdict::ALL.map(Verdict::as_str).to_vec()), 10);
         assert_eq!(
             distinct(SessionKind::ALL.map(SessionKind::as_str).to_vec()),
             7

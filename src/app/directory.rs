@@ -38,6 +38,20 @@ fn server(target: &TargetArgs) -> Result<Server> {
     })
 }
 
+/// `--dc` on a scan: the directory the session holders' account states
+/// are read from (ORPHANED verdicts). It shares the host's deadline.
+pub fn accounts_server(target: &TargetArgs) -> Option<Server> {
+    let dc = target.remote.dc.clone()?;
+    Some(Server {
+        dc,
+        port: 389,
+        resolve: target.remote.resolve.clone(),
+        timeout: target.timeout,
+        connect_timeout: target.connect_timeout,
+        max_entries: directory::DEFAULT_MAX_ENTRIES,
+    })
+}
+
 /// The computers --ldap names, and the credentials that read them.
 pub fn list(target: &TargetArgs) -> Result<FromDirectory> {
     let server = server(target)?;

@@ -4,6 +4,7 @@
 //! source becomes `Observed::Failed` and the others go on. Only "there is no
 //! collector for this target on this platform" is an error.
 
+pub mod accounts;
 pub mod deadline;
 #[cfg(target_os = "linux")]
 pub mod linux;
@@ -47,6 +48,9 @@ pub struct CollectOptions {
     pub levels: msrpc::LevelMemory,
     /// Remote scans from a non-Windows OS: `--resolve NAME=ADDR` entries.
     pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// Remote scans with `--dc`: the directory the session holders' account
+    /// states are read from (`directory_accounts`).
+    pub directory: Option<crate::directory::Server>,
 }
 
 impl Default for CollectOptions {
@@ -63,6 +67,7 @@ impl Default for CollectOptions {
             max_rows: msrpc::DEFAULT_MAX_ROWS,
             levels: msrpc::LevelMemory::default(),
             resolve: Vec::new(),
+            directory: None,
         }
     }
 }
@@ -199,7 +204,16 @@ impl Collector for PlatformCollector {
             let options = self.options_until(deadline);
             match target {
                 Target::Remote(host) if !windows::names_this_machine(host) => {
-                    windows::collect_remote(host, &options)
+                    let mut snapshot = windows::collect_remote(host, &options);
+                    if options.directory.is_some() {
+                        // This build reads LDAP with MIT GSS-API only (Unix).
+                        snapshot.directory_accounts = crate::model::Observed::failed(
+                            crate::model::FailureKind::Other,
+                            None,
+                            crate::directory::DirectoryError::NotOnThisPlatform.to_string(),
+                        );
+                    }
+                    snapshot
                 }
                 _ => windows::collect_local(&options),
             }
@@ -212,7 +226,17 @@ impl Collector for PlatformCollector {
             Target::Local => unavailable("this machine", &no_collector("this machine")),
             Target::Remote(host) => match &self.options.credentials {
                 Some(credentials) => {
-                    msrpc::collect_remote_by(host, credentials, &self.remote_options(), deadline)
+                    let mut snapshot = msrpc::collect_remote_by(
+                        host,
+                        credentials,
+                        &self.remote_options(),
+                        deadline,
+                    );
+                    if let Some(server) = &self.options.directory {
+                        snapshot.directory_accounts =
+                            directory_accounts(&snapshot, server, credentials, deadline);
+                    }
+                    snapshot
                 }
                 None => unavailable(
                     host,
@@ -223,6 +247,36 @@ impl Collector for PlatformCollector {
             },
         }
     }
+}
+
+/// The session holders of a remote snapshot, looked up in the directory
+/// with the scan's own Kerberos credentials (the directory is read with
+/// SASL GSSAPI only: NTLM credentials cannot read it).
+#[cfg(not(windows))]
+fn directory_accounts(
+    snapshot: &HostSnapshot,
+    server: &crate::directory::Server,
+    credentials: &msrpc::Credentials,
+    deadline: Instant,
+) -> crate::model::Observed<Vec<crate::model::DirectoryAccount>> {
+    use crate::directory::Login;
+    use crate::model::{FailureKind, Observed};
+    let principal = credentials.principal();
+    let login = match credentials.method() {
+        msrpc::Method::Kerberos(Some(password)) => Login::Password {
+            principal: &principal,
+            password: password.expose(),
+        },
+        msrpc::Method::Kerberos(None) => Login::Cache,
+        msrpc::Method::Ntlm(_) => {
+            return Observed::failed(
+                FailureKind::Other,
+                None,
+                "the directory is read with Kerberos only: add -k to check account states",
+            );
+        }
+    };
+    accounts::from_directory(snapshot, server, &login, deadline)
 }
 
 #[cfg(not(any(windows, target_os = "linux")))]

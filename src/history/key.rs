@@ -132,7 +132,7 @@ pub fn kind_from_db(text: &str) -> Result<SessionKind, HistoryError> {
         .ok_or_else(|| HistoryError::Corrupt(format!("unknown session kind {text:?}")))
 }
 
-pub const VERDICTS: [Verdict; 9] = Verdict::ALL;
+pub const VERDICTS: [Verdict; 10] = Verdict::ALL;
 
 pub const KINDS: [SessionKind; 7] = SessionKind::ALL;
 

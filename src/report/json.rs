@@ -61,12 +61,12 @@ impl<'a> HostReport<'a> {
 /// Row numbers the analysis cites, per source, ascending and unique.
 pub struct CitedRows<'a> {
     snapshot: &'a HostSnapshot,
-    rows: [Vec<u32>; 6],
+    rows: [Vec<u32>; Source::EVERY.len()],
 }
 
 impl<'a> CitedRows<'a> {
     pub fn of(snapshot: &'a HostSnapshot, analysis: &Analysis) -> Self {
-        let mut rows: [Vec<u32>; 6] = Default::default();
+        let mut rows: [Vec<u32>; Source::EVERY.len()] = Default::default();
         let slot = |source: Source| Source::EVERY.iter().position(|&s| s == source).unwrap_or(0);
         let evidence = analysis
             .findings
@@ -179,6 +179,12 @@ impl Serialize for CitedRows<'_> {
             Source::LoadedProfiles,
             &s.loaded_profiles,
             self.rows(Source::LoadedProfiles),
+        )?;
+        entry(
+            &mut map,
+            Source::DirectoryAccounts,
+            &s.directory_accounts,
+            self.rows(Source::DirectoryAccounts),
         )?;
         map.end()
     }

@@ -9,6 +9,7 @@
 use foldhash::{HashMap, HashMapExt};
 
 mod logon;
+pub(super) mod orphaned;
 mod profiles;
 mod unexplained;
 

@@ -199,8 +199,35 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
         }
         Err(failure) => Observed::Failed(failure),
     };
+    snapshot.directory_accounts = if own_records(&paths) {
+        // NSS may ask a network service (LDAP, SSSD, winbind): within the deadline.
+        let mut probe = HostSnapshot::empty("", Platform::Linux, COLLECTOR);
+        probe.logon_sessions = snapshot.logon_sessions.clone();
+        probe.workstation_users = snapshot.workstation_users.clone();
+        with_deadline(
+            deadline,
+            "nss",
+            move || Ok(super::accounts::from_nss(&probe)),
+            timed_out("looking accounts up through NSS", timeout),
+        )()
+        .unwrap_or_else(Observed::Failed)
+    } else {
+        Observed::failed(
+            FailureKind::NotSupported,
+            None,
+            "utmp or logind files other than this machine's own were read: this machine's \
+             NSS says nothing about their accounts",
+        )
+    };
     snapshot.collected_at = Timestamp::now();
     snapshot
+}
+
+/// Whether utmp and logind are this machine's own (the defaults), whose
+/// accounts this machine's NSS answers for.
+fn own_records(paths: &super::LinuxPaths) -> bool {
+    let defaults = super::LinuxPaths::default();
+    paths.utmp == defaults.utmp && paths.logind_dir == defaults.logind_dir
 }
 
 /// The failure of a source that overran the scan's time limit.

@@ -352,6 +352,83 @@ pub fn user_name_of(uid: u32) -> Option<String> {
     }
 }
 
+/// What NSS answered for one account: "no such account" and "could not
+/// ask" are kept apart, as only the first makes an account gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NssLookup<T> {
+    Found(T),
+    Missing,
+    /// The errno getpw*_r returned.
+    Error(i32),
+}
+
+/// getpwuid_r / getpwnam_r into a growing buffer, `pick` reading the entry.
+fn passwd_lookup<T>(
+    call: impl Fn(&mut libc::passwd, &mut [u8], &mut *mut libc::passwd) -> libc::c_int,
+    pick: impl Fn(&libc::passwd) -> Option<T>,
+) -> NssLookup<T> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids).
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = call(&mut pwd, &mut buf, &mut result);
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        // POSIX allows ENOENT/ESRCH/EBADF/EPERM for "not found" besides 0.
+        return match rc {
+            0 if result.is_null() => NssLookup::Missing,
+            0 => pick(&pwd).map_or(NssLookup::Missing, NssLookup::Found),
+            libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => NssLookup::Missing,
+            errno => NssLookup::Error(errno),
+        };
+    }
+}
+
+/// The name NSS gives `uid`, or whether it knows none.
+pub fn user_name_of_uid(uid: u32) -> NssLookup<String> {
+    passwd_lookup(
+        |pwd, buf, result| {
+            // SAFETY: every pointer is valid for the call; `buf` outlives
+            // the reading of `pwd` in `pick`.
+            unsafe { libc::getpwuid_r(uid, pwd, buf.as_mut_ptr().cast(), buf.len(), result) }
+        },
+        |pwd| {
+            (!pwd.pw_name.is_null()).then(|| {
+                // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
+                unsafe { CStr::from_ptr(pwd.pw_name) }
+                    .to_string_lossy()
+                    .into_owned()
+            })
+        },
+    )
+}
+
+/// The uid NSS gives `name`, or whether it knows none.
+pub fn uid_of_name(name: &str) -> NssLookup<u32> {
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        // A name with a NUL byte cannot be an account.
+        return NssLookup::Missing;
+    };
+    passwd_lookup(
+        |pwd, buf, result| {
+            // SAFETY: as above; `c_name` is NUL-terminated and outlives the call.
+            unsafe {
+                libc::getpwnam_r(
+                    c_name.as_ptr(),
+                    pwd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    result,
+                )
+            }
+        },
+        |pwd| Some(pwd.pw_uid),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,6 +590,10 @@ mod tests {
     #[test]
     fn root_has_a_name() {
         assert_eq!(user_name_of(0).as_deref(), Some("root"));
+        assert_eq!(user_name_of_uid(0), NssLookup::Found("root".to_string()));
+        assert_eq!(uid_of_name("root"), NssLookup::Found(0));
+        assert_eq!(uid_of_name("no-such-user-lingerscan"), NssLookup::Missing);
+        assert_eq!(user_name_of_uid(3_999_999_999), NssLookup::Missing);
         assert!(clock_ticks_per_second() > 0);
         assert!(!hostname().is_empty());
     }

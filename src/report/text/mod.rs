@@ -193,6 +193,7 @@ impl<'a> Writer<'a> {
             Source::SmbSessions => s.smb_sessions.is_ok(),
             Source::InteractiveSessions => s.interactive_sessions.is_ok(),
             Source::LoadedProfiles => s.loaded_profiles.is_ok(),
+            Source::DirectoryAccounts => s.directory_accounts.is_ok(),
         };
         if !read {
             return None;
@@ -203,7 +204,9 @@ impl<'a> Writer<'a> {
                 Source::LogonSessions => user.logon_rows.clone(),
                 Source::Processes => user.process_rows.clone(),
                 Source::SmbSessions => user.smb_rows.clone(),
-                Source::InteractiveSessions | Source::LoadedProfiles => Vec::new(),
+                Source::InteractiveSessions
+                | Source::LoadedProfiles
+                | Source::DirectoryAccounts => Vec::new(),
             });
         }
         let own = self.own_rows(source);
@@ -231,7 +234,9 @@ impl<'a> Writer<'a> {
                     .as_deref()
                     .is_some_and(|u| keep(r, x.domain.as_deref(), u))
             }),
-            Source::InteractiveSessions | Source::LoadedProfiles => Vec::new(),
+            Source::InteractiveSessions | Source::LoadedProfiles | Source::DirectoryAccounts => {
+                Vec::new()
+            }
         };
         Some(rows)
     }
@@ -342,6 +347,7 @@ fn short_source(source: Source) -> &'static str {
         Source::SmbSessions => "smb",
         Source::InteractiveSessions => "wts",
         Source::LoadedProfiles => "hive",
+        Source::DirectoryAccounts => "dir",
     }
 }
 
