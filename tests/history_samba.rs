@@ -1,0 +1,144 @@
+//! The history against a real Samba: scans of a server while a user holds an
+//! SMB session (Samba's `utmp = yes` lists the user to NetrWkstaUserEnum
+//! while the session lasts), then after the session is released. `history`
+//! and `diff` must show the user's finding first seen at the first scan,
+//! still there at the third, and gone after the release.
+//!
+//! Loopback 127.0.0.164, port 14964. The database lives in a temporary
+//! folder (`--db`), never under $HOME.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::samba::SambaServer;
+use support::samba::remote as samba;
+
+fn lingerscan(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env_remove("LINGERSCAN_NO_HISTORY")
+        .env_remove("LINGERSCAN_DB")
+        .env("XDG_DATA_HOME", home)
+        .env("HOME", home)
+        .env("LINGERSCAN_PASSWORD", samba::ADMIN_PASSWORD)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lingerscan")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The plain user's finding in a scan's report (its workstation-list row).
+fn plain_finding(report: &Value) -> Option<Value> {
+    report["hosts"][0]["analysis"]["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| {
+            f["user"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(samba::PLAIN_USER))
+        })
+        .cloned()
+}
+
+#[test]
+fn a_held_samba_session_is_first_seen_still_there_then_gone() {
+    if !support::require(
+        "a_held_samba_session_is_first_seen_still_there_then_gone",
+        true,
+        &["smbd", "smbclient"],
+    ) {
+        return;
+    }
+    let server = SambaServer::start(&samba::options(
+        "127.0.0.164".parse().expect("address"),
+        14964,
+    ));
+    let home = tempfile::tempdir().expect("tempdir");
+    let db = home.path().join("history.sqlite");
+    let db = db.to_str().expect("utf-8 path");
+    let ip = server.ip();
+    let account = format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER);
+    let scan = || {
+        let out = lingerscan(
+            home.path(),
+            &[
+                "--host",
+                &ip,
+                "--port",
+                "14964",
+                "--username",
+                &account,
+                "--db",
+                db,
+                "-f",
+                "json",
+            ],
+        );
+        json(&out)
+    };
+
+    let held = server.hold_session(&samba::plain());
+    let mut first_seen = None;
+    for sighting in 1..=3u64 {
+        let report = scan();
+        let finding = plain_finding(&report)
+            .unwrap_or_else(|| panic!("no finding for the held session's user: {report}"));
+        assert_eq!(finding["sightings"], sighting, "{finding}");
+        let first = finding["first_seen"].clone();
+        assert!(first.is_string(), "{finding}");
+        // The run started at the first scan and is not restarted by the later ones.
+        assert_eq!(first_seen.get_or_insert(first.clone()), &first);
+    }
+    drop(held);
+    assert!(
+        support::wait_until(Duration::from_secs(20), || server
+            .session_pids(samba::PLAIN_USER)
+            .is_empty()),
+        "the released session did not end"
+    );
+    let report = scan();
+    assert!(plain_finding(&report).is_none(), "{report}");
+
+    let diff = json(&lingerscan(
+        home.path(),
+        &["diff", "--db", db, "-f", "json"],
+    ));
+    let gone = diff["hosts"][0]["gone"].as_array().expect("gone list");
+    assert!(
+        gone.iter().any(|f| f["user"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(samba::PLAIN_USER))),
+        "{diff}"
+    );
+    let history = json(&lingerscan(
+        home.path(),
+        &["history", "--db", db, "--host", &ip, "-f", "json"],
+    ));
+    let run = history["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| {
+            r["user"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(samba::PLAIN_USER))
+        })
+        .unwrap_or_else(|| panic!("no run for the plain user: {history}"));
+    assert_eq!(run["sightings"], 3, "{run}");
+    assert_eq!(run["present"], false, "{run}");
+    assert_eq!(Some(&run["first_seen"]), first_seen.as_ref(), "{run}");
+}
