@@ -335,14 +335,18 @@ def wksta_user_enum(stub):
 
 
 def session_enum(stub):
+    # Windows answers the richest level, 502, as lingerscan asks first (Samba
+    # refuses it: only Samba answers at level 1, and lingerscan then skips the
+    # Terminal Services pipes Samba does not have).
     level = enum_level(stub, 2)
-    if level != 1:
+    if level not in (502, 10, 1):
         return invalid_level(level)
+    arm = "Level%d" % level
     reply = srvs.NetrSessionEnumResponse()
-    reply["InfoStruct"]["Level"] = 1
-    reply["InfoStruct"]["SessionInfo"]["tag"] = 1
-    reply["InfoStruct"]["SessionInfo"]["Level1"]["EntriesRead"] = 0
-    reply["InfoStruct"]["SessionInfo"]["Level1"]["Buffer"] = NULL
+    reply["InfoStruct"]["Level"] = level
+    reply["InfoStruct"]["SessionInfo"]["tag"] = level
+    reply["InfoStruct"]["SessionInfo"][arm]["EntriesRead"] = 0
+    reply["InfoStruct"]["SessionInfo"][arm]["Buffer"] = NULL
     reply["TotalEntries"] = 0
     reply["ResumeHandle"] = 0
     reply["ErrorCode"] = 0

@@ -71,6 +71,26 @@ fn absent_is_unknown(mut failure: SourceFailure) -> SourceFailure {
     failure
 }
 
+/// A server that answered NetrSessionEnum as only Samba does: it serves no
+/// Terminal Services, so the pipes are not asked for. Processes and
+/// sessions could not be looked at (never "none"), and the coverage table
+/// says why the doors were not tried.
+pub fn not_on_samba(snapshot: &mut HostSnapshot) {
+    const WHY: &str = "not tried: the server answered NetrSessionEnum at level 1, as only \
+        Samba does, and Samba implements no Terminal Services (MS-TSTS)";
+    let failure = |call: &str| {
+        SourceFailure::new(
+            FailureKind::NotSupported,
+            None,
+            format!("{call}: {WHY}; its processes and sessions cannot be read over MS-RPC"),
+        )
+    };
+    snapshot.interactive_sessions = Observed::Failed(failure(sessions::ENUM_CALL));
+    snapshot.processes = Observed::Failed(failure(processes::CALL_NAME));
+    snapshot.coverage.push(TSTS_SESSIONS.not_tried(WHY));
+    snapshot.coverage.push(TSTS_PROCESSES.not_tried(WHY));
+}
+
 /// Read interactive sessions and processes over `client` into `snapshot`,
 /// with one coverage record each. Called once per host, on the IPC$ tree.
 pub fn collect(
