@@ -233,11 +233,7 @@ pub fn read(deadline: Instant) -> Result<Vec<LogindSession>, BusError> {
                 "GetAll",
                 &(SESSION,),
             )
-            .and_then(|reply| {
-                reply
-                    .body()
-                    .deserialize::<HashMap<String, OwnedValue>>()
-            })
+            .and_then(|reply| reply.body().deserialize::<HashMap<String, OwnedValue>>())
             .map_err(|source| BusError::Call {
                 call: format!("GetAll on logind session {id}"),
                 source,
@@ -257,7 +253,8 @@ pub fn read(deadline: Instant) -> Result<Vec<LogindSession>, BusError> {
         }
         sessions.push(session_from_properties(&id, &props));
     }
-    sessions.sort_by(|a, b| super::logind::natural_key(&a.id).cmp(&super::logind::natural_key(&b.id)));
+    sessions
+        .sort_by(|a, b| super::logind::natural_key(&a.id).cmp(&super::logind::natural_key(&b.id)));
     Ok(sessions)
 }
 
@@ -333,7 +330,8 @@ pub fn failure(error: &BusError) -> SourceFailure {
         BusError::Deadline => FailureKind::Timeout,
         _ => FailureKind::Other,
     };
-    SourceFailure::new(kind, None, error.to_string())
+    // A D-Bus error's text comes from the other end: bounded like any value.
+    SourceFailure::new(kind, None, bounded(&error.to_string()))
 }
 
 /// A note when the bus and the files name different sessions: the files

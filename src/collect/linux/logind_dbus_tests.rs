@@ -144,10 +144,7 @@ fn combine_uses_the_bus_notes_disagreement_and_falls_back() {
     assert!(via_bus);
     assert_eq!(state.unwrap().sessions, bus);
     assert!(notes[0].contains("over D-Bus"), "{notes:?}");
-    assert!(
-        notes[1].contains("only in the files: [4]"),
-        "{notes:?}"
-    );
+    assert!(notes[1].contains("only in the files: [4]"), "{notes:?}");
 
     let down = SourceFailure::new(FailureKind::NotAvailable, None, "no bus here");
     let mut notes = Vec::new();
@@ -187,8 +184,23 @@ fn any_prop() -> impl Strategy<Value = Prop> {
 }
 
 const NAMES: [&str; 17] = [
-    "Id", "Name", "User", "State", "Leader", "TTY", "Seat", "Remote", "RemoteHost", "Service",
-    "Type", "Class", "Timestamp", "Scope", "Active", "Audit", "Junk",
+    "Id",
+    "Name",
+    "User",
+    "State",
+    "Leader",
+    "TTY",
+    "Seat",
+    "Remote",
+    "RemoteHost",
+    "Service",
+    "Type",
+    "Class",
+    "Timestamp",
+    "Scope",
+    "Active",
+    "Audit",
+    "Junk",
 ];
 
 proptest! {
