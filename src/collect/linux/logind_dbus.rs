@@ -211,7 +211,8 @@ pub fn read(deadline: Instant) -> Result<Vec<LogindSession>, BusError> {
     let mut sessions = Vec::with_capacity(listed.len());
     let mut seen = BTreeSet::new();
     for (id, _uid, _user, _seat, path) in listed {
-        // An id names a session file and a row; logind makes only these.
+        // An id names a session file and a row; logind makes only these
+        // (letters and digits, a counter: far under 64 characters).
         if !session_id_valid(&id) || id.len() > 64 || !seen.insert(id.clone()) {
             return Err(BusError::Shape(format!(
                 "session id {:?} is not one logind makes, or is listed twice",
