@@ -141,6 +141,7 @@ fn collect_options(
             proc_dir: target.linux.proc_dir.clone(),
             smb_conf: target.linux.smb_conf.clone(),
             smbstatus: target.linux.smbstatus.clone(),
+            logind_source: target.linux.logind_source,
         },
     };
     Ok((options, guard))

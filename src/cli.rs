@@ -285,6 +285,15 @@ pub struct LinuxSourceArgs {
     /// systemd runtime directory holding sessions/ and users/.
     #[arg(long, value_name = "DIR", default_value = "/run/systemd")]
     pub logind_dir: PathBuf,
+    /// Where logind's sessions are read: auto (the system D-Bus for the
+    /// default --logind-dir, else or on failure the files), dbus, files.
+    #[arg(
+        long,
+        value_name = "SOURCE",
+        env = "LINGERSCAN_LOGIND_SOURCE",
+        default_value = "auto"
+    )]
+    pub logind_source: lingerscan::collect::LogindSource,
     /// procfs mount.
     #[arg(long, value_name = "DIR", default_value = "/proc")]
     pub proc_dir: PathBuf,

@@ -81,6 +81,22 @@ pub struct LinuxPaths {
     /// smb.conf passed to smbstatus (`-s`); None: Samba's default.
     pub smb_conf: Option<PathBuf>,
     pub smbstatus: PathBuf,
+    /// Where logind's sessions are read from (`--logind-source`).
+    pub logind_source: LogindSource,
+}
+
+/// Where the Linux collector reads systemd-logind's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogindSource {
+    /// The system D-Bus for this machine's own logind (the default
+    /// `--logind-dir`), falling back to the files; the files otherwise.
+    #[default]
+    Auto,
+    /// The system D-Bus only, even with `--logind-dir` (whose files are then
+    /// only compared with it); a bus failure fails the logind source.
+    Dbus,
+    /// logind's files only.
+    Files,
 }
 
 /// The smbstatus a scan runs unless told otherwise (found on `PATH`).
@@ -104,6 +120,7 @@ impl Default for LinuxPaths {
             proc_dir: PathBuf::from("/proc"),
             smb_conf: None,
             smbstatus: PathBuf::from(DEFAULT_SMBSTATUS),
+            logind_source: LogindSource::default(),
         }
     }
 }

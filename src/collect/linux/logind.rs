@@ -4,9 +4,9 @@
 //! (`users/UID`): `KEY=VALUE` lines whose values may be C-escaped and/or
 //! quoted. Parsing is pure ([`parse_env`]); the reading is separate.
 //!
-//! D-Bus (org.freedesktop.login1) is not used: the files carry the same facts
-//! and work without a running bus, inside containers and against a copied
-//! `/run/systemd` directory.
+//! The files carry the same facts as D-Bus and work without a running bus,
+//! inside containers and against a copied `/run/systemd` directory; where
+//! the bus answers, [`super::logind_dbus`] reads it instead.
 //!
 //! Interactive state, decided here (logind → WTS vocabulary):
 //! `active` → Active; `online` → Disconnected (logged in on a seat but not in
@@ -328,7 +328,7 @@ pub fn read(logind_dir: &Path) -> Result<LogindState, SourceFailure> {
 }
 
 /// Sort session ids numerically where they are numbers (`2` before `10`), `c1`-style after.
-fn natural_key(id: &str) -> (u64, &str) {
+pub(super) fn natural_key(id: &str) -> (u64, &str) {
     (id.parse().unwrap_or(u64::MAX), id)
 }
 

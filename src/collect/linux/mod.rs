@@ -17,6 +17,7 @@
 
 pub mod cgroup;
 pub mod logind;
+pub mod logind_dbus;
 pub mod procfs;
 pub mod procparse;
 pub mod samba;
@@ -89,6 +90,17 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
         move || utmp::read(&utmp_path),
         timed_out("reading utmp", timeout),
     );
+    // The bus is asked beside the files: both are cheap, and the files are
+    // wanted either way (users, lingering, the fallback, the comparison).
+    let bus_wanted = logind_dbus::bus_wanted(&paths);
+    let logind_bus = bus_wanted.is_ok().then(|| {
+        with_deadline(
+            deadline,
+            "logind-dbus",
+            move || logind_dbus::read(deadline).map_err(|e| logind_dbus::failure(&e)),
+            timed_out("reading systemd-logind over D-Bus", timeout),
+        )
+    });
     let logind_dir = paths.logind_dir.clone();
     let logind_state = with_deadline(
         deadline,
@@ -97,7 +109,13 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
         timed_out("reading systemd-logind's files", timeout),
     );
     let utmp_records = utmp_records();
-    let logind_state = logind_state();
+    let (logind_state, logind_via_bus) = logind_dbus::combine(
+        logind_bus.map(|wait| wait()),
+        bus_wanted.err(),
+        paths.logind_source,
+        logind_state(),
+        &mut snapshot.notes,
+    );
 
     let proc_dir = paths.proc_dir.clone();
     let scan = with_deadline(
@@ -136,7 +154,8 @@ pub fn collect_local(options: &CollectOptions) -> HostSnapshot {
         .into();
 
     let logind_state = logind_state.and_then(|state| {
-        if logind_running(&state, processes.as_ref().ok()) {
+        // logind answering on the bus is running, whatever its files say.
+        if logind_via_bus || logind_running(&state, processes.as_ref().ok()) {
             Ok(state)
         } else {
             Err(logind_not_running(&paths.logind_dir, &state))
