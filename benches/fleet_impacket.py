@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The fleet sweep through impacket, for benches/fleet.rs: a thread pool of
-CONCURRENCY workers, each doing what lingerscan does per host: one SMB
-connection, NetrWkstaUserEnum level 1, NetrSessionEnum level 1, the two
-Terminal Services pipes (absent on Samba: opening them fails), and the
-remote registry's HKEY_USERS listing (OpenUsers, BaseRegEnumKey until
-ERROR_NO_MORE_ITEMS, BaseRegCloseKey). LSA is asked only when a hive or a
-process has a SID to name, as lingerscan does (Samba's HKU is empty).
+CONCURRENCY workers, each making the calls lingerscan makes per host of
+this fleet (all Samba): one SMB connection, NetrWkstaUserEnum level 1,
+NetrSessionEnum level 1, and the remote registry's HKEY_USERS listing
+(OpenUsers, BaseRegEnumKey until ERROR_NO_MORE_ITEMS, BaseRegCloseKey).
+lingerscan asks a server that answers NetrSessionEnum at level 1 (Samba)
+for no Terminal Services pipes, and LSA only when a hive or a process has a
+SID to name (Samba's HKU is empty), so neither is asked here either.
 
 usage: fleet_impacket.py TARGETS_FILE PORT DOMAIN USER CONCURRENCY TIMEOUT_SECS
 (password from LINGERSCAN_PASSWORD). Prints JSON: {"ok": n, "failed": n, "seconds": s}.
@@ -36,12 +37,6 @@ def scan(host, port, domain, user, password, timeout):
             dce.bind(uuid)
             call(dce)
             dce.disconnect()
-        tree = smb.connectTree("IPC$")
-        for pipe in (r"\LSM_API_service", r"\Ctx_WinStation_API_service"):
-            try:
-                smb.closeFile(tree, smb.openFile(tree, pipe))
-            except Exception:  # absent on Samba, as lingerscan finds
-                pass
         rpc = transport.SMBTransport(host, port, filename=r"\winreg", smb_connection=smb)
         dce = rpc.get_dce_rpc()
         dce.connect()

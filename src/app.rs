@@ -348,10 +348,18 @@ fn scan_fleet(
         Box::new(progress::NoProgress)
     };
     let mut sink = output_sink(args, fleet_args.details)?;
-    let (targets, total): (Box<dyn Iterator<Item = Target> + Send>, u128) = match fleet_args.shard {
-        Some(shard) => (Box::new(set.shard(shard)), set.shard_len(shard)),
-        None => (Box::new(set.iter()), set.len()),
+    // Spread over the list, so a block of dead hosts does not arrive at once
+    // (see targets::order); a shard keeps its members.
+    let (first, step, total) = match fleet_args.shard {
+        Some(shard) => (
+            u128::from(shard.k - 1),
+            u128::from(shard.n),
+            set.shard_len(shard),
+        ),
+        None => (0, 1, set.len()),
     };
+    let targets: Box<dyn Iterator<Item = Target> + Send> =
+        Box::new(targets::order::spread(set, first, step, total));
     let summary = fleet::run(
         targets,
         Some(total),

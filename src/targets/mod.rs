@@ -10,4 +10,5 @@ pub mod parse;
 pub mod set;
 
 pub use parse::{EntryError, LineError, Spec, parse_entry, parse_line, parse_list};
-pub use set::{MAX_TARGETS, SetError, Shard, Target, TargetSet};
+pub mod order;
+pub use set::{MAX_TARGETS, SetError, SetIndex, Shard, Target, TargetSet};

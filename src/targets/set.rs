@@ -178,6 +178,24 @@ impl TargetSet {
         local.into_iter().chain(names).chain(v4).chain(v6)
     }
 
+    /// Prefix counts for [`SetIndex::nth`]: random access in the canonical
+    /// order (the order of [`TargetSet::iter`]) in O(log ranges).
+    pub fn index(&self) -> SetIndex {
+        let prefix = |sizes: &mut dyn Iterator<Item = u128>| {
+            let mut total = 0u128;
+            sizes
+                .map(|size| {
+                    total = total.saturating_add(size);
+                    total
+                })
+                .collect()
+        };
+        SetIndex {
+            v4_ends: prefix(&mut self.v4.iter().map(|&(a, b)| u128::from(b - a) + 1)),
+            v6_ends: prefix(&mut self.v6.iter().map(|&(a, b)| (b - a).saturating_add(1))),
+        }
+    }
+
     /// The targets of one shard: every N-th, starting at the K-th. The
     /// shards of one list are disjoint and together are the list.
     pub fn shard(&self, shard: Shard) -> impl Iterator<Item = Target> + Send + '_ {
@@ -201,6 +219,45 @@ impl TargetSet {
         } else {
             None
         }
+    }
+}
+
+/// Cumulative range sizes of a [`TargetSet`], for random access.
+#[derive(Debug, Clone)]
+pub struct SetIndex {
+    v4_ends: Vec<u128>,
+    v6_ends: Vec<u128>,
+}
+
+impl SetIndex {
+    /// The `i`-th target of `set` in its canonical order.
+    pub fn nth(&self, set: &TargetSet, mut i: u128) -> Option<Target> {
+        if set.local {
+            if i == 0 {
+                return Some(Target::Local);
+            }
+            i -= 1;
+        }
+        let names = set.names.len() as u128;
+        if i < names {
+            return set.names.get(i as usize).cloned().map(Target::Name);
+        }
+        i -= names;
+        let v4_total = self.v4_ends.last().copied().unwrap_or(0);
+        if i < v4_total {
+            let range = self.v4_ends.partition_point(|&end| end <= i);
+            let before = range.checked_sub(1).map_or(0, |r| self.v4_ends[r]);
+            let (a, _) = *set.v4.get(range)?;
+            let n = u32::try_from(i - before).ok()?;
+            return Some(Target::Ip(IpAddr::V4(Ipv4Addr::from(a.checked_add(n)?))));
+        }
+        i -= v4_total;
+        let range = self.v6_ends.partition_point(|&end| end <= i);
+        let before = range.checked_sub(1).map_or(0, |r| self.v6_ends[r]);
+        let (a, _) = *set.v6.get(range)?;
+        Some(Target::Ip(IpAddr::V6(Ipv6Addr::from(
+            a.checked_add(i - before)?,
+        ))))
     }
 }
 
