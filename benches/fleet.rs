@@ -193,6 +193,21 @@ fn main() {
     };
     let fleet: Vec<Ipv4Addr> = live.iter().chain(&silent_addresses).copied().collect();
     let fleet_list = list("fleet.txt", &fleet);
+    // impacket's pool takes its hosts in file order: it gets them in the
+    // order lingerscan scans them (targets::order), so both see the silent
+    // block spread over the run.
+    let spread_order: Vec<Ipv4Addr> = {
+        let specs = fleet
+            .iter()
+            .map(|a| lingerscan::targets::Spec::V4(u32::from(*a), u32::from(*a)));
+        let set =
+            lingerscan::targets::TargetSet::new(specs, Vec::new(), |_| false).expect("target set");
+        lingerscan::targets::order::spread(&set, 0, 1, set.len())
+            .filter_map(|t| t.to_string().parse().ok())
+            .collect()
+    };
+    assert_eq!(spread_order.len(), fleet.len());
+    let impacket_list = list("fleet-spread.txt", &spread_order);
     let live_list = list("live.txt", &live);
     let silent_list = list("silent.txt", &silent_addresses);
     // 9,000 more with nothing listening: refused at once.
@@ -262,7 +277,7 @@ fn main() {
     let (theirs, code) = measure(
         Command::new(&python)
             .arg(format!("{root}/benches/fleet_impacket.py"))
-            .arg(&fleet_list)
+            .arg(&impacket_list)
             .args([
                 &PORT.to_string(),
                 samba::WORKGROUP,
