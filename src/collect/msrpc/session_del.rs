@@ -10,6 +10,39 @@ use super::{Credentials, RemoteOptions, bind_pipe, connect_and_log_on, open_and_
 /// NERR_Success.
 const SUCCESS: u32 = 0;
 
+/// Log on to `host`, open and bind `interface`'s pipe on IPC$, run `job` on
+/// it, and disconnect (also after a failure): the frame of every clean-up
+/// action, which each needs one call or two on one pipe.
+fn on_one_pipe<T>(
+    host: &str,
+    creds: &Credentials,
+    options: &RemoteOptions,
+    interface: &super::dcerpc::Interface,
+    job: impl FnOnce(&mut super::dcerpc::RpcClient<super::SmbPipe<'_>>) -> Result<T, RemoteError>,
+) -> Result<T, RemoteError> {
+    let deadline = Instant::now() + options.timeout;
+    let mut smb = connect_and_log_on(host, creds, options, deadline)?;
+    if let Err(error) = smb.connect_ipc(host) {
+        smb.disconnect();
+        return Err(error);
+    }
+    let cell = RefCell::new(smb);
+    let result = {
+        let bound = open_and_bind(&mut cell.borrow_mut(), &[interface], options.max_frag)
+            .into_iter()
+            .next()
+            .unwrap_or(Err(RemoteError::Timeout {
+                during: "opening the pipe",
+            }));
+        match bind_pipe(&cell, bound, interface, options.max_frag) {
+            Ok((_, Ok(mut rpc))) => job(&mut rpc),
+            Ok((_, Err(error))) | Err(error) => Err(error),
+        }
+    };
+    cell.into_inner().disconnect();
+    result
+}
+
 /// Delete the sessions of `user` from `client` on `host` (NetrSessionDel).
 /// Windows and Samba allow it to administrators only (Samba: root, or a
 /// member of the Domain Admins group); others get WERR_ACCESS_DENIED.
@@ -20,35 +53,13 @@ pub fn close_smb_session(
     client: &str,
     user: &str,
 ) -> Result<(), RemoteError> {
-    let deadline = Instant::now() + options.timeout;
-    let mut smb = connect_and_log_on(host, creds, options, deadline)?;
-    if let Err(error) = smb.connect_ipc(host) {
-        smb.disconnect();
-        return Err(error);
-    }
-    let cell = RefCell::new(smb);
-    let status = {
-        let bound = open_and_bind(
-            &mut cell.borrow_mut(),
-            &[&srvsvc::INTERFACE],
-            options.max_frag,
+    let status = on_one_pipe(host, creds, options, &srvsvc::INTERFACE, |rpc| {
+        rpc.call(
+            srvsvc::OPNUM_SESSION_DEL,
+            &srvsvc::encode_session_del_request(host, client, user),
         )
-        .into_iter()
-        .next()
-        .unwrap_or(Err(RemoteError::Timeout {
-            during: "opening the srvsvc pipe",
-        }));
-        match bind_pipe(&cell, bound, &srvsvc::INTERFACE, options.max_frag) {
-            Ok((_, Ok(mut rpc))) => rpc
-                .call(
-                    srvsvc::OPNUM_SESSION_DEL,
-                    &srvsvc::encode_session_del_request(host, client, user),
-                )
-                .and_then(|reply| Ok(srvsvc::decode_session_del_response(&reply)?)),
-            Ok((_, Err(error))) | Err(error) => Err(error),
-        }
-    };
-    cell.into_inner().disconnect();
+        .and_then(|reply| Ok(srvsvc::decode_session_del_response(&reply)?))
+    });
     match status? {
         SUCCESS => Ok(()),
         code => Err(RemoteError::Win32 {
@@ -85,57 +96,35 @@ pub fn logoff_tsts_session(
 ) -> Result<Logoff, RemoteError> {
     use super::tsts::sessions;
 
-    let deadline = Instant::now() + options.timeout;
-    let mut smb = connect_and_log_on(host, creds, options, deadline)?;
-    if let Err(error) = smb.connect_ipc(host) {
-        smb.disconnect();
-        return Err(error);
-    }
-    let cell = RefCell::new(smb);
-    let result = {
-        let bound = open_and_bind(
-            &mut cell.borrow_mut(),
-            &[&sessions::SESSION],
-            options.max_frag,
-        )
-        .into_iter()
-        .next()
-        .unwrap_or(Err(RemoteError::Timeout {
-            during: "opening the LSM_API_service pipe",
-        }));
-        match bind_pipe(&cell, bound, &sessions::SESSION, options.max_frag) {
-            Ok((_, Ok(mut rpc))) => match rpc
-                .call(
-                    sessions::OPNUM_GET_SESSION_INFORMATION_EX,
-                    &sessions::encode_get_session_information_ex(session_id, 1),
-                )
-                .and_then(|reply| sessions::decode_get_session_information_ex(&reply))
+    on_one_pipe(host, creds, options, &sessions::SESSION, |rpc| {
+        match rpc
+            .call(
+                sessions::OPNUM_GET_SESSION_INFORMATION_EX,
+                &sessions::encode_get_session_information_ex(session_id, 1),
+            )
+            .and_then(|reply| sessions::decode_get_session_information_ex(&reply))
+        {
+            Ok(now) if now.state != STATE_DISCONNECTED => Ok(Logoff::Refused(format!(
+                "session {session_id} is no longer disconnected (state {}): left alone",
+                now.state
+            ))),
+            Ok(now) if !crate::identity::eq_ignore_case(&now.user, user) => {
+                Ok(Logoff::Refused(format!(
+                    "session {session_id} is now {}\\{}'s, not {user}'s: left alone",
+                    now.domain, now.user
+                )))
+            }
+            Ok(_) => logoff_open(rpc, session_id).map(|()| Logoff::LoggedOff),
+            Err(RemoteError::Win32 { code, .. })
+                if code == super::tsts::ERROR_CTX_WINSTATION_NOT_FOUND =>
             {
-                Ok(now) if now.state != STATE_DISCONNECTED => Ok(Logoff::Refused(format!(
-                    "session {session_id} is no longer disconnected (state {}): left alone",
-                    now.state
-                ))),
-                Ok(now) if !crate::identity::eq_ignore_case(&now.user, user) => {
-                    Ok(Logoff::Refused(format!(
-                        "session {session_id} is now {}\\{}'s, not {user}'s: left alone",
-                        now.domain, now.user
-                    )))
-                }
-                Ok(_) => logoff_open(&mut rpc, session_id).map(|()| Logoff::LoggedOff),
-                Err(RemoteError::Win32 { code, .. })
-                    if code == super::tsts::ERROR_CTX_WINSTATION_NOT_FOUND =>
-                {
-                    Ok(Logoff::Refused(format!(
-                        "session {session_id} is gone already"
-                    )))
-                }
-                Err(error) => Err(error),
-            },
-            Ok((_, Err(error))) | Err(error) => Err(error),
+                Ok(Logoff::Refused(format!(
+                    "session {session_id} is gone already"
+                )))
+            }
+            Err(error) => Err(error),
         }
-    };
-    cell.into_inner().disconnect();
-    result
+    })
 }
 
 /// RpcOpenSession, RpcLogoff, then RpcCloseSession whatever the logoff gave.
