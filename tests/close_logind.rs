@@ -8,18 +8,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use support::dbus::{PYTHON, PrivateBus};
 use support::logind::{LogindTree, SessionSpec};
-
-/// The stand-in needs the system python's `dbus` and `gi` (Debian's
-/// python3-dbus, python3-gi): a venv's python has neither.
-const PYTHON: &str = "/usr/bin/python3";
 
 const STAND_IN: &str = r#"
 import os, sys
@@ -48,107 +42,9 @@ print("READY", flush=True)
 GLib.MainLoop().run()
 "#;
 
-/// A child killed (by its own pid) and reaped on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The private bus and the stand-in logind on it. Dropped in reverse order
-/// of fields: the service first, then the bus.
-struct TestBus {
-    address: String,
-    lines: Receiver<String>,
-    _service: Killed,
-    _daemon: Killed,
-}
-
-impl TestBus {
-    fn start(dir: &Path, logind_dir: &Path) -> TestBus {
-        let socket = dir.join("bus.sock");
-        let config = dir.join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#,
-                socket.display()
-            ),
-        )
-        .unwrap();
-        let daemon = Killed(
-            Command::new("dbus-daemon")
-                .arg(format!("--config-file={}", config.display()))
-                .args(["--print-address", "--nofork"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start dbus-daemon"),
-        );
-        assert!(
-            support::wait_until(Duration::from_secs(10), || socket.exists()),
-            "dbus-daemon did not listen on {}",
-            socket.display()
-        );
-        let address = format!("unix:path={}", socket.display());
-        let mut service = Killed(
-            Command::new(PYTHON)
-                .args(["-c", STAND_IN, &address])
-                .arg(logind_dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start the stand-in logind"),
-        );
-        let stdout = service.0.stdout.take().expect("piped stdout");
-        let (send, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let ready = lines.recv_timeout(Duration::from_secs(20));
-        assert_eq!(
-            ready.as_deref(),
-            Ok("READY"),
-            "the stand-in logind did not start"
-        );
-        TestBus {
-            address,
-            lines,
-            _service: service,
-            _daemon: daemon,
-        }
-    }
-
-    /// Every call recorded so far (the stand-in answers before it returns,
-    /// and lingerscan waits for the answer, so they are all in by now).
-    fn calls(&self) -> Vec<String> {
-        let mut calls = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
-            calls.push(line);
-        }
-        calls
-    }
+/// The private bus with the stand-in logind on it.
+fn start_bus(dir: &Path, logind_dir: &Path) -> PrivateBus {
+    PrivateBus::start(dir, STAND_IN, &[logind_dir.to_str().expect("utf-8 path")])
 }
 
 struct Files {
@@ -229,7 +125,7 @@ fn a_leaked_logind_session_is_terminated_over_dbus_and_a_dry_run_calls_nothing()
     let files = Files::new();
     let mut procs = support::Processes::default();
     let tree = fixture(&files, &mut procs);
-    let bus = TestBus::start(files.dir.path(), tree.dir());
+    let bus = start_bus(files.dir.path(), tree.dir());
 
     let dry = close(
         &files,

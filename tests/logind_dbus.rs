@@ -8,15 +8,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-/// The system python: a venv's has no `dbus` or `gi`.
-const PYTHON: &str = "/usr/bin/python3";
+use support::dbus::{PYTHON, PrivateBus};
 
 /// Sessions come as JSON in argv[2]: id → properties, typed as logind types them.
 const STAND_IN: &str = r#"
@@ -72,89 +69,9 @@ print("READY", flush=True)
 GLib.MainLoop().run()
 "#;
 
-/// A child killed (by its own pid) and reaped on drop, also when a test fails.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The private bus and the stand-in on it; the service is dropped first.
-struct TestBus {
-    address: String,
-    _service: Killed,
-    _daemon: Killed,
-}
-
-impl TestBus {
-    fn start(dir: &Path, sessions: &Value) -> TestBus {
-        let socket = dir.join("bus.sock");
-        let config = dir.join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#,
-                socket.display()
-            ),
-        )
-        .unwrap();
-        let daemon = Killed(
-            Command::new("dbus-daemon")
-                .arg(format!("--config-file={}", config.display()))
-                .arg("--nofork")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start dbus-daemon"),
-        );
-        assert!(
-            support::wait_until(Duration::from_secs(10), || socket.exists()),
-            "dbus-daemon did not listen on {}",
-            socket.display()
-        );
-        let address = format!("unix:path={}", socket.display());
-        let mut service = Killed(
-            Command::new(PYTHON)
-                .args(["-c", STAND_IN, &address, &sessions.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start the stand-in logind"),
-        );
-        let stdout = service.0.stdout.take().expect("piped stdout");
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let ready = lines.recv_timeout(Duration::from_secs(20));
-        assert_eq!(ready.as_deref(), Ok("READY"), "the stand-in did not start");
-        TestBus {
-            address,
-            _service: service,
-            _daemon: daemon,
-        }
-    }
+/// The private bus with the stand-in logind serving `sessions` on it.
+fn start_bus(dir: &Path, sessions: &Value) -> PrivateBus {
+    PrivateBus::start(dir, STAND_IN, &[&sessions.to_string()])
 }
 
 /// A local scan as JSON with its snapshot; `extra` adds arguments.
@@ -223,7 +140,7 @@ fn a_scan_reads_logind_over_dbus_where_the_bus_answers() {
     let dir = tempfile::tempdir().unwrap();
     let mut procs = support::Processes::default();
     let (sessions, live, gone) = two_sessions(&mut procs);
-    let bus = TestBus::start(dir.path(), &sessions);
+    let bus = start_bus(dir.path(), &sessions);
 
     // The default --logind-dir: this machine's logind, so the bus is asked.
     let report = scan(dir.path(), &bus.address, &[]);
@@ -289,7 +206,7 @@ fn forced_dbus_notes_where_the_files_disagree() {
     let dir = tempfile::tempdir().unwrap();
     let mut procs = support::Processes::default();
     let (sessions, _, _) = two_sessions(&mut procs);
-    let bus = TestBus::start(dir.path(), &sessions);
+    let bus = start_bus(dir.path(), &sessions);
     let files = dir.path().join("logind");
     std::fs::create_dir_all(files.join("sessions")).unwrap();
     std::fs::write(
