@@ -7,111 +7,27 @@
 //! its history to a temp dir.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use support::tsts::{IMPACKET_DIALECT, PASSWORD, Server, USER, python};
 
-const USER: &str = "tester";
-const PASSWORD: &str = "Tsts-pass!9";
-/// impacket's SMB server speaks SMB 2.0.2 and 2.1 only.
-const IMPACKET_DIALECT: &str = "2.0.2";
-
-fn root() -> &'static str {
-    env!("CARGO_MANIFEST_DIR")
-}
-
-fn python() -> Option<PathBuf> {
-    let python = Path::new(root()).join("target/impacket-venv/bin/python");
-    if python.exists() {
-        Some(python)
-    } else {
-        eprintln!(
-            "SKIPPED: impacket venv missing ({}): run scripts/setup.d/40-impacket.sh",
-            python.display()
-        );
-        None
-    }
-}
-
-/// The server, killed by its pid and reaped when the test ends, even on
-/// failure; its stdout lines (after READY) arrive on `lines`.
-struct Server {
-    child: Child,
-    _stdin: ChildStdin,
-    lines: Receiver<String>,
-    ip: &'static str,
-    port: u16,
-}
-
-impl Server {
-    fn start(python: &Path, ip: &'static str, port: u16) -> Server {
-        let mut child = Command::new(python)
-            .arg(format!("{}/tests/impacket/tsts_server.py", root()))
-            .args([ip, &port.to_string(), "host", USER, PASSWORD])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the TSTS server");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (send, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let server = Server {
-            child,
-            _stdin: stdin,
-            lines,
-            ip,
-            port,
-        };
-        let ready = server
-            .lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("TSTS server ready within 60 s");
-        assert!(ready.starts_with("READY"), "TSTS server said {ready:?}");
-        server
-    }
-
-    /// What the server printed since the last look (lingerscan has had its
-    /// answers, so the lines are written by now).
-    fn printed(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
-            lines.push(line);
-        }
-        lines
-    }
-
-    fn lingerscan(&self, db: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-            .args(args)
-            .args(["--host", self.ip, "--port", &self.port.to_string()])
-            .args(["--min-dialect", IMPACKET_DIALECT])
-            .args(["--username", &format!("CORP\\{USER}"), "--max-idle", "1h"])
-            .arg("--db")
-            .arg(db)
-            .env("LINGERSCAN_PASSWORD", PASSWORD)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run lingerscan")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `lingerscan ARGS` against `server` (a whole host), recording into `db`.
+fn lingerscan(server: &Server, db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .args(args)
+        .args(["--host", server.ip, "--port", &server.port.to_string()])
+        .args(["--min-dialect", IMPACKET_DIALECT])
+        .args(["--username", &format!("CORP\\{USER}"), "--max-idle", "1h"])
+        .arg("--db")
+        .arg(db)
+        .env("LINGERSCAN_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lingerscan")
 }
 
 fn text(output: &Output) -> String {
@@ -124,7 +40,7 @@ fn text(output: &Output) -> String {
 
 /// The DISCONNECTED findings of a scan: (session id, user).
 fn disconnected(server: &Server, db: &Path) -> Vec<(String, String)> {
-    let out = server.lingerscan(db, &["scan", "-f", "json"]);
+    let out = lingerscan(server, db, &["scan", "-f", "json"]);
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("no JSON ({e}): {}", text(&out)));
     report["hosts"][0]["analysis"]["findings"]
@@ -156,7 +72,7 @@ fn actions(db: &Path) -> Vec<Value> {
 #[test]
 fn bobs_disconnected_session_is_logged_off_and_gone_on_the_rescan() {
     let Some(python) = python() else { return };
-    let server = Server::start(&python, "127.0.0.186", 14976);
+    let server = Server::start(&python, "host", "127.0.0.186", 14976);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.sqlite");
 
@@ -168,7 +84,7 @@ fn bobs_disconnected_session_is_logged_off_and_gone_on_the_rescan() {
         "{before:?}"
     );
 
-    let dry = server.lingerscan(&db, &["close", "--verdict", "DISCONNECTED"]);
+    let dry = lingerscan(&server, &db, &["close", "--verdict", "DISCONNECTED"]);
     let shown = text(&dry);
     assert_eq!(dry.status.code(), Some(0), "{shown}");
     assert!(
@@ -182,7 +98,11 @@ fn bobs_disconnected_session_is_logged_off_and_gone_on_the_rescan() {
     );
     assert!(actions(&db).is_empty());
 
-    let done = server.lingerscan(&db, &["close", "--verdict", "DISCONNECTED", "--yes"]);
+    let done = lingerscan(
+        &server,
+        &db,
+        &["close", "--verdict", "DISCONNECTED", "--yes"],
+    );
     let shown = text(&done);
     assert_eq!(done.status.code(), Some(0), "{shown}");
     assert_eq!(server.printed(), vec!["LOGOFF 2".to_string()], "{shown}");

@@ -7,129 +7,65 @@
 //! Loopback addresses 127.0.0.180-189, ports 14970-14989.
 #![cfg(unix)]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use lingerscan::collect::msrpc::tsts::{logoff, processes, sessions};
 use serde_json::Value;
+use support::tsts::{IMPACKET_DIALECT, PASSWORD, Server, USER, python, root};
 
-const USER: &str = "tester";
-const PASSWORD: &str = "Tsts-pass!9";
-/// impacket's SMB server speaks SMB 2.0.2 and 2.1 only.
-const IMPACKET_DIALECT: &str = "2.0.2";
 const ALICE: &str = "S-1-5-21-1004336348-1177238915-682003330-1105";
 const BOB: &str = "S-1-5-21-1004336348-1177238915-682003330-1106";
 
-fn root() -> &'static str {
-    env!("CARGO_MANIFEST_DIR")
+/// impacket's tstool.py ACTION against this server: its stdout.
+fn tstool(server: &Server, python: &Path, action: &str) -> String {
+    let venv_bin = Path::new(root()).join("target/impacket-venv/bin");
+    let out = Command::new(python)
+        .arg(format!("{}/tests/impacket/tstool_plain.py", root()))
+        .arg(venv_bin.join("tstool.py"))
+        .arg(format!("CORP/{USER}:{PASSWORD}@{}", server.ip))
+        .arg(action)
+        .env("SMB_PORT", server.port.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tstool.py");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && !stdout.contains("[-]"),
+        "tstool {action} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
-/// The venv's python, or None (and a message saying why the test skips).
-fn python() -> Option<PathBuf> {
-    let python = Path::new(root()).join("target/impacket-venv/bin/python");
-    if python.exists() {
-        Some(python)
-    } else {
-        eprintln!(
-            "SKIPPED: impacket venv missing ({}): run scripts/setup.d/40-impacket.sh",
-            python.display()
-        );
-        None
-    }
-}
-
-/// The server, stopped by its pid when the test ends, even on failure (and
-/// its stdin closed, on which it exits by itself too).
-struct Server {
-    child: Child,
-    _stdin: ChildStdin,
-    ip: &'static str,
-    port: u16,
-}
-
-impl Server {
-    fn start(python: &Path, mode: &str, ip: &'static str, port: u16) -> Server {
-        let mut child = Command::new(python)
-            .arg(format!("{}/tests/impacket/tsts_server.py", root()))
-            .args([ip, &port.to_string(), mode, USER, PASSWORD])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the TSTS server");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let server = Server {
-            child,
-            _stdin: stdin,
-            ip,
-            port,
-        };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("TSTS server ready within 60 s");
-        assert!(line.starts_with("READY"), "TSTS server said {line:?}");
-        server
-    }
-
-    /// impacket's tstool.py ACTION against this server: its stdout.
-    fn tstool(&self, python: &Path, action: &str) -> String {
-        let venv_bin = Path::new(root()).join("target/impacket-venv/bin");
-        let out = Command::new(python)
-            .arg(format!("{}/tests/impacket/tstool_plain.py", root()))
-            .arg(venv_bin.join("tstool.py"))
-            .arg(format!("CORP/{USER}:{PASSWORD}@{}", self.ip))
-            .arg(action)
-            .env("SMB_PORT", self.port.to_string())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tstool.py");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success() && !stdout.contains("[-]"),
-            "tstool {action} failed: {stdout}\n{}",
+/// `lingerscan scan` against this server: the host's snapshot.
+fn scan(server: &Server) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
+        .env("LINGERSCAN_NO_HISTORY", "1")
+        .args([
+            "scan",
+            "--host",
+            server.ip,
+            "--port",
+            &server.port.to_string(),
+        ])
+        .args(["--min-dialect", IMPACKET_DIALECT])
+        .args(["--username", &format!("CORP\\{USER}"), "-f", "json"])
+        .arg("--include-snapshot")
+        .env("LINGERSCAN_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lingerscan");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!(
+            "lingerscan printed no JSON ({err}): {}",
             String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    /// `lingerscan scan` against this server: the host's snapshot.
-    fn scan(&self) -> Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-            .env("LINGERSCAN_NO_HISTORY", "1")
-            .args(["scan", "--host", self.ip, "--port", &self.port.to_string()])
-            .args(["--min-dialect", IMPACKET_DIALECT])
-            .args(["--username", &format!("CORP\\{USER}"), "-f", "json"])
-            .arg("--include-snapshot")
-            .env("LINGERSCAN_PASSWORD", PASSWORD)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run lingerscan");
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
-            panic!(
-                "lingerscan printed no JSON ({err}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        report["hosts"][0]["snapshot"].clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        )
+    });
+    report["hosts"][0]["snapshot"].clone()
 }
 
 /// qwinsta's table: (id, session name, state, DOMAIN\user), columns cut
@@ -191,12 +127,12 @@ fn text(v: &Value) -> String {
 fn lingerscan_reads_what_tstool_reads() {
     let Some(python) = python() else { return };
     let server = Server::start(&python, "windows", "127.0.0.180", 14970);
-    let qwinsta = qwinsta_rows(&server.tstool(&python, "qwinsta"));
-    let tasklist = tasklist_rows(&server.tstool(&python, "tasklist"));
+    let qwinsta = qwinsta_rows(&tstool(&server, &python, "qwinsta"));
+    let tasklist = tasklist_rows(&tstool(&server, &python, "tasklist"));
     assert_eq!(qwinsta.len(), 5, "{qwinsta:?}");
     assert_eq!(tasklist.len(), 6, "{tasklist:?}");
 
-    let snapshot = server.scan();
+    let snapshot = scan(&server);
     let sessions = &snapshot["interactive_sessions"];
     assert_eq!(sessions["status"], "ok", "{sessions}");
     let ours: BTreeSet<_> = sessions["rows"]
@@ -274,7 +210,7 @@ fn lingerscan_reads_what_tstool_reads() {
 fn access_denied_names_the_setting_on_each_pipe() {
     let Some(python) = python() else { return };
     let server = Server::start(&python, "denied", "127.0.0.181", 14971);
-    let snapshot = server.scan();
+    let snapshot = scan(&server);
     for source in ["interactive_sessions", "processes"] {
         let failed = &snapshot[source];
         assert_eq!(failed["status"], "failed", "{source}: {failed}");

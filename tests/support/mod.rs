@@ -8,6 +8,7 @@ pub mod logind;
 pub mod samba;
 pub mod samba_dc;
 pub mod samba_dc_directory;
+pub mod tsts;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
