@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
+use support::close::{actions, text};
 use support::glibc_utmp::{read_all, write_login};
 use support::logind::LogindTree;
 
@@ -56,25 +56,6 @@ fn close(files: &Files, logind: &Path, extra: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run lingerscan")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn actions(files: &Files) -> Vec<Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .args(["history", "--actions", "-f", "json", "--db"])
-        .arg(files.path("history.sqlite"))
-        .output()
-        .expect("run lingerscan history");
-    let doc: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&output)));
-    doc["actions"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]
@@ -122,7 +103,7 @@ fn a_stale_utmp_record_is_marked_dead_and_logged_and_the_live_one_is_left() {
         std::fs::read(files.path("wtmp")).unwrap(),
     );
     assert!(before == after_dry, "a dry run changed utmp or wtmp");
-    assert!(actions(&files).is_empty());
+    assert!(actions(&files.path("history.sqlite")).is_empty());
 
     let done = close(&files, &logind, &["--verdict", "STALE_UTMP", "--yes"]);
     let shown = text(&done);
@@ -149,7 +130,7 @@ fn a_stale_utmp_record_is_marked_dead_and_logged_and_the_live_one_is_left() {
     assert_eq!(wtmp[0].line, "pts/81");
     assert_eq!(wtmp[0].user, "");
 
-    let recorded = actions(&files);
+    let recorded = actions(&files.path("history.sqlite"));
     assert_eq!(recorded.len(), 1, "{recorded:#?}");
     assert_eq!(recorded[0]["outcome"], "done");
     assert_eq!(recorded[0]["checked"], "gone");
@@ -281,7 +262,7 @@ fn the_leftover_process_of_a_closing_session_is_ended_and_an_active_one_lives() 
         shown.contains("SIGKILL to 1"),
         "it ignored SIGTERM: {shown}"
     );
-    let recorded = actions(&files);
+    let recorded = actions(&files.path("history.sqlite"));
     assert_eq!(recorded.len(), 1, "{recorded:#?}");
     assert_eq!(recorded[0]["outcome"], "done");
     assert_eq!(recorded[0]["session_id"], "52");

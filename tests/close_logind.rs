@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use support::close::{actions, text};
 use support::dbus::{PYTHON, PrivateBus};
 use support::logind::{LogindTree, SessionSpec};
 
@@ -82,25 +82,6 @@ fn close(files: &Files, logind: &Path, bus: &str, extra: &[&str]) -> Output {
         .expect("run lingerscan")
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn actions(files: &Files) -> Vec<Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .args(["history", "--actions", "-f", "json", "--db"])
-        .arg(files.path("history.sqlite"))
-        .output()
-        .expect("run lingerscan history");
-    let doc: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&output)));
-    doc["actions"].as_array().cloned().unwrap_or_default()
-}
-
 /// Two sessions of root: 61 leaked (no process, its leader gone), 62 with
 /// its leader alive. Only 61 is to be terminated.
 fn fixture(files: &Files, procs: &mut support::Processes) -> LogindTree {
@@ -144,7 +125,7 @@ fn a_leaked_logind_session_is_terminated_over_dbus_and_a_dry_run_calls_nothing()
         "the live session is not in the plan: {shown}"
     );
     assert_eq!(bus.calls(), Vec::<String>::new(), "a dry run called logind");
-    assert!(actions(&files).is_empty());
+    assert!(actions(&files.path("history.sqlite")).is_empty());
 
     let done = close(
         &files,
@@ -158,7 +139,7 @@ fn a_leaked_logind_session_is_terminated_over_dbus_and_a_dry_run_calls_nothing()
     assert!(shown.contains("re-scan: gone"), "{shown}");
     assert!(tree.dir().join("sessions/62").exists());
 
-    let recorded = actions(&files);
+    let recorded = actions(&files.path("history.sqlite"));
     assert_eq!(recorded.len(), 1, "{recorded:#?}");
     assert_eq!(recorded[0]["outcome"], "done");
     assert_eq!(recorded[0]["checked"], "gone");
@@ -187,7 +168,7 @@ fn without_a_reachable_bus_the_action_fails_and_says_why() {
         tree.dir().join("sessions/61").exists(),
         "nothing else happened"
     );
-    let recorded = actions(&files);
+    let recorded = actions(&files.path("history.sqlite"));
     assert_eq!(recorded.len(), 1, "{recorded:#?}");
     assert_eq!(recorded[0]["outcome"], "failed");
 }

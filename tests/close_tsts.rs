@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use support::close::{actions, text};
 use support::tsts::{IMPACKET_DIALECT, PASSWORD, Server, USER, python};
 
 /// `lingerscan ARGS` against `server` (a whole host), recording into `db`.
@@ -28,14 +29,6 @@ fn lingerscan(server: &Server, db: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run lingerscan")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The DISCONNECTED findings of a scan: (session id, user).
@@ -56,17 +49,6 @@ fn disconnected(server: &Server, db: &Path) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-fn actions(db: &Path) -> Vec<Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .args(["history", "--actions", "-f", "json", "--db"])
-        .arg(db)
-        .output()
-        .expect("run lingerscan history");
-    let doc: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&output)));
-    doc["actions"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! processes that are killed by pid when the test ends (even on failure).
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod close;
 pub mod dbus;
 pub mod glibc_utmp;
 pub mod logind;
