@@ -95,10 +95,18 @@ impl Admin {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run ldap tool");
+        // Fed from a thread while the output is read here: ldapadd prints a
+        // line per entry, and a full stdout pipe would stop it reading its
+        // input while this side still writes it (a deadlock, seen in CI).
         let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin).expect("ldap tool input");
-        drop(input);
-        child.wait_with_output().expect("ldap tool")
+        let data = stdin.to_vec();
+        let feeder = std::thread::spawn(move || input.write_all(&data));
+        let out = child.wait_with_output().expect("ldap tool");
+        feeder
+            .join()
+            .expect("feeder thread")
+            .expect("ldap tool input");
+        out
     }
 
     /// `ldapsearch` (paged) of `filter`'s `attribute` values, sorted.
