@@ -142,3 +142,64 @@ fn a_held_samba_session_is_first_seen_still_there_then_gone() {
     assert_eq!(run["present"], false, "{run}");
     assert_eq!(Some(&run["first_seen"]), first_seen.as_ref(), "{run}");
 }
+
+#[test]
+fn a_fleet_scan_and_a_single_scan_record_into_one_database_at_once() {
+    if !support::require(
+        "a_fleet_scan_and_a_single_scan_record_into_one_database_at_once",
+        true,
+        &["smbd"],
+    ) {
+        return;
+    }
+    let server = SambaServer::start(&samba::options(
+        "127.0.0.165".parse().expect("address"),
+        14965,
+    ));
+    let home = tempfile::tempdir().expect("tempdir");
+    let db = home.path().join("history.sqlite");
+    let db = db.to_str().expect("utf-8 path");
+    let account = format!("{}\\{}", samba::WORKGROUP, samba::ADMIN_USER);
+    let ip = server.ip();
+    // The fleet: the Samba host, this machine (local) and a closed port on
+    // another loopback address; the single scan: the Samba host alone.
+    let run = |hosts: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
+        command
+            .env_remove("LINGERSCAN_NO_HISTORY")
+            .env_remove("LINGERSCAN_DB")
+            .env("XDG_DATA_HOME", home.path())
+            .env("HOME", home.path())
+            .env("LINGERSCAN_PASSWORD", samba::ADMIN_PASSWORD)
+            .args(["--port", "14965", "--username", &account, "--db", db])
+            .args(["-f", "ndjson", "--timeout", "20s"]);
+        for host in hosts {
+            command.args(["--host", host]);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lingerscan")
+    };
+    let children = [
+        run(&[&ip, "localhost", "127.0.0.166"]),
+        run(&[&ip]),
+        run(&[&ip]),
+    ];
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("warning"), "{stderr}");
+    }
+    let scans = json(&lingerscan(
+        home.path(),
+        &["history", "--scans", "--db", db, "-f", "json"],
+    ));
+    let scans = scans["scans"].as_array().expect("scans").clone();
+    // Every host of every run is one scan: 3 from the fleet, 1 + 1 single.
+    assert_eq!(scans.len(), 5, "{scans:?}");
+    let of_samba = scans.iter().filter(|s| s["host"] == ip.as_str()).count();
+    assert_eq!(of_samba, 3, "{scans:?}");
+}
