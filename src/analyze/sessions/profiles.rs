@@ -9,7 +9,9 @@
 
 use super::Ctx;
 use crate::analyze::{Evidence, Finding, SessionKind, Verdict, rules_out};
-use crate::identity::{TargetUser, display_account, eq_ignore_case};
+use std::collections::HashSet;
+
+use crate::identity::{TargetUser, display_account};
 use crate::model::{LoadedProfile, Observed, Source};
 
 /// A SID that names a person's account: a domain or local account
@@ -26,6 +28,7 @@ pub(super) fn profile_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
     let Observed::Ok { rows: profiles } = &ctx.snapshot.loaded_profiles else {
         return Vec::new();
     };
+    let held = HeldSids::of(ctx);
     let mut findings = Vec::new();
     for (row, profile) in profiles.iter().enumerate() {
         if !is_user_sid(&profile.sid) {
@@ -41,7 +44,7 @@ pub(super) fn profile_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
         if !wanted {
             continue;
         }
-        let holders = Holders::of(ctx, profile);
+        let holders = Holders::of(ctx, &held, profile);
         if holders.any() {
             continue;
         }
@@ -98,6 +101,47 @@ pub(super) fn profile_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
     findings
 }
 
+/// The SIDs (upper-cased) that own a process or a logon session, gathered
+/// once for all hives rather than by a scan of every process per hive.
+struct HeldSids {
+    processes: HashSet<String>,
+    logons: HashSet<String>,
+}
+
+impl HeldSids {
+    fn of(ctx: &Ctx<'_>) -> Self {
+        // Owners repeat (a million processes, a few thousand SIDs): each
+        // distinct text is upper-cased once.
+        let sids = |rows: &mut dyn Iterator<Item = Option<&str>>| {
+            let mut seen: HashSet<&str> = HashSet::new();
+            let mut upper = HashSet::new();
+            for sid in rows.flatten() {
+                if seen.insert(sid) {
+                    upper.insert(sid.to_ascii_uppercase());
+                }
+            }
+            upper
+        };
+        let snapshot = ctx.snapshot;
+        HeldSids {
+            processes: sids(
+                &mut snapshot
+                    .processes
+                    .rows_or_empty()
+                    .iter()
+                    .map(|p| p.sid.as_deref()),
+            ),
+            logons: sids(
+                &mut snapshot
+                    .logon_sessions
+                    .rows_or_empty()
+                    .iter()
+                    .map(|l| l.sid.as_deref()),
+            ),
+        }
+    }
+}
+
 /// What on the host could hold a user's hive open.
 struct Holders {
     processes: bool,
@@ -106,27 +150,19 @@ struct Holders {
 }
 
 impl Holders {
-    fn of(ctx: &Ctx<'_>, profile: &LoadedProfile) -> Self {
+    fn of(ctx: &Ctx<'_>, held: &HeldSids, profile: &LoadedProfile) -> Self {
         let snapshot = ctx.snapshot;
-        let same_sid = |sid: Option<&str>| sid.is_some_and(|s| eq_ignore_case(s, &profile.sid));
+        let sid = profile.sid.to_ascii_uppercase();
         let account = profile
             .user
             .as_deref()
             .filter(|u| !u.is_empty())
             .map(|user| TargetUser::account(profile.domain.as_deref(), user));
-        let processes = snapshot
-            .processes
-            .rows_or_empty()
-            .iter()
-            .any(|p| same_sid(p.sid.as_deref()))
+        let processes = held.processes.contains(&sid)
             || account
                 .as_ref()
                 .is_some_and(|a| ctx.index.has_process(a.domain.as_deref(), &a.user));
-        let logons = snapshot
-            .logon_sessions
-            .rows_or_empty()
-            .iter()
-            .any(|l| same_sid(l.sid.as_deref()))
+        let logons = held.logons.contains(&sid)
             || account
                 .as_ref()
                 .is_some_and(|a| ctx.index.has_logon(a.domain.as_deref(), &a.user));

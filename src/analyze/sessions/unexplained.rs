@@ -193,11 +193,11 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
         .into_iter()
         .filter_map(|id| groups.get_mut(id as usize).and_then(Option::take));
     let mut findings = Vec::new();
+    // Over MS-RPC an interactive session stands in for the logon session
+    // that cannot be read (see `logons_out_of_reach`): a host-wide fact.
+    let by_processes = logons_out_of_reach(ctx.snapshot);
     for (first, wk_rows) in groups {
         let domain = Some(first.logon_domain.as_str()).filter(|d| !d.is_empty());
-        // Over MS-RPC an interactive session stands in for the logon
-        // session that cannot be read (see `logons_out_of_reach`).
-        let by_processes = logons_out_of_reach(ctx.snapshot);
         let has_logon = ctx.index.has_logon(domain, &first.user)
             || (by_processes
                 && interactive_sessions_of(
