@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
@@ -22,30 +21,6 @@ fn ready(test: &str) -> Option<&'static SambaDc> {
     let mut programs = samba_dc::PROGRAMS.to_vec();
     programs.push("klist");
     support::require(test, true, &programs).then(SambaDc::get)
-}
-
-/// `kinit` (password on standard input) into a private cache.
-fn kinit(dc: &SambaDc, cache: &Path, principal: &str) {
-    let mut child = Command::new("kinit")
-        .arg(principal)
-        .env("KRB5_CONFIG", &dc.krb5_conf)
-        .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kinit");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        writeln!(stdin, "{ADMIN_PASSWORD}").expect("password to kinit");
-    }
-    let out = child.wait_with_output().expect("kinit");
-    assert!(
-        out.status.success(),
-        "kinit: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The binary, with no inherited Kerberos or lingerscan secrets.
@@ -131,7 +106,7 @@ fn kerberos_from_kinit_cache_scans_the_dc() {
     };
     let tmp = tempfile::tempdir().expect("temp dir");
     let cache = tmp.path().join("cc");
-    kinit(dc, &cache, &format!("administrator@{REALM}"));
+    dc.kinit_admin(&cache);
     let ccname = format!("FILE:{}", cache.display());
     let out = lingerscan(&["--dc", ADDRESS, "-k"], &[("KRB5CCNAME", ccname.clone())]);
     assert_scanned(&out, dc);
@@ -191,7 +166,7 @@ fn no_ticket_and_unknown_spn_say_what_to_do() {
     assert_eq!(failure["kind"], "logon_failure");
     // The DC scanned by address: no cifs/ADDRESS principal exists.
     let cache = tmp.path().join("cc");
-    kinit(_dc, &cache, &format!("administrator@{REALM}"));
+    _dc.kinit_admin(&cache);
     let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
         .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["--host", ADDRESS, "--dc", ADDRESS, "--realm", REALM, "-k"])
@@ -239,7 +214,7 @@ fn nt_hash_ntlm_works_until_the_dc_refuses_ntlm() {
         &[],
     );
     let cache = tmp.path().join("cc");
-    kinit(dc, &cache, &format!("administrator@{REALM}"));
+    dc.kinit_admin(&cache);
     let kerberos = lingerscan(
         &["--dc", ADDRESS, "-k"],
         &[("KRB5CCNAME", format!("FILE:{}", cache.display()))],

@@ -9,12 +9,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::samba_dc::{self, ADDRESS, ADMIN_PASSWORD, DOMAIN, HOST, REALM, SambaDc};
+use support::samba_dc::{self, ADDRESS, DOMAIN, HOST, SambaDc};
 use support::{wait_until, which};
 
 const PASSWORD: &str = "Orph4n.Lingerscan-1";
@@ -104,30 +103,6 @@ impl Drop for Held {
     }
 }
 
-/// `kinit` as the administrator into a private cache.
-fn kinit(dc: &SambaDc, cache: &Path) {
-    let mut child = Command::new("kinit")
-        .arg(format!("administrator@{REALM}"))
-        .env("KRB5_CONFIG", &dc.krb5_conf)
-        .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kinit");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        writeln!(stdin, "{ADMIN_PASSWORD}").expect("password to kinit");
-    }
-    let out = child.wait_with_output().expect("kinit");
-    assert!(
-        out.status.success(),
-        "kinit: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A scan of the DC with Kerberos from `ccname` and the directory at --dc.
 fn scan(ccname: &str, format: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lingerscan"))
@@ -207,7 +182,7 @@ fn sessions_of_disabled_deleted_and_repassworded_users_are_orphaned() {
     };
     let tmp = tempfile::tempdir().expect("temp dir");
     let cache = tmp.path().join("cc");
-    kinit(dc, &cache);
+    dc.kinit_admin(&cache);
     let ccname = format!("FILE:{}", cache.display());
 
     let alice = DomainUser::create(dc, "a");

@@ -6,53 +6,13 @@
 //! Every run names its database (`--db` in a temporary folder) and points
 //! the data directory there too, so nothing is written under $HOME.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
+mod history_support;
+
+use history_support::{LEAKED, json, lingerscan, snapshot};
 use serde_json::Value;
-
-const FIXTURE: &str = "tests/fixtures/leaked_logon.json";
-/// The leaked logon of the fixture (TESTDOMAIN\bob, no process).
-const LEAKED: &str = "905432";
-
-fn lingerscan(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .env_remove("LINGERSCAN_NO_HISTORY")
-        .env_remove("LINGERSCAN_DB")
-        .env("XDG_DATA_HOME", home)
-        .env("HOME", home)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lingerscan")
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-/// The fixture as collected on `day` (days after 2025-10-10), with or without the leaked logon.
-fn snapshot(dir: &Path, host: &str, day: u32, leaked: bool) -> PathBuf {
-    let text = std::fs::read_to_string(FIXTURE).expect("fixture");
-    let mut snap: Value = serde_json::from_str(&text).expect("fixture JSON");
-    snap["host"] = host.into();
-    snap["collected_at"] = format!("2025-10-{:02}T10:30:00Z", 10 + day).into();
-    if !leaked {
-        let rows = snap["logon_sessions"]["rows"]
-            .as_array_mut()
-            .expect("logon rows");
-        rows.retain(|r| r["logon_id"] != LEAKED);
-    }
-    let path = dir.join(format!("{host}-{day}-{leaked}.json"));
-    std::fs::write(&path, snap.to_string()).expect("write snapshot");
-    path
-}
 
 fn leaked_finding(report: &Value) -> Option<Value> {
     report["hosts"][0]["analysis"]["findings"]

@@ -6,17 +6,16 @@
 //! work as with SQLite.
 #![cfg(all(target_os = "linux", feature = "postgres"))]
 
+mod history_support;
 mod support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use history_support::{LEAKED, json, lingerscan};
 
-const FIXTURE: &str = "tests/fixtures/leaked_logon.json";
-const LEAKED: &str = "905432";
 /// The unprivileged account PostgreSQL runs as when the test is root.
 const PG_USER: &str = "lingerscan-pg";
 
@@ -127,42 +126,6 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
-}
-
-fn lingerscan(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .env_remove("LINGERSCAN_NO_HISTORY")
-        .env_remove("LINGERSCAN_DB")
-        .env("XDG_DATA_HOME", home)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lingerscan")
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn snapshot(dir: &Path, host: &str, day: u32, leaked: bool) -> String {
-    let text = std::fs::read_to_string(FIXTURE).expect("fixture");
-    let mut snap: Value = serde_json::from_str(&text).expect("fixture JSON");
-    snap["host"] = host.into();
-    snap["collected_at"] = format!("2025-10-{:02}T10:30:00Z", 10 + day).into();
-    if !leaked {
-        if let Some(rows) = snap["logon_sessions"]["rows"].as_array_mut() {
-            rows.retain(|r| r["logon_id"] != LEAKED);
-        }
-    }
-    let path = dir.join(format!("{host}-{day}-{leaked}.json"));
-    std::fs::write(&path, snap.to_string()).expect("write snapshot");
-    path.display().to_string()
 }
 
 #[test]
@@ -290,4 +253,11 @@ fn two_scanners_share_one_postgresql_history() {
         (finding["sightings"].clone(), finding["lingering"].clone()),
         (10.into(), true.into())
     );
+}
+
+/// The fixture on `day` as a path argument (see history_support::snapshot).
+fn snapshot(dir: &Path, host: &str, day: u32, leaked: bool) -> String {
+    history_support::snapshot(dir, host, day, leaked)
+        .display()
+        .to_string()
 }

@@ -8,38 +8,17 @@
 //! folder (`--db`), never under $HOME.
 #![cfg(target_os = "linux")]
 
+mod history_support;
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use history_support::{command, json};
 use serde_json::Value;
 use support::samba::SambaServer;
 use support::samba::remote as samba;
-
-fn lingerscan(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .env_remove("LINGERSCAN_NO_HISTORY")
-        .env_remove("LINGERSCAN_DB")
-        .env("XDG_DATA_HOME", home)
-        .env("HOME", home)
-        .env("LINGERSCAN_PASSWORD", samba::ADMIN_PASSWORD)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lingerscan")
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 /// The plain user's finding in a scan's report (its workstation-list row).
 fn plain_finding(report: &Value) -> Option<Value> {
@@ -164,12 +143,8 @@ fn a_fleet_scan_and_a_single_scan_record_into_one_database_at_once() {
     // The fleet: the Samba host, this machine (local) and a closed port on
     // another loopback address; the single scan: the Samba host alone.
     let run = |hosts: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
+        let mut command = command(home.path());
         command
-            .env_remove("LINGERSCAN_NO_HISTORY")
-            .env_remove("LINGERSCAN_DB")
-            .env("XDG_DATA_HOME", home.path())
-            .env("HOME", home.path())
             .env("LINGERSCAN_PASSWORD", samba::ADMIN_PASSWORD)
             .args(["--port", "14965", "--username", &account, "--db", db])
             .args(["-f", "ndjson", "--timeout", "20s"]);
@@ -177,7 +152,6 @@ fn a_fleet_scan_and_a_single_scan_record_into_one_database_at_once() {
             command.args(["--host", host]);
         }
         command
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -202,4 +176,13 @@ fn a_fleet_scan_and_a_single_scan_record_into_one_database_at_once() {
     assert_eq!(scans.len(), 5, "{scans:?}");
     let of_samba = scans.iter().filter(|s| s["host"] == ip.as_str()).count();
     assert_eq!(of_samba, 3, "{scans:?}");
+}
+
+/// `lingerscan ARGS` with the history on and the Samba admin's password.
+fn lingerscan(home: &Path, args: &[&str]) -> Output {
+    command(home)
+        .env("LINGERSCAN_PASSWORD", samba::ADMIN_PASSWORD)
+        .args(args)
+        .output()
+        .expect("run lingerscan")
 }

@@ -56,6 +56,28 @@ extern "C" fn stop_at_exit() {
 }
 
 impl SambaDc {
+    /// `kinit` as the domain's administrator (the password on standard
+    /// input) into the credential cache file `cache`.
+    pub fn kinit_admin(&self, cache: &Path) {
+        let mut child = Command::new("kinit")
+            .arg(format!("administrator@{REALM}"))
+            .env("KRB5_CONFIG", &self.krb5_conf)
+            .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kinit");
+        writeln!(child.stdin.take().expect("stdin"), "{ADMIN_PASSWORD}")
+            .expect("password to kinit");
+        let out = child.wait_with_output().expect("kinit");
+        assert!(
+            out.status.success(),
+            "kinit: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The DC of this test binary, started on first use.
     pub fn get() -> &'static SambaDc {
         DC.get_or_init(|| {

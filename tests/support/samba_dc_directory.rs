@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use super::samba_dc::{ADDRESS, ADMIN_PASSWORD, HOST, REALM, SambaDc};
+use super::samba_dc::{ADDRESS, HOST, SambaDc};
 use super::which;
 
 pub const BASE: &str = "DC=samdom,DC=test";
@@ -41,22 +41,7 @@ pub fn admin(dc: &SambaDc) -> &'static Admin {
     ADMIN.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
         let cache = dir.path().join("admin.cc");
-        let mut child = Command::new("kinit")
-            .arg(format!("administrator@{REALM}"))
-            .env("KRB5_CONFIG", &dc.krb5_conf)
-            .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kinit");
-        writeln!(child.stdin.take().expect("stdin"), "{ADMIN_PASSWORD}").expect("password");
-        let out = child.wait_with_output().expect("kinit");
-        assert!(
-            out.status.success(),
-            "kinit: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        dc.kinit_admin(&cache);
         let hosts = dir.path().join("hosts");
         std::fs::write(
             &hosts,
