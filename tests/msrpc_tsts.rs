@@ -43,29 +43,7 @@ fn tstool(server: &Server, python: &Path, action: &str) -> String {
 
 /// `lingerscan scan` against this server: the host's snapshot.
 fn scan(server: &Server) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .env("LINGERSCAN_NO_HISTORY", "1")
-        .args([
-            "scan",
-            "--host",
-            server.ip,
-            "--port",
-            &server.port.to_string(),
-        ])
-        .args(["--min-dialect", IMPACKET_DIALECT])
-        .args(["--username", &format!("CORP\\{USER}"), "-f", "json"])
-        .arg("--include-snapshot")
-        .env("LINGERSCAN_PASSWORD", PASSWORD)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lingerscan");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
-        panic!(
-            "lingerscan printed no JSON ({err}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    report["hosts"][0]["snapshot"].clone()
+    scan_host(server, &["--include-snapshot"]).1["hosts"][0]["snapshot"].clone()
 }
 
 /// qwinsta's table: (id, session name, state, DOMAIN\user), columns cut
