@@ -8,8 +8,10 @@ lingerscan asks a server that answers NetrSessionEnum at level 1 (Samba)
 for no Terminal Services pipes, and LSA only when a hive or a process has a
 SID to name (Samba's HKU is empty), so neither is asked here either.
 
-usage: fleet_impacket.py TARGETS_FILE PORT DOMAIN USER CONCURRENCY TIMEOUT_SECS
-(password from LINGERSCAN_PASSWORD). Prints JSON: {"ok": n, "failed": n, "seconds": s}.
+usage: fleet_impacket.py TARGETS_FILE PORT DOMAIN USER CONCURRENCY TIMEOUT_SECS CONNECT_TIMEOUT_SECS
+(password from LINGERSCAN_PASSWORD). As in lingerscan, the connect timeout
+bounds the TCP connect and the server's NEGOTIATE answer (impacket negotiates
+in SMBConnection's constructor), the timeout every later wait. Prints JSON: {"ok": n, "failed": n, "seconds": s}.
 """
 import json
 import os
@@ -22,9 +24,10 @@ from impacket.dcerpc.v5.rpcrt import DCERPCException
 from impacket.smbconnection import SMBConnection
 
 
-def scan(host, port, domain, user, password, timeout):
+def scan(host, port, domain, user, password, timeout, connect_timeout):
     try:
-        smb = SMBConnection(host, host, sess_port=port, timeout=timeout)
+        smb = SMBConnection(host, host, sess_port=port, timeout=connect_timeout)
+        smb.setTimeout(timeout)
         smb.login(user, password, domain)
         counts = []
         for pipe, uuid, call in (
@@ -60,13 +63,13 @@ def scan(host, port, domain, user, password, timeout):
 
 def main():
     path, port, domain, user = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    concurrency, timeout = int(sys.argv[5]), float(sys.argv[6])
+    concurrency, timeout, connect_timeout = int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
     password = os.environ["LINGERSCAN_PASSWORD"]
     hosts = [line.split("#")[0].strip() for line in open(path)]
     hosts = [h for h in hosts if h]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(lambda h: scan(h, port, domain, user, password, timeout), hosts))
+        results = list(pool.map(lambda h: scan(h, port, domain, user, password, timeout, connect_timeout), hosts))
     print(json.dumps({"ok": sum(results), "failed": len(results) - sum(results),
                       "seconds": time.monotonic() - started}))
 

@@ -131,8 +131,9 @@ pub struct TargetArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
-    /// Time limit for each TCP connect, within --timeout: a host that drops
-    /// the connection attempt costs this much.
+    /// Time limit for reaching a server, within --timeout: the TCP connect
+    /// and the server's first SMB answer (NEGOTIATE). A host that drops the
+    /// connection attempt, or accepts it and never speaks, costs this much.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 

@@ -390,6 +390,42 @@ fn silent_listener_times_out_within_the_timeout() {
     holder.join().unwrap();
 }
 
+/// A host that accepts TCP and never answers NEGOTIATE (a hung server, a
+/// proxy holding the port) costs the connect timeout, not the whole scan's
+/// time limit: the connect timeout covers reaching a server that speaks
+/// SMB, as curl's covers the TLS handshake.
+#[test]
+fn silent_listener_costs_the_connect_timeout_when_one_is_set() {
+    let listener = TcpListener::bind("127.0.0.23:14522").unwrap();
+    let holder = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(stream);
+    });
+    let connect_timeout = Duration::from_millis(600);
+    let start = Instant::now();
+    let snap = collect_remote_with(
+        "127.0.0.23",
+        &admin(),
+        &RemoteOptions {
+            port: 14522,
+            timeout: Duration::from_secs(3),
+            connect_timeout: Some(connect_timeout),
+            ..RemoteOptions::default()
+        },
+    );
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= connect_timeout && elapsed < connect_timeout + Duration::from_millis(400),
+        "a silent server cost {elapsed:?}, not the connect timeout"
+    );
+    for failure in both_failures(&snap) {
+        assert_eq!(failure.kind, FailureKind::Timeout);
+        assert!(failure.message.contains("negotiat"), "{failure}");
+    }
+    holder.join().unwrap();
+}
+
 #[test]
 fn smb2_and_smb3_signing_dialects_with_mandatory_signing() {
     // 2.0.2 only when asked for: the default minimum is 2.1.

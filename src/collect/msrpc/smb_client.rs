@@ -83,8 +83,11 @@ pub struct PipeMessage {
 }
 
 impl SmbClient {
-    /// Connect and negotiate: the TCP connect bounded by `connect_by`;
-    /// `deadline` bounds this and every later call.
+    /// Connect and negotiate: the TCP connect and the server's NEGOTIATE
+    /// answer bounded by `connect_by` (as curl's connect timeout covers the
+    /// TLS handshake: a host that accepts TCP but never speaks SMB, such as
+    /// a hung server or a proxy holding the port, costs the connect
+    /// timeout, not the whole scan's); `deadline` bounds everything.
     pub fn connect_within(
         addr: SocketAddr,
         connect_by: Instant,
@@ -121,7 +124,9 @@ impl SmbClient {
             tampered: None,
             server_version: None,
         };
+        client.deadline = connect_by.min(deadline);
         client.negotiate()?;
+        client.deadline = deadline;
         Ok(client)
     }
 
