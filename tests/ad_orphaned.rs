@@ -105,10 +105,16 @@ impl Drop for Held {
 
 /// A scan of the DC with Kerberos from `ccname` and the directory at --dc.
 fn scan(ccname: &str, format: &str) -> Output {
+    lingerscan(ccname, &["-f", format])
+}
+
+/// lingerscan against the DC (`args` first: a subcommand goes there).
+fn lingerscan(ccname: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lingerscan"))
         .env("LINGERSCAN_NO_HISTORY", "1")
+        .args(args)
         .args(["--host", HOST, "--resolve", &format!("{HOST}={ADDRESS}")])
-        .args(["--dc", ADDRESS, "-k", "-f", format, "--timeout", "30s"])
+        .args(["--dc", ADDRESS, "-k", "--timeout", "30s"])
         .env("KRB5CCNAME", ccname)
         .env_remove("KRB5_CONFIG")
         .env_remove("KRB5_CLIENT_KTNAME")
@@ -231,6 +237,29 @@ fn sessions_of_disabled_deleted_and_repassworded_users_are_orphaned() {
     assert!(
         account["deleted"] == true || account["found"] == false,
         "{account:#}"
+    );
+    // `close` ends the orphaned SMB session (NetrSessionDel on the DC),
+    // and its own re-scan finds it gone.
+    let db = tmp.path().join("history.sqlite");
+    let db = db.to_str().expect("utf-8 path");
+    let closed = lingerscan(
+        &ccname,
+        &["close", "--verdict", "ORPHANED", "--yes", "--db", db],
+    );
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&closed.stdout),
+        String::from_utf8_lossy(&closed.stderr)
+    );
+    assert_eq!(closed.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("delete the SMB session") && shown.contains("re-scan: gone"),
+        "{shown}"
+    );
+    let after = report(&scan(&ccname, "json"));
+    assert!(
+        finding_of(&after, &alice.name).is_none(),
+        "still listed after close: {after:#}"
     );
     drop(alice_session);
 

@@ -116,7 +116,39 @@ fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action
         }
         (Verdict::IdleSmb, SessionKind::SmbSession) => smb_action(snapshot, finding, local),
         (Verdict::Disconnected, _) => logoff_action(snapshot, finding, local),
+        (Verdict::Orphaned, kind) => orphaned_action(snapshot, finding, kind, local),
         (verdict, _) => nothing(format!("no clean-up action for {verdict} findings")),
+    }
+}
+
+/// A session whose account the directory has disabled or deleted (or whose
+/// password changed since, or a Linux account that no longer exists): it
+/// is ended the way its kind is ended, live or not, since the account it
+/// runs on is gone. A Windows logon session or a workstation-service entry
+/// has no call of its own that ends it; its SMB or terminal session does.
+fn orphaned_action(
+    snapshot: &HostSnapshot,
+    finding: &Finding,
+    kind: SessionKind,
+    local: bool,
+) -> Action {
+    let linux_here = local && snapshot.platform == Platform::Linux && cfg!(target_os = "linux");
+    match kind {
+        SessionKind::SmbSession => smb_action(snapshot, finding, local),
+        SessionKind::InteractiveSession if snapshot.platform != Platform::Linux => {
+            logoff_action(snapshot, finding, local)
+        }
+        SessionKind::LogonSession if linux_here => logind_action(snapshot, finding),
+        SessionKind::LogonSession | SessionKind::InteractiveSession
+            if snapshot.platform == Platform::Linux =>
+        {
+            nothing("a Linux session is ended only on the Linux machine itself")
+        }
+        other => nothing(format!(
+            "an ORPHANED {} has no clean-up call of its own: close the user's SMB or \
+             terminal services session",
+            other.as_str()
+        )),
     }
 }
 
@@ -381,6 +413,83 @@ mod tests {
             plan(&snapshot, &a, false, &Selection::default())[0]
                 .action
                 .is_nothing()
+        );
+    }
+
+    #[test]
+    fn an_orphaned_session_is_ended_the_way_its_kind_is() {
+        let cites = |mut f: Finding, source: Source| {
+            f.evidence = vec![Evidence {
+                source,
+                rows: vec![0],
+            }];
+            f
+        };
+        let smb = cites(
+            finding(Verdict::Orphaned, true, SessionKind::SmbSession, "s"),
+            Source::SmbSessions,
+        );
+        let rdp = cites(
+            finding(
+                Verdict::Orphaned,
+                true,
+                SessionKind::InteractiveSession,
+                "2",
+            ),
+            Source::InteractiveSessions,
+        );
+        let listed = finding(Verdict::Orphaned, true, SessionKind::WorkstationUser, "w");
+        let mut snapshot = smb_snapshot();
+        snapshot.interactive_sessions = Observed::Ok {
+            rows: vec![crate::model::InteractiveSession {
+                session_id: "2".into(),
+                user: Some("alice".into()),
+                ..Default::default()
+            }],
+        };
+        let planned = plan(
+            &snapshot,
+            &analysis(vec![smb, rdp, listed]),
+            false,
+            &Selection {
+                verdicts: vec![Verdict::Orphaned],
+                ..Selection::default()
+            },
+        );
+        let actions: Vec<&Action> = planned.iter().map(|p| &p.action).collect();
+        assert_eq!(
+            actions[..2],
+            [
+                &Action::DeleteSmbSession {
+                    client: "\\\\10.0.0.5".into(),
+                    user: "alice".into()
+                },
+                &Action::LogoffSession {
+                    session_id: 2,
+                    user: "alice".into()
+                }
+            ]
+        );
+        assert!(
+            matches!(actions[2], Action::Nothing { why } if why.contains("no clean-up call")),
+            "{:?}",
+            actions[2]
+        );
+        // A Linux session is ended only on that machine.
+        snapshot.platform = Platform::Linux;
+        let linux = cites(
+            finding(Verdict::Orphaned, true, SessionKind::LogonSession, "c1"),
+            Source::LogonSessions,
+        );
+        assert!(
+            plan(
+                &snapshot,
+                &analysis(vec![linux]),
+                false,
+                &Selection::default()
+            )[0]
+            .action
+            .is_nothing()
         );
     }
 }
