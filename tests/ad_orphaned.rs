@@ -256,7 +256,7 @@ fn sessions_of_disabled_deleted_and_repassworded_users_are_orphaned() {
         shown.contains("delete the SMB session") && shown.contains("re-scan: gone"),
         "{shown}"
     );
-    let after = report(&scan(&ccname, "json"));
+    let after = self::report(&scan(&ccname, "json"));
     assert!(
         finding_of(&after, &alice.name).is_none(),
         "still listed after close: {after:#}"
