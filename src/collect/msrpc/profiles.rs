@@ -14,7 +14,7 @@ use super::error::RemoteError;
 use super::lsarpc::{self, SidName};
 use super::sid::Sid;
 use super::smb_client::SmbClient;
-use super::{RemoteOptions, bind_pipe, open_and_bind, winreg, with_pipe};
+use super::{RemoteOptions, bind_pipe, dcerpc, open_and_bind, winreg, with_pipe};
 
 /// Fill `snapshot.loaded_profiles`, name the SIDs of `snapshot.processes`
 /// that have no user yet, and record both methods in `snapshot.coverage`.
@@ -35,19 +35,26 @@ pub(super) fn read_profiles(
             .push(LSARPC_LOOKUP_SIDS.not_tried("the scan ran out of time"));
         return;
     }
-    // Both pipes are opened, then bound, in two round trips.
-    let mut bound = open_and_bind(
-        &mut client.borrow_mut(),
-        &[&winreg::INTERFACE, &lsarpc::INTERFACE],
-        options.max_frag,
-    )
-    .into_iter();
+    // LSA is asked only for SIDs to name. When the process owners already
+    // give some (a Windows host's Terminal Services), both pipes are opened,
+    // then bound, in two round trips; otherwise (Samba, whose HKEY_USERS
+    // holds no logon's hive) the LSA pipe is opened only if a hive turns
+    // up: every pipe costs the server a hand-off to its RPC daemon.
+    let owners_to_name = !sids_to_name(&[], snapshot).is_empty();
+    let interfaces: &[&dcerpc::Interface] = if owners_to_name {
+        &[&winreg::INTERFACE, &lsarpc::INTERFACE]
+    } else {
+        &[&winreg::INTERFACE]
+    };
+    let mut bound =
+        open_and_bind(&mut client.borrow_mut(), interfaces, options.max_frag).into_iter();
     let mut next = || {
         bound.next().unwrap_or(Err(RemoteError::Timeout {
             during: "opening pipes",
         }))
     };
-    let (reg_bound, lsa_bound) = (next(), next());
+    let reg_bound = next();
+    let lsa_bound = owners_to_name.then(&mut next);
     let reg_pipe = bind_pipe(client, reg_bound, &winreg::INTERFACE, options.max_frag);
     let max_keys = options.max_rows.min(winreg::DEFAULT_MAX_KEYS);
     let hives = with_pipe(client, reg_pipe, |rpc| {
@@ -57,7 +64,6 @@ pub(super) fn read_profiles(
     snapshot.coverage.push(WINREG_ENUM_HKU.entry(&hives));
 
     let wanted = sids_to_name(hives.as_deref().unwrap_or_default(), snapshot);
-    let lsa_pipe = bind_pipe(client, lsa_bound, &lsarpc::INTERFACE, options.max_frag);
     let names = if matches!(hives, Err(RemoteError::Timeout { .. })) {
         // Nothing more can be asked on this connection; the pipe is left to the logoff.
         snapshot
@@ -65,12 +71,27 @@ pub(super) fn read_profiles(
             .push(LSARPC_LOOKUP_SIDS.not_tried("the scan ran out of time"));
         BTreeMap::new()
     } else if wanted.is_empty() {
-        let _ = with_pipe(client, lsa_pipe, |_| Ok(()));
+        if let Some(lsa_bound) = lsa_bound {
+            let lsa_pipe = bind_pipe(client, lsa_bound, &lsarpc::INTERFACE, options.max_frag);
+            let _ = with_pipe(client, lsa_pipe, |_| Ok(()));
+        }
         snapshot
             .coverage
             .push(LSARPC_LOOKUP_SIDS.not_tried("no SIDs to name"));
         BTreeMap::new()
     } else {
+        let lsa_bound = lsa_bound.unwrap_or_else(|| {
+            open_and_bind(
+                &mut client.borrow_mut(),
+                &[&lsarpc::INTERFACE],
+                options.max_frag,
+            )
+            .pop()
+            .unwrap_or(Err(RemoteError::Timeout {
+                during: "opening pipes",
+            }))
+        });
+        let lsa_pipe = bind_pipe(client, lsa_bound, &lsarpc::INTERFACE, options.max_frag);
         let named = with_pipe(client, lsa_pipe, |rpc| lsarpc::lookup_sids(rpc, &wanted))
             .map(|(names, _)| names);
         snapshot.coverage.push(LSARPC_LOOKUP_SIDS.entry(&named));
