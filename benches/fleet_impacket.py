@@ -8,7 +8,7 @@ lingerscan asks a server that answers NetrSessionEnum at level 1 (Samba)
 for no Terminal Services pipes, and LSA only when a hive or a process has a
 SID to name (Samba's HKU is empty), so neither is asked here either.
 
-usage: fleet_impacket.py TARGETS_FILE PORT DOMAIN USER CONCURRENCY TIMEOUT_SECS CONNECT_TIMEOUT_SECS
+usage: fleet_impacket.py TARGETS_FILE PORT DOMAIN USER CONCURRENCY TIMEOUT_SECS CONNECT_TIMEOUT_SECS [EXPECTED_OK]
 (password from LINGERSCAN_PASSWORD). As in lingerscan, the connect timeout
 bounds the TCP connect and the server's NEGOTIATE answer (impacket negotiates
 in SMBConnection's constructor), the timeout every later wait. Prints JSON: {"ok": n, "failed": n, "seconds": s}.
@@ -70,8 +70,14 @@ def main():
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(lambda h: scan(h, port, domain, user, password, timeout, connect_timeout), hosts))
-    print(json.dumps({"ok": sum(results), "failed": len(results) - sum(results),
-                      "seconds": time.monotonic() - started}))
+    summary = json.dumps({"ok": sum(results), "failed": len(results) - sum(results),
+                          "seconds": time.monotonic() - started})
+    print(summary)
+    print(f"impacket: {summary}", file=sys.stderr)
+    # The hosts expected to answer: fewer means impacket skipped work (a
+    # timeout under its own load), and its time would not be comparable.
+    if len(sys.argv) > 8 and sum(results) != int(sys.argv[8]):
+        sys.exit(3)
 
 
 if __name__ == "__main__":
