@@ -272,9 +272,26 @@ fn main() {
     );
     let (silent_cost, _) = measure(&mut lingerscan(&silent_list, &["-f", "ndjson"]));
     show("lingerscan, the 100 silent only", silent_cost);
-    let (ours, code) = measure(&mut lingerscan(&fleet_list, &["-f", "ndjson"]));
+    let ndjson_out = dir.path().join("fleet.ndjson");
+    let ndjson_out_arg = ndjson_out.to_str().expect("utf-8 temp path");
+    let (ours, code) = measure(&mut lingerscan(
+        &fleet_list,
+        &["-f", "ndjson", "--ndjson-out", ndjson_out_arg],
+    ));
     assert_eq!(code, 2);
     show("lingerscan, 1,000 targets (ndjson)", ours);
+    // Every live host answered (none cut by the connect timeout under the
+    // load), every silent one timed out: the same work as impacket's.
+    let lines = std::fs::read_to_string(&ndjson_out).expect("read the NDJSON");
+    let cut = lines
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"timeout\"") || l.contains("\"kind\":\"unreachable\""))
+        .count();
+    println!(
+        "  {} hosts reported, {cut} timed out or unreachable",
+        lines.lines().count()
+    );
+    assert_eq!(cut, silent_addresses.len(), "a live host was cut");
     let (ours_text, _) = measure(&mut lingerscan(&fleet_list, &[]));
     show("lingerscan, 1,000 targets (text)", ours_text);
     let before = server_cpu();
@@ -293,7 +310,10 @@ fn main() {
             ])
             .env("LINGERSCAN_PASSWORD", samba::ADMIN_PASSWORD),
     );
-    assert_eq!(code, 0, "impacket sweep (3: not every live host answered it)");
+    assert_eq!(
+        code, 0,
+        "impacket sweep (3: not every live host answered it)"
+    );
     show("impacket thread pool, 1,000 targets", theirs);
     println!(
         "  servers' CPU for impacket's sweep: {:.2}s (client {:.2}s)",
