@@ -262,7 +262,9 @@ pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
         .trim_end_matches(']')
         .parse::<std::net::IpAddr>()
         .map(|ip| std::net::SocketAddr::new(ip, lingerscan::dns::DNS_PORT))
-        .map_err(|_| format!("'{text}' is not ADDR or ADDR:PORT (an IP address, e.g. 10.0.0.10:53)"))
+        .map_err(|_| {
+            format!("'{text}' is not ADDR or ADDR:PORT (an IP address, e.g. 10.0.0.10:53)")
+        })
 }
 
 /// `NAME=ADDR` for --resolve.

@@ -225,7 +225,10 @@ mod tests {
 
     #[test]
     fn ordinals() {
-        let words: Vec<String> = [0, 1, 2, 3, 10, 11, 20].iter().map(|&i| ordinal(i)).collect();
+        let words: Vec<String> = [0, 1, 2, 3, 10, 11, 20]
+            .iter()
+            .map(|&i| ordinal(i))
+            .collect();
         assert_eq!(words, ["1st", "2nd", "3rd", "4th", "11th", "12th", "21st"]);
     }
 }

@@ -41,17 +41,21 @@ pub enum DiscoveryError {
          or give --dc ADDR",
         .names.join(" nor ")
     )]
-    NoRecords { server: SocketAddr, names: Vec<String> },
+    NoRecords {
+        server: SocketAddr,
+        names: Vec<String>,
+    },
     #[error("the DNS server answered no address for {target}: {}", list(.failures))]
     NoAddress {
         target: String,
         failures: Vec<(SocketAddr, DnsError)>,
     },
     #[error(
-        "the time for finding the domain controllers ran out (the DNS servers were too \
-         slow); give --dc ADDR, or a longer --timeout"
+        "the time for finding the domain controllers ran out: {}; give --dc ADDR, \
+         --dns-server ADDR (a DNS server of the domain), or a longer --timeout",
+        list(.0)
     )]
-    DeadlinePassed,
+    DeadlinePassed(Vec<(SocketAddr, DnsError)>),
 }
 
 fn list(failures: &[(SocketAddr, DnsError)]) -> String {
@@ -147,13 +151,12 @@ fn ask(
     Err(failures)
 }
 
-fn ran_out(failures: &[(SocketAddr, DnsError)]) -> bool {
-    failures
-        .iter()
-        .all(|(_, e)| matches!(e, DnsError::DeadlinePassed | DnsError::Timeout { .. }))
+/// Every server was silent (or not answering in time) and the time is up.
+fn ran_out(failures: &[(SocketAddr, DnsError)], deadline: Instant) -> bool {
+    Instant::now() >= deadline
         && failures
-            .last()
-            .is_some_and(|(_, e)| matches!(e, DnsError::DeadlinePassed))
+            .iter()
+            .all(|(_, e)| matches!(e, DnsError::DeadlinePassed | DnsError::Timeout { .. }))
 }
 
 /// The DCs of `domain` (a DNS name, see [`domain_name`]), by `deadline`.
@@ -170,17 +173,19 @@ pub fn discover_domain_controllers(
     let mut asked = Vec::new();
     let mut last_server = servers[0];
     for name in &names {
-        let (answer, server, carried) =
-            match ask(servers, name, RecordKind::Srv, deadline, random) {
-                Ok(found) => found,
-                Err(failures) if ran_out(&failures) => return Err(DiscoveryError::DeadlinePassed),
-                Err(failures) => {
-                    return Err(DiscoveryError::NoAnswer {
-                        name: name.clone(),
-                        failures,
-                    });
-                }
-            };
+        let (answer, server, carried) = match ask(servers, name, RecordKind::Srv, deadline, random)
+        {
+            Ok(found) => found,
+            Err(failures) if ran_out(&failures, deadline) => {
+                return Err(DiscoveryError::DeadlinePassed(failures));
+            }
+            Err(failures) => {
+                return Err(DiscoveryError::NoAnswer {
+                    name: name.clone(),
+                    failures,
+                });
+            }
+        };
         asked.push(name.clone());
         last_server = server;
         if answer.srv.is_empty() {
@@ -188,17 +193,19 @@ pub fn discover_domain_controllers(
         }
         let controllers = srv_order::order(answer.srv, random)
             .into_iter()
-            .map(|SrvRecord {
-                      priority,
-                      weight,
-                      port,
-                      target,
-                  }| DomainController {
-                name: target,
-                port,
-                priority,
-                weight,
-            })
+            .map(
+                |SrvRecord {
+                     priority,
+                     weight,
+                     port,
+                     target,
+                 }| DomainController {
+                    name: target,
+                    port,
+                    priority,
+                    weight,
+                },
+            )
             .collect();
         // The server that answered is asked first for the addresses.
         let mut ordered = vec![server];
@@ -241,13 +248,16 @@ impl Discovery {
         for kind in [RecordKind::A, RecordKind::Aaaa] {
             match ask(&self.servers, &controller.name, kind, deadline, random) {
                 Ok((answer, _, _)) => {
-                    let mut found: Vec<IpAddr> = answer.addresses.iter().map(|(_, ip)| *ip).collect();
+                    let mut found: Vec<IpAddr> =
+                        answer.addresses.iter().map(|(_, ip)| *ip).collect();
                     found.dedup();
                     if !found.is_empty() {
                         return Ok(found);
                     }
                 }
-                Err(more) if ran_out(&more) => return Err(DiscoveryError::DeadlinePassed),
+                Err(more) if ran_out(&more, deadline) => {
+                    return Err(DiscoveryError::DeadlinePassed(more));
+                }
                 Err(more) => failures.extend(more),
             }
         }

@@ -61,7 +61,10 @@ fn srv_answer_with_additional_addresses() {
     let ip: IpAddr = "127.0.0.200".parse().unwrap();
     let bytes = build_answer(
         &query,
-        &[srv(0, 100, "dc1.samdom.test"), srv(10, 0, "DC2.samdom.test")],
+        &[
+            srv(0, 100, "dc1.samdom.test"),
+            srv(10, 0, "DC2.samdom.test"),
+        ],
         &[],
         &[("dc1.samdom.test".into(), ip)],
     )
@@ -69,7 +72,10 @@ fn srv_answer_with_additional_addresses() {
     let answer = answer_of(&bytes, &query);
     assert_eq!(
         answer.srv,
-        [srv(0, 100, "dc1.samdom.test"), srv(10, 0, "dc2.samdom.test")]
+        [
+            srv(0, 100, "dc1.samdom.test"),
+            srv(10, 0, "dc2.samdom.test")
+        ]
     );
     assert_eq!(answer.addresses, [("dc1.samdom.test".to_string(), ip)]);
     // The question's name in other letters is the same question.
@@ -102,10 +108,7 @@ fn truncated_answers_ask_for_tcp_whatever_follows() {
     let mut bytes = build_answer(&query, &[srv(0, 0, "dc1.samdom.test")], &[], &[]).unwrap();
     bytes[2] |= 0x02; // TC
     bytes.truncate(20); // cut inside the question
-    assert_eq!(
-        decode_response(&bytes, &query).unwrap(),
-        Decoded::Truncated
-    );
+    assert_eq!(decode_response(&bytes, &query).unwrap(), Decoded::Truncated);
 }
 
 #[test]

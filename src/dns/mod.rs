@@ -54,23 +54,29 @@ pub enum DnsError {
         server: SocketAddr,
         source: std::io::Error,
     },
-    #[error("DNS: no answer from {server} in time")]
-    Timeout { server: SocketAddr },
+    #[error("DNS: no answer from {server} in time{}", timeout_detail(*.over_tcp, *.dropped))]
+    Timeout {
+        server: SocketAddr,
+        /// Waiting over TCP, after a truncated UDP answer.
+        over_tcp: bool,
+        /// Datagrams that were not the answer (wrong ID, not a response,
+        /// another question, too large), dropped while waiting.
+        dropped: usize,
+    },
     #[error("DNS: the time for finding the domain controllers ran out")]
     DeadlinePassed,
 }
 
-impl DnsError {
-    /// The server answered, but not usefully (malformed, refused, …), as
-    /// opposed to silence or a network error.
-    pub fn is_from_server(&self) -> bool {
-        matches!(
-            self,
-            DnsError::Malformed(_)
-                | DnsError::TooManyRecords { .. }
-                | DnsError::ServerError(_)
-                | DnsError::TruncatedOverTcp
-                | DnsError::Mismatch(_)
-        )
+fn timeout_detail(over_tcp: bool, dropped: usize) -> String {
+    let mut detail = String::new();
+    if over_tcp {
+        detail.push_str(" over TCP, after a truncated UDP answer");
     }
+    if dropped > 0 {
+        detail.push_str(&format!(
+            " ({dropped} datagrams that did not answer the question were dropped: another \
+             message ID, not a response, another question, or too large)"
+        ));
+    }
+    detail
 }

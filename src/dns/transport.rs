@@ -46,7 +46,11 @@ fn left(deadline: Instant) -> Result<Duration, DnsError> {
 
 fn io(during: &'static str, server: SocketAddr) -> impl Fn(std::io::Error) -> DnsError {
     move |source| match source.kind() {
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => DnsError::Timeout { server },
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => DnsError::Timeout {
+            server,
+            over_tcp: during.contains("TCP"),
+            dropped: 0,
+        },
         _ => DnsError::Io {
             during,
             server,
@@ -69,6 +73,7 @@ fn exchange_udp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<
     let bytes = query.encode(true)?;
     // One byte more than the largest answer taken, to see one that is larger.
     let mut buffer = vec![0u8; MAX_UDP_MESSAGE + 1];
+    let mut dropped = 0usize;
     for _ in 0..UDP_ATTEMPTS {
         let attempt_end = Instant::now() + left(deadline)?.min(UDP_ATTEMPT_TIMEOUT);
         socket
@@ -87,23 +92,27 @@ fn exchange_udp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<
                 Err(e) => return Err(io("receiving from", server)(e)),
             };
             if received > MAX_UDP_MESSAGE {
+                dropped += 1;
                 continue;
             }
             match decode_response(&buffer[..received], query) {
-                Err(DnsError::Mismatch(_)) => continue,
+                Err(DnsError::Mismatch(_)) => dropped += 1,
                 other => return other,
             }
         }
     }
-    if Instant::now() >= deadline {
-        return Err(DnsError::DeadlinePassed);
-    }
-    Err(DnsError::Timeout { server })
+    Err(DnsError::Timeout {
+        server,
+        over_tcp: false,
+        dropped,
+    })
 }
 
 fn exchange_tcp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<Answer, DnsError> {
-    let mut stream = TcpStream::connect_timeout(&server, left(deadline)?)
-        .map_err(io("connecting over TCP to", server))?;
+    let mut stream = TcpStream::connect_timeout(&server, left(deadline)?).map_err(io(
+        "connecting over TCP (after a truncated UDP answer) to",
+        server,
+    ))?;
     let bytes = query.encode(false)?;
     let length = u16::try_from(bytes.len()).map_err(|_| DnsError::BadName {
         name: query.name.clone(),
@@ -121,9 +130,10 @@ fn exchange_tcp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<
         stream
             .set_read_timeout(Some(left(deadline)?))
             .map_err(io("waiting for", server))?;
-        stream
-            .read_exact(buffer)
-            .map_err(io("reading the TCP answer of", server))
+        stream.read_exact(buffer).map_err(io(
+            "reading the TCP answer (after a truncated UDP answer) of",
+            server,
+        ))
     };
     let mut length = [0u8; 2];
     read(&mut length)?;
