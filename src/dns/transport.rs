@@ -79,8 +79,7 @@ fn exchange_udp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<
         socket
             .send(&bytes)
             .map_err(io("sending a UDP query to", server))?;
-        loop {
-            let Ok(wait) = left(attempt_end) else { break };
+        while let Ok(wait) = left(attempt_end) {
             socket
                 .set_read_timeout(Some(wait))
                 .map_err(io("waiting for", server))?;
