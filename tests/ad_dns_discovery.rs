@@ -277,6 +277,9 @@ enum Hostility {
     TruncatedThenStall,
     /// Reads and never answers.
     Silence,
+    /// FORMERR to a query with EDNS0 (an additional record), else one SRV
+    /// record `0 100 389 dc9.samdom.test`: a server from before RFC 6891.
+    NoEdns,
 }
 
 /// A DNS stub on 127.0.0.202:`port` (UDP, and TCP for the truncated
@@ -316,6 +319,15 @@ fn hostile_answer(query: &[u8], how: Hostility) -> Option<Vec<u8>> {
         }
         Hostility::TruncatedThenStall => answer[2] |= 0x02,
         Hostility::Silence => return None,
+        Hostility::NoEdns if query[11] != 0 => answer[3] |= 1,
+        Hostility::NoEdns => {
+            answer[7] = 1;
+            let target = b"\x03dc9\x06samdom\x04test\x00";
+            answer.extend_from_slice(&[0xc0, 12, 0, 33, 0, 1, 0, 0, 3, 0x84, 0]);
+            answer.push(6 + target.len() as u8);
+            answer.extend_from_slice(&[0, 0, 0, 100, 1, 0x85]);
+            answer.extend_from_slice(target);
+        }
     }
     Some(answer)
 }
@@ -453,4 +465,17 @@ fn a_hostile_first_server_gives_way_to_the_next() {
             .expect("the second server answers");
     assert_eq!(found.dns_server, servers[1]);
     assert_eq!(found.controllers[0].name, HOST);
+}
+
+#[test]
+fn a_server_without_edns_is_asked_again_without_it() {
+    let _stub = HostileDns::start(5358, Hostility::NoEdns);
+    let servers = [format!("{STUB_ADDRESS}:5358").parse().expect("address")];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let found =
+        discover_domain_controllers("samdom.test", &servers, deadline, &mut SplitMix64::new(5))
+            .expect("the answer without EDNS0");
+    assert_eq!(found.controllers.len(), 1);
+    assert_eq!(found.controllers[0].name, "dc9.samdom.test");
+    assert_eq!(found.controllers[0].port, 389);
 }

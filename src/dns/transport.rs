@@ -1,6 +1,7 @@
-//! Asking one DNS server one question: over UDP (EDNS0, 4,096 bytes),
-//! sent again once when no answer comes, then over TCP when the answer is
-//! truncated (RFC 7766). A datagram that is not the answer (another ID,
+//! Asking one DNS server one question: over UDP (EDNS0, 4,096 bytes;
+//! without EDNS0 again if the server answers FORMERR), sent again once
+//! when no answer comes, then over TCP when the answer is truncated
+//! (RFC 7766). A datagram that is not the answer (another ID,
 //! not a response, another question, too large) is dropped and the wait
 //! goes on, until the attempt's time is up. Every wait ends by the
 //! caller's deadline.
@@ -30,7 +31,13 @@ pub fn exchange(
     query: &Query,
     deadline: Instant,
 ) -> Result<(Answer, Carried), DnsError> {
-    match exchange_udp(server, query, deadline)? {
+    // A server that does not know EDNS0 answers FORMERR (RFC 6891 7):
+    // ask it again without the OPT record.
+    let udp = match exchange_udp(server, query, deadline, true) {
+        Err(DnsError::ServerError("FORMERR")) => exchange_udp(server, query, deadline, false),
+        other => other,
+    };
+    match udp? {
         Decoded::Answer(answer) => Ok((answer, Carried::Udp)),
         Decoded::Truncated => exchange_tcp(server, query, deadline).map(|a| (a, Carried::Tcp)),
     }
@@ -59,7 +66,12 @@ fn io(during: &'static str, server: SocketAddr) -> impl Fn(std::io::Error) -> Dn
     }
 }
 
-fn exchange_udp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<Decoded, DnsError> {
+fn exchange_udp(
+    server: SocketAddr,
+    query: &Query,
+    deadline: Instant,
+    with_edns: bool,
+) -> Result<Decoded, DnsError> {
     let local: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -70,7 +82,7 @@ fn exchange_udp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<
     socket
         .connect(server)
         .map_err(io("addressing UDP to", server))?;
-    let bytes = query.encode(true)?;
+    let bytes = query.encode(with_edns)?;
     // One byte more than the largest answer taken, to see one that is larger.
     let mut buffer = vec![0u8; MAX_UDP_MESSAGE + 1];
     let mut dropped = 0usize;
