@@ -72,5 +72,27 @@ for name, data in {"entry": entry, "done": done, "bind": bind}.items():
 open(os.path.join(sys.argv[1], "filter"), "w").write("(&(objectCategory=computer)(!(userAccountControl:1.2.840.113556.1.4.803:=2))(cn=web*01*x))")
 PY
     ;;
+dns_message)
+    # What Samba's AD DC answers for _ldap._tcp.dc._msdcs.samdom.test SRV
+    # (one SRV record, an SOA in Authority), with the target's A record
+    # added in Additional, and a compression pointer to itself.
+    python3 - "$corpus" <<'PY'
+import os, struct, sys
+def name(text):
+    return b"".join(bytes([len(l)]) + l.encode() for l in text.split(".")) + b"\0"
+q = name("_ldap._tcp.dc._msdcs.samdom.test") + struct.pack(">HH", 33, 1)
+head = lambda an, ns, ar: struct.pack(">HHHHHH", 0x0102, 0x8580, 1, an, ns, ar)
+srv = b"\xc0\x0c" + struct.pack(">HHIH", 33, 1, 900, 6 + 17) + struct.pack(">HHH", 0, 100, 389) + name("dc1.samdom.test")
+target = 12 + len(q) + 2 + 10 + 6
+a = struct.pack(">H", 0xC000 | target) + struct.pack(">HHIH", 1, 1, 900, 4) + bytes([127, 0, 0, 200])
+seeds = {
+    "srv": head(1, 0, 0) + q + srv,
+    "srv-additional": head(1, 0, 1) + q + srv + a,
+    "loop": head(1, 0, 0) + q + struct.pack(">H", 0xC000 | (12 + len(q))) + struct.pack(">HHIH", 33, 1, 60, 8) + b"\0\0\0\x64\x01\x85" + struct.pack(">H", 0xC000 | (12 + len(q))),
+}
+for key, data in seeds.items():
+    open(os.path.join(sys.argv[1], key), "wb").write(data)
+PY
+    ;;
 esac
 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048

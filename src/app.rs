@@ -3,6 +3,7 @@
 mod analyze_input;
 mod auth;
 mod close;
+mod dc_locator;
 mod directory;
 mod history;
 
@@ -244,6 +245,19 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
         "--min-age needs the history (leave out --no-history)"
     );
     let user = parse_target(&args.analysis)?;
+    // --ldap without --dc: the DC found through DNS stands for --dc from
+    // here on (LDAP, the KDC, the account states).
+    let located;
+    let args = match dc_locator::locate(&args.target, args.fleet.quiet)? {
+        Some(target) => {
+            located = ScanArgs {
+                target,
+                ..args.clone()
+            };
+            &located
+        }
+        None => args,
+    };
     // --ldap: the directory is read first, with the credentials the scan
     // then uses (Kerberos), so they are set up once.
     let (from_directory, ready) = if args.target.directory.ldap {

@@ -152,10 +152,20 @@ pub struct TargetArgs {
 #[command(next_help_heading = "Targets from Active Directory (LDAP, Kerberos)")]
 pub struct DirectoryArgs {
     /// Scan the domain's computer objects (dNSHostName), read over LDAP
-    /// with Kerberos from the DC given by --dc (DNS SRV discovery is not
-    /// done yet, so --dc is required). Disabled computers are skipped.
-    #[arg(long, requires = "dc")]
+    /// with Kerberos from the DC given by --dc, else from a DC found
+    /// through DNS SRV records (_ldap._tcp.dc._msdcs.DOMAIN) of the domain
+    /// named by --realm or --username user@REALM. Disabled computers are
+    /// skipped.
+    #[arg(long)]
     pub ldap: bool,
+    /// --ldap without --dc: the DNS server to ask for the domain's DCs
+    /// (repeatable, asked in order; default: the nameserver lines of
+    /// /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_dns_server, requires = "ldap")]
+    pub dns_server: Vec<std::net::SocketAddr>,
+    /// The LDAP port of a DC found through DNS (its SRV record's); 389 for --dc.
+    #[arg(skip)]
+    pub ldap_port: Option<u16>,
     /// --ldap: skip computers whose lastLogonTimestamp is older than this
     /// (e.g. 90d; AD updates it only every 9-14 days) or absent.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "ldap")]
@@ -226,7 +236,8 @@ pub struct RemoteArgs {
     #[arg(long, value_name = "ADDR")]
     pub dc: Option<String>,
     /// Kerberos realm for --dc (default: from --username user@REALM, else
-    /// the host name's domain in capitals).
+    /// the host name's domain in capitals); with --ldap and no --dc, the AD
+    /// domain whose DCs are looked up in DNS.
     #[arg(long, value_name = "REALM")]
     pub realm: Option<String>,
     /// Connect to NAME at ADDR without asking DNS (repeatable, like curl's
@@ -240,6 +251,21 @@ pub struct RemoteArgs {
     /// File holding the NT hash (implies --nt-hash).
     #[arg(long, value_name = "PATH")]
     pub nt_hash_file: Option<PathBuf>,
+}
+
+/// `ADDR` or `ADDR:PORT` (`[V6]:PORT`) for --dns-server; port 53 by default.
+pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(address) = text.parse::<std::net::SocketAddr>() {
+        return Ok(address);
+    }
+    text.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, lingerscan::dns::DNS_PORT))
+        .map_err(|_| {
+            format!("'{text}' is not ADDR or ADDR:PORT (an IP address, e.g. 10.0.0.10:53)")
+        })
 }
 
 /// `NAME=ADDR` for --resolve.
@@ -649,8 +675,36 @@ mod tests {
             args.target.directory.active_within,
             Some(Duration::from_secs(90 * 86_400))
         );
-        // --ldap needs --dc (no DNS SRV discovery yet).
-        assert!(Cli::try_parse_from(["lingerscan", "--ldap"]).is_err());
+        // --ldap without --dc: the DCs come from DNS (the domain is
+        // checked when the command runs, not by the parser).
+        let cli = Cli::try_parse_from([
+            "lingerscan",
+            "targets",
+            "--ldap",
+            "--realm",
+            "SAMDOM.TEST",
+            "--dns-server",
+            "127.0.0.200",
+            "--dns-server",
+            "[::1]:5353",
+        ])
+        .unwrap();
+        let Some(Command::Targets(args)) = cli.command else {
+            panic!("not targets");
+        };
+        assert_eq!(args.target.remote.dc, None);
+        assert_eq!(
+            args.target.directory.dns_server,
+            [
+                "127.0.0.200:53".parse().unwrap(),
+                "[::1]:5353".parse().unwrap()
+            ]
+        );
+        assert!(Cli::try_parse_from(["lingerscan", "--ldap"]).is_ok());
+        // --dns-server is only for --ldap, and only addresses.
+        assert!(Cli::try_parse_from(["lingerscan", "--dns-server", "127.0.0.1"]).is_err());
+        assert!(parse_dns_server("dns.example:53").is_err());
+        assert_eq!(parse_dns_server("::1").unwrap().port(), 53);
         assert!(Cli::try_parse_from(["lingerscan", "--active-within", "3d"]).is_err());
     }
 

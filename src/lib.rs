@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod close;
 pub mod collect;
 pub mod directory;
+pub mod dns;
 pub mod fleet;
 pub mod history;
 pub mod identity;

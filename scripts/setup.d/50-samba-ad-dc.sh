@@ -4,7 +4,9 @@
 # (the `samba` AD DC binary), samba-ad-provision (provisioning data),
 # winbind (the DC's winbindd), krb5-user (kinit, klist), ldap-utils and
 # libsasl2-modules-gssapi-mit (ldapsearch -Y GSSAPI peer checks), and
-# libgssapi-krb5-2, the library lingerscan loads at run time for -k.
+# libgssapi-krb5-2, the library lingerscan loads at run time for -k;
+# bind9-dnsutils (dig: the peer that reads the DC's SRV records in
+# tests/ad_dns_discovery.rs).
 # The plain smbd fixture runs with _NO_WINBINDD=1 so the DC's winbindd
 # never takes part in its logons. Idempotent.
 set -euo pipefail
@@ -18,6 +20,7 @@ command -v smbclient >/dev/null 2>&1 || need+=(smbclient)
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 [ -e /usr/lib/x86_64-linux-gnu/sasl2/libgssapiv2.so ] || ls /usr/lib/*/sasl2/libgssapiv2.so >/dev/null 2>&1 || need+=(libsasl2-modules-gssapi-mit)
 ls /usr/lib/*/libgssapi_krb5.so.2 >/dev/null 2>&1 || need+=(libgssapi-krb5-2)
+command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"
     $SUDO apt-get update -q

@@ -15,6 +15,7 @@ use lingerscan::directory::{self, ComputerQuery, Listing, Login, Server};
 /// Reading the directory is one conversation for the whole fleet: it gets
 /// at least this long, whatever the per-host --timeout.
 const MIN_DIRECTORY_TIME: Duration = Duration::from_secs(120);
+const LDAP_PORT: u16 = 389;
 
 pub struct FromDirectory {
     pub listing: Listing,
@@ -23,14 +24,12 @@ pub struct FromDirectory {
 }
 
 fn server(target: &TargetArgs) -> Result<Server> {
-    let dc = target
-        .remote
-        .dc
-        .clone()
-        .context("--ldap needs --dc ADDR (DNS SRV discovery of DCs is not done yet)")?;
+    let dc = target.remote.dc.clone().context(
+        "--ldap needs a DC: --dc ADDR, or --realm for finding one through DNS SRV records",
+    )?;
     Ok(Server {
         dc,
-        port: 389,
+        port: ldap_port(target),
         resolve: target.remote.resolve.clone(),
         timeout: target.timeout.max(MIN_DIRECTORY_TIME),
         connect_timeout: target.connect_timeout,
@@ -38,13 +37,18 @@ fn server(target: &TargetArgs) -> Result<Server> {
     })
 }
 
-/// `--dc` on a scan: the directory the session holders' account states
+/// 389, or the port of the SRV record of a DC found through DNS.
+fn ldap_port(target: &TargetArgs) -> u16 {
+    target.directory.ldap_port.unwrap_or(LDAP_PORT)
+}
+
+/// `--dc` on a scan (or the DC --ldap found through DNS): the directory the session holders' account states
 /// are read from (ORPHANED verdicts). It shares the host's deadline.
 pub fn accounts_server(target: &TargetArgs) -> Option<Server> {
     let dc = target.remote.dc.clone()?;
     Some(Server {
         dc,
-        port: 389,
+        port: ldap_port(target),
         resolve: target.remote.resolve.clone(),
         timeout: target.timeout,
         connect_timeout: target.connect_timeout,
@@ -116,9 +120,11 @@ pub fn summary(listing: &Listing) -> String {
 pub fn targets(args: &TargetsArgs) -> Result<Outcome> {
     anyhow::ensure!(
         args.target.directory.ldap,
-        "`targets` lists the computers of the directory: give --ldap --dc ADDR"
+        "`targets` lists the computers of the directory: give --ldap (with --dc ADDR, or \
+         --realm REALM to find the DCs through DNS)"
     );
-    let found = list(&args.target)?;
+    let located = super::dc_locator::locate(&args.target, false)?;
+    let found = list(located.as_ref().unwrap_or(&args.target))?;
     let text = match args.format {
         TargetsFormat::Text => {
             eprintln!("{}", summary(&found.listing));

@@ -1,5 +1,7 @@
 //! A real Active Directory domain controller for tests: Samba's AD DC on
-//! loopback 127.0.0.200 (Kerberos 88, LDAP 389, SMB 445, endpoint mapper 135).
+//! loopback 127.0.0.200 (Kerberos 88, LDAP 389, SMB 445, endpoint mapper
+//! 135, and DNS 53: the DC's internal DNS server serves the domain's zone,
+//! SRV records included, and forwards nothing off loopback).
 //!
 //! Provisioning takes seconds, so it is done once and cached under
 //! `target/samba-ad-dc/<key>/` (the key names the Samba version and this
@@ -32,7 +34,11 @@ pub const DOMAIN: &str = "SAMDOM";
 pub const HOST: &str = "dc1.samdom.test";
 pub const ADMIN_PASSWORD: &str = "Passw0rd.Lingerscan";
 /// Bumped when what is provisioned changes, so old caches are not reused.
-const LAYOUT: &str = "v1";
+/// v2: the DC serves its zone with its internal DNS server.
+const LAYOUT: &str = "v2";
+/// Where the DC would forward DNS questions outside its zone: a loopback
+/// address nothing listens on, so it never asks anyone else.
+pub const DNS_FORWARDER: &str = "127.0.0.201";
 
 pub struct SambaDc {
     pub dir: PathBuf,
@@ -131,7 +137,7 @@ impl SambaDc {
             _run_lock: run_lock,
         };
         let up = wait_until(Duration::from_secs(60), || {
-            [88, 445, 389].iter().all(|port| {
+            [88, 445, 389, 53].iter().all(|port| {
                 let addr: SocketAddr = format!("{ADDRESS}:{port}").parse().expect("address");
                 TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
             })
@@ -256,7 +262,7 @@ fn provision(dir: &Path) {
         .arg(format!("--adminpass={ADMIN_PASSWORD}"))
         .args([
             "--server-role=dc",
-            "--dns-backend=NONE",
+            "--dns-backend=SAMBA_INTERNAL",
             "--use-rfc2307",
             "--host-name=dc1",
         ])
@@ -264,6 +270,11 @@ fn provision(dir: &Path) {
         .arg(format!("--targetdir={}", dir.display()))
         .arg(format!("--option=interfaces={ADDRESS}/8"))
         .arg("--option=bind interfaces only=yes")
+        .arg(format!("--option=dns forwarder={DNS_FORWARDER}"))
+        // samba_dnsupdate would check the DC's records through the
+        // system's resolver (a non-loopback address); the provisioned
+        // zone already holds them.
+        .arg("--option=dns update command=/bin/true")
         .output()
         .expect("run samba-tool domain provision");
     assert!(
