@@ -108,10 +108,15 @@ fn scan(ccname: &str, format: &str) -> Output {
     lingerscan(ccname, &["-f", format])
 }
 
-/// lingerscan against the DC (`args` first: a subcommand goes there).
+/// lingerscan against the DC (`args` first: a subcommand goes there);
+/// without a `--db` in them, no history.
 fn lingerscan(ccname: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-        .env("LINGERSCAN_NO_HISTORY", "1")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
+    if !args.contains(&"--db") {
+        command.env("LINGERSCAN_NO_HISTORY", "1");
+    }
+    command
+        .env_remove("LINGERSCAN_DB")
         .args(args)
         .args(["--host", HOST, "--resolve", &format!("{HOST}={ADDRESS}")])
         .args(["--dc", ADDRESS, "-k", "--timeout", "30s"])
