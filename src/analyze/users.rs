@@ -23,8 +23,6 @@
 //! Without a target, every account a login source shows is assessed as if
 //! it had been given as the script's target.
 
-use std::borrow::Cow;
-
 use foldhash::HashSet;
 
 use schemars::JsonSchema;
@@ -36,8 +34,7 @@ use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
 use crate::identity::{
-    ScriptIdentity, ScriptKeys, TargetUser, display_account, is_script_machine_row, is_set_aside,
-    write_account_key,
+    ScriptIdentity, ScriptKeys, TargetUser, is_script_machine_row, is_set_aside, write_account_key,
 };
 use crate::model::{HostSnapshot, Platform, Source};
 
@@ -268,7 +265,7 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
         .collect();
     drop(qualified);
     // Keys are distinct, so the order is total and an unstable sort is exact.
-    kept.sort_unstable_by(|&a, &b| seen.text_of(a).cmp(seen.text_of(b)));
+    kept.sort_unstable_by(|&a, &b| seen.bytes_of(a).cmp(seen.bytes_of(b)));
     let mut slots: Vec<Option<TargetUser>> = accounts.into_iter().map(|(_, t)| Some(t)).collect();
     kept.into_iter()
         .filter_map(|i| slots.get_mut(i as usize).and_then(Option::take))
@@ -284,20 +281,24 @@ struct KeyIndex<'i> {
 }
 
 impl<'i> KeyIndex<'i> {
-    /// `candidates` gives each row's candidate string, None for a row the script cannot match.
-    fn build<'c>(candidates: impl Iterator<Item = Option<Cow<'c, str>>>) -> Self {
-        let mut whole = KeyGroupsBuilder::with_capacity(candidates.size_hint().0);
+    /// `write_candidate(row, out)` writes row `row`'s candidate string into
+    /// `out` (empty) and says whether it has one the script can match: one
+    /// reused buffer, not a string allocated and freed per row.
+    fn build(rows: usize, mut write_candidate: impl FnMut(usize, &mut String) -> bool) -> Self {
+        let mut whole = KeyGroupsBuilder::with_capacity(rows);
         let mut last = KeyGroupsBuilder::default();
+        let mut candidate = String::new();
         // One buffer for every row's keys (a million processes share a few
         // thousand owners; the groups copy a key only the first time).
         let mut key = String::new();
-        for (row, candidate) in candidates.enumerate() {
+        for row in 0..rows {
+            candidate.clear();
             // A blank candidate never matches (Test-IdentityMatch line 201;
             // the remote filter's `-not $_.UserName`, line 378, lets blanks
             // through, but no valid target equals a blank string).
-            let Some(candidate) = candidate.filter(|c| !c.trim().is_empty()) else {
+            if !write_candidate(row, &mut candidate) || candidate.trim().is_empty() {
                 continue;
-            };
+            }
             if let Some(start) = ScriptKeys::write(&candidate, &mut key) {
                 last.add(&key[start..], row as u32);
             }
@@ -381,55 +382,57 @@ struct ScriptIndex<'i> {
 
 impl<'i> ScriptIndex<'i> {
     fn build(snapshot: &HostSnapshot, index: &'i SnapshotIndex<'_>, own: &OwnRows) -> Self {
-        let workstation = snapshot
-            .workstation_users
-            .rows_or_empty()
-            .iter()
-            .enumerate();
+        let workstation = snapshot.workstation_users.rows_or_empty();
+        let logons = snapshot.logon_sessions.rows_or_empty();
+        let smb = snapshot.smb_sessions.rows_or_empty();
         ScriptIndex {
             // FullName is `LogonDomain\Username`, or Username when the domain is
             // empty (lines 118-122); `NAME$` rows are dropped (313, 463). The
             // scan's own row is not the host's state and is left out.
-            workstation: KeyIndex::build(workstation.map(|(row, w)| {
-                (!is_script_machine_row(&w.user) && !own.workstation.contains(&(row as u32))).then(
-                    || match w.logon_domain.as_str() {
-                        "" => Cow::Borrowed(w.user.as_str()),
-                        domain => Cow::Owned(display_account(Some(domain), &w.user)),
-                    },
-                )
-            })),
+            workstation: KeyIndex::build(workstation.len(), |row, out| {
+                let w = &workstation[row];
+                if is_script_machine_row(&w.user) || own.workstation.contains(&(row as u32)) {
+                    return false;
+                }
+                push_account(out, Some(&w.logon_domain), &w.user);
+                true
+            }),
             // Win32_Account's `Domain\Name` (line 236), always with the
             // backslash; a session with no resolvable account has no candidate.
-            logons: KeyIndex::build(snapshot.logon_sessions.rows_or_empty().iter().map(|l| {
-                l.user.as_ref().map(|u| {
-                    let domain = l.domain.as_deref().unwrap_or_default();
-                    let mut candidate = String::with_capacity(domain.len() + 1 + u.len());
-                    candidate.push_str(domain);
-                    candidate.push('\\');
-                    candidate.push_str(u);
-                    Cow::Owned(candidate)
-                })
-            })),
+            logons: KeyIndex::build(logons.len(), |row, out| {
+                let l = &logons[row];
+                let Some(user) = &l.user else { return false };
+                out.push_str(l.domain.as_deref().unwrap_or_default());
+                out.push('\\');
+                out.push_str(user);
+                true
+            }),
             // Get-Process's UserName, `DOMAIN\user` (lines 369, 377-388).
             processes: KeyIndex::of_groups(&index.procs_by_owner),
             // Get-SmbSession's ClientUserName (lines 423, 430), as the row names it.
-            smb: KeyIndex::build(
-                snapshot
-                    .smb_sessions
-                    .rows_or_empty()
-                    .iter()
-                    .enumerate()
-                    .map(|(row, s)| {
-                        let own_row = own.smb.contains(&(row as u32));
-                        s.user
-                            .as_deref()
-                            .filter(|_| !own_row)
-                            .map(|u| Cow::Owned(display_account(s.domain.as_deref(), u)))
-                    }),
-            ),
+            smb: KeyIndex::build(smb.len(), |row, out| {
+                let s = &smb[row];
+                let Some(user) = s.user.as_deref() else {
+                    return false;
+                };
+                if own.smb.contains(&(row as u32)) {
+                    return false;
+                }
+                push_account(out, s.domain.as_deref(), user);
+                true
+            }),
             local: snapshot.collector.ends_with("-local"),
         }
     }
+}
+
+/// [`crate::identity::display_account`] appended to `out`.
+fn push_account(out: &mut String, domain: Option<&str>, user: &str) {
+    if let Some(domain) = domain.filter(|d| !d.is_empty()) {
+        out.push_str(domain);
+        out.push('\\');
+    }
+    out.push_str(user);
 }
 
 fn assess(

@@ -186,7 +186,7 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
     }
     let mut order: Vec<u32> = (0..groups.len() as u32).collect();
     // Keys are distinct: an unstable sort gives the one order there is.
-    order.sort_unstable_by(|&a, &b| keys.text_of(a).cmp(keys.text_of(b)));
+    order.sort_unstable_by(|&a, &b| keys.bytes_of(a).cmp(keys.bytes_of(b)));
     let mut groups: Vec<Option<(&WorkstationUser, Vec<u32>)>> =
         groups.into_iter().map(Some).collect();
     let groups = order
