@@ -195,7 +195,14 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
     // where the user part starts in the key, and the account as first seen.
     // The key map holds short keys in its slots and numbers, not accounts.
     let mut seen = Keys::default();
-    let mut accounts: Vec<(usize, TargetUser)> = Vec::new();
+    // At most one account per row: reserved, not grown (untouched capacity
+    // costs no page; each regrowth of tens of thousands of accounts copies
+    // them into fresh memory).
+    let rows = snapshot.workstation_users.rows_or_empty().len()
+        + snapshot.logon_sessions.rows_or_empty().len()
+        + snapshot.interactive_sessions.rows_or_empty().len()
+        + snapshot.smb_sessions.rows_or_empty().len();
+    let mut accounts: Vec<(usize, TargetUser)> = Vec::with_capacity(rows);
     let mut key = String::new();
     // Consecutive rows often name the same account (one user's sessions).
     let mut previous: Option<(Option<&'s str>, &'s str, bool)> = None;
@@ -357,10 +364,12 @@ impl<'i> KeyIndex<'i> {
                 }
             }
             Some(grouped) => {
-                for group in groups {
-                    for &id in group {
-                        rows.extend_from_slice(grouped.rows_of(id));
-                    }
+                // Sized first: the list is kept (the user's process rows),
+                // and growing it would leave a trail of freed blocks.
+                let groups = groups.iter().flat_map(|g| g.iter());
+                rows.reserve(groups.clone().map(|&id| grouped.rows_of(id).len()).sum());
+                for &id in groups {
+                    rows.extend_from_slice(grouped.rows_of(id));
                 }
             }
         }
