@@ -172,10 +172,27 @@ impl KeyGroupsBuilder {
 
     pub fn finish(self) -> KeyGroups {
         let KeyGroupsBuilder { keys, members } = self;
-        // A counting sort by group: stable, so each group keeps its rows in
+        let groups = RowGroups::of_members(&members, keys.len());
+        KeyGroups { keys, groups }
+    }
+}
+
+/// Rows by key number: key `k`'s rows are `rows[starts[k]..starts[k + 1]]`.
+/// The numbers may come from a dictionary shared with other sources (see
+/// `users::ScriptIndex`), so that one lookup of a text serves them all.
+pub(super) struct RowGroups {
+    starts: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl RowGroups {
+    /// `members` are (key number, row) in the order added; `keys` is how
+    /// many numbers there are.
+    pub fn of_members(members: &[(u32, u32)], keys: usize) -> Self {
+        // A counting sort by key: stable, so each key keeps its rows in
         // the order they were added.
-        let mut starts = vec![0u32; keys.len() + 1];
-        for &(id, _) in &members {
+        let mut starts = vec![0u32; keys + 1];
+        for &(id, _) in members {
             starts[id as usize + 1] += 1;
         }
         for i in 1..starts.len() {
@@ -183,32 +200,36 @@ impl KeyGroupsBuilder {
         }
         let mut next = starts.clone();
         let mut rows = vec![0u32; members.len()];
-        for (id, row) in members {
+        for &(id, row) in members {
             let slot = &mut next[id as usize];
             rows[*slot as usize] = row;
             *slot += 1;
         }
-        KeyGroups { keys, starts, rows }
+        RowGroups { starts, rows }
+    }
+
+    /// The rows added under key number `id` (empty for None or a number with none).
+    pub fn get(&self, id: Option<u32>) -> &[u32] {
+        let Some(id) = id.map(|id| id as usize) else {
+            return &[];
+        };
+        match (self.starts.get(id), self.starts.get(id + 1)) {
+            (Some(&start), Some(&end)) => &self.rows[start as usize..end as usize],
+            _ => &[],
+        }
     }
 }
 
 /// Rows by key; see the module docs.
 pub(super) struct KeyGroups {
     keys: Keys,
-    /// Group `g` is `rows[starts[g]..starts[g + 1]]`.
-    starts: Vec<u32>,
-    rows: Vec<u32>,
+    groups: RowGroups,
 }
 
 impl KeyGroups {
     /// The rows added under `key`, in the order added (empty when none).
     pub fn get(&self, key: &str) -> &[u32] {
-        match self.keys.get(key) {
-            Some(id) => {
-                &self.rows[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
-            }
-            None => &[],
-        }
+        self.groups.get(self.keys.get(key))
     }
 }
 

@@ -1,8 +1,9 @@
 //! The script's user-level rule (its section 5) and the counts of its
 //! sections 2-4, as Get-LingeringSessions.ps1 computes them.
 //!
-//! - Matching is the script's ([`ScriptIdentity`]): by account name only,
-//!   never by domain.
+//! - Matching is the script's
+//!   ([`ScriptIdentity`](crate::identity::ScriptIdentity)): by account name
+//!   only, never by domain.
 //! - The gate: only a user NetWkstaUserEnum lists (machine-account rows
 //!   dropped) can be ACTIVE or LINGERING (Get-LingeringSessions.ps1:461-467);
 //!   anyone else is NOT LOGGED ON ("Nothing to analyze", 501-504), whatever
@@ -28,14 +29,13 @@ use foldhash::HashSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::index::{Grouped, SnapshotIndex};
-use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
+use super::index::SnapshotIndex;
+use super::keygroups::Keys;
 use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
+use super::script_index::ScriptIndex;
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
-use crate::identity::{
-    ScriptIdentity, ScriptKeys, TargetUser, is_script_machine_row, is_set_aside, write_account_key,
-};
+use crate::identity::{TargetUser, is_script_machine_row, is_set_aside, write_account_key};
 use crate::model::{HostSnapshot, Platform, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -279,171 +279,6 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
         .collect()
 }
 
-/// Rows of one source by the script's keys of their candidate string.
-struct KeyIndex<'i> {
-    whole: KeyGroups,
-    last: KeyGroups,
-    /// When set, the index holds groups of these rather than rows (see [`KeyIndex::of_groups`]).
-    groups: Option<&'i Grouped<'i>>,
-}
-
-impl<'i> KeyIndex<'i> {
-    /// `write_candidate(row, out)` writes row `row`'s candidate string into
-    /// `out` (empty) and says whether it has one the script can match: one
-    /// reused buffer, not a string allocated and freed per row.
-    fn build(rows: usize, mut write_candidate: impl FnMut(usize, &mut String) -> bool) -> Self {
-        let mut whole = KeyGroupsBuilder::with_capacity(rows);
-        let mut last = KeyGroupsBuilder::default();
-        let mut candidate = String::new();
-        // One buffer for every row's keys (a million processes share a few
-        // thousand owners; the groups copy a key only the first time).
-        let mut key = String::new();
-        for row in 0..rows {
-            candidate.clear();
-            // A blank candidate never matches (Test-IdentityMatch line 201;
-            // the remote filter's `-not $_.UserName`, line 378, lets blanks
-            // through, but no valid target equals a blank string).
-            if !write_candidate(row, &mut candidate) || candidate.trim().is_empty() {
-                continue;
-            }
-            if let Some(start) = ScriptKeys::write(&candidate, &mut key) {
-                last.add(&key[start..], row as u32);
-            }
-            whole.add(&key, row as u32);
-        }
-        KeyIndex {
-            whole: whole.finish(),
-            last: last.finish(),
-            groups: None,
-        }
-    }
-
-    /// The same index over rows already grouped by their exact candidate
-    /// string: keys are computed once per distinct candidate, and the index
-    /// holds group numbers, not the rows (a million processes are not copied).
-    fn of_groups(grouped: &'i Grouped<'i>) -> Self {
-        let mut whole = KeyGroupsBuilder::default();
-        let mut last = KeyGroupsBuilder::default();
-        let mut key = String::new();
-        for (id, candidate) in grouped.keys().enumerate() {
-            if candidate.trim().is_empty() {
-                continue;
-            }
-            if let Some(start) = ScriptKeys::write(candidate, &mut key) {
-                last.add(&key[start..], id as u32);
-            }
-            whole.add(&key, id as u32);
-        }
-        KeyIndex {
-            whole: whole.finish(),
-            last: last.finish(),
-            groups: Some(grouped),
-        }
-    }
-
-    /// Rows whose candidate the script accepts for `identity`, in row order.
-    fn matching(&self, identity: &ScriptIdentity, remote_process: bool) -> Vec<u32> {
-        let (wholes, last) = identity.lookup_keys(remote_process);
-        let [first, second] = wholes;
-        let groups = [
-            self.whole.get(first),
-            // The same key twice would only list its rows twice.
-            if second == first {
-                &[]
-            } else {
-                self.whole.get(second)
-            },
-            self.last.get(last),
-        ];
-        let mut rows: Vec<u32> = Vec::new();
-        match self.groups {
-            None => {
-                rows.reserve(groups.iter().map(|g| g.len()).sum());
-                for group in groups {
-                    rows.extend_from_slice(group);
-                }
-            }
-            Some(grouped) => {
-                // Sized first: the list is kept (the user's process rows),
-                // and growing it would leave a trail of freed blocks.
-                let groups = groups.iter().flat_map(|g| g.iter());
-                rows.reserve(groups.clone().map(|&id| grouped.rows_of(id).len()).sum());
-                for &id in groups {
-                    rows.extend_from_slice(grouped.rows_of(id));
-                }
-            }
-        }
-        rows.sort_unstable();
-        rows.dedup();
-        rows
-    }
-}
-
-/// The candidate strings the script would compare, per source, indexed.
-struct ScriptIndex<'i> {
-    workstation: KeyIndex<'i>,
-    logons: KeyIndex<'i>,
-    processes: KeyIndex<'i>,
-    smb: KeyIndex<'i>,
-    /// Processes were listed on the host itself (Get-Process), not sent a filter over WinRM.
-    local: bool,
-}
-
-impl<'i> ScriptIndex<'i> {
-    fn build(snapshot: &HostSnapshot, index: &'i SnapshotIndex<'_>, own: &OwnRows) -> Self {
-        let workstation = snapshot.workstation_users.rows_or_empty();
-        let logons = snapshot.logon_sessions.rows_or_empty();
-        let smb = snapshot.smb_sessions.rows_or_empty();
-        ScriptIndex {
-            // FullName is `LogonDomain\Username`, or Username when the domain is
-            // empty (lines 118-122); `NAME$` rows are dropped (313, 463). The
-            // scan's own row is not the host's state and is left out.
-            workstation: KeyIndex::build(workstation.len(), |row, out| {
-                let w = &workstation[row];
-                if is_script_machine_row(&w.user) || own.workstation.contains(&(row as u32)) {
-                    return false;
-                }
-                push_account(out, Some(&w.logon_domain), &w.user);
-                true
-            }),
-            // Win32_Account's `Domain\Name` (line 236), always with the
-            // backslash; a session with no resolvable account has no candidate.
-            logons: KeyIndex::build(logons.len(), |row, out| {
-                let l = &logons[row];
-                let Some(user) = &l.user else { return false };
-                out.push_str(l.domain.as_deref().unwrap_or_default());
-                out.push('\\');
-                out.push_str(user);
-                true
-            }),
-            // Get-Process's UserName, `DOMAIN\user` (lines 369, 377-388).
-            processes: KeyIndex::of_groups(&index.procs_by_owner),
-            // Get-SmbSession's ClientUserName (lines 423, 430), as the row names it.
-            smb: KeyIndex::build(smb.len(), |row, out| {
-                let s = &smb[row];
-                let Some(user) = s.user.as_deref() else {
-                    return false;
-                };
-                if own.smb.contains(&(row as u32)) {
-                    return false;
-                }
-                push_account(out, s.domain.as_deref(), user);
-                true
-            }),
-            local: snapshot.collector.ends_with("-local"),
-        }
-    }
-}
-
-/// [`crate::identity::display_account`] appended to `out`.
-fn push_account(out: &mut String, domain: Option<&str>, user: &str) {
-    if let Some(domain) = domain.filter(|d| !d.is_empty()) {
-        out.push_str(domain);
-        out.push('\\');
-    }
-    out.push_str(user);
-}
-
 fn assess(
     snapshot: &HostSnapshot,
     index: &SnapshotIndex<'_>,
@@ -458,13 +293,11 @@ fn assess(
     let logon_ok = rules_out(&snapshot.logon_sessions);
     let process_ok = rules_out(&snapshot.processes);
     let smb_ok = rules_out(&snapshot.smb_sessions);
-    let workstation_rows = rows_if(wksta_ok, script.workstation.matching(&identity, false));
-    let logon_rows = rows_if(logon_ok, script.logons.matching(&identity, false));
-    let process_rows = rows_if(
-        process_ok,
-        script.processes.matching(&identity, !script.local),
-    );
-    let smb_rows = rows_if(smb_ok, script.smb.matching(&identity, false));
+    let ids = script.identity_keys(&identity);
+    let workstation_rows = rows_if(wksta_ok, script.workstation.matching(&ids, false));
+    let logon_rows = rows_if(logon_ok, script.logons.matching(&ids, false));
+    let process_rows = rows_if(process_ok, script.processes.matching(&ids, !script.local));
+    let smb_rows = rows_if(smb_ok, script.smb.matching(&ids, false));
     let login_processes = if snapshot.platform == Platform::Linux {
         live_login_processes(snapshot, index, &workstation_rows, &process_rows)
     } else {
