@@ -5,16 +5,17 @@
 //! million processes (tens of thousands of keys) building, probing, growing
 //! and freeing those scattered blocks took more time than the analysis's
 //! actual work, growing faster than the input: the working set outgrew the
-//! 2 MiB L2 cache, and each probe then paid a miss for the table slot and
-//! another for the key text it points to. Here a key of up to 22 bytes (an
-//! account name, a logon id) is stored in the table slot itself, so a probe
-//! reads one slot; and every group's rows sit in one array: a handful of
-//! allocations whatever the number of keys.
+//! 2 MiB L2 cache. Here every key's text sits in one array by number (a key
+//! of up to 22 bytes, an account name or a logon id, inline), and the table
+//! that finds a number holds 8 bytes a slot (a hash tag and the number):
+//! a quarter of a map of inline keys, so that at ~100k keys the table and
+//! the texts together come near the L2 size instead of several times it,
+//! and a fresh table costs a quarter of the page faults. Every group's rows
+//! sit in one array: a handful of allocations whatever the number of keys.
 
-use std::borrow::Borrow;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 
-use foldhash::HashMap;
+use foldhash::fast::FixedState;
 
 /// Longest key kept inline in its table slot.
 const INLINE: usize = 22;
@@ -53,25 +54,26 @@ impl SlotKey {
     }
 }
 
-/// Hashed and compared as its bytes, so that a `&[u8]` looks it up
-/// (bytes, not `str`: no UTF-8 check on every probe).
-impl Hash for SlotKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
-    }
+/// A key's hash tag: the top half of its 64-bit hash. The table places a
+/// key by the tag's top bits, so growing the table re-places every slot
+/// from its tag alone, without hashing any text again.
+fn tag_of(bytes: &[u8]) -> u32 {
+    (FixedState::default().hash_one(bytes) >> 32) as u32
 }
 
-impl Borrow<[u8]> for SlotKey {
-    fn borrow(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
+/// An empty slot (a slot holds the key's number + 1).
+const EMPTY: u32 = 0;
+/// Fewest slots once a key is in.
+const MIN_BITS: u32 = 4;
 
-/// Key texts: string → group number (numbered from 0 in the order first seen).
+/// Key texts: string → number (numbered from 0 in the order first seen).
 #[derive(Default)]
 pub(super) struct Keys {
-    ids: HashMap<SlotKey, u32>,
-    /// Each key's text by number, for the few who ask (not touched by lookups).
+    /// Open addressing, linear probing, at most 3/4 full: (tag, number + 1).
+    slots: Vec<(u32, u32)>,
+    /// `slots.len()` is `1 << bits` (0 before the first key).
+    bits: u32,
+    /// Each key's text by number.
     texts: Vec<SlotKey>,
 }
 
@@ -81,20 +83,65 @@ impl Keys {
         self.texts.get(id as usize).map_or("", SlotKey::as_str)
     }
 
+    /// The bytes of key `id`: to sort keys, which orders them as their
+    /// texts (`str` compares bytes) without a UTF-8 check per comparison.
+    pub fn bytes_of(&self, id: u32) -> &[u8] {
+        self.texts.get(id as usize).map_or(&[], SlotKey::as_bytes)
+    }
+
     pub fn get(&self, text: &str) -> Option<u32> {
-        self.ids.get(text.as_bytes()).copied()
+        if self.slots.is_empty() {
+            return None;
+        }
+        let bytes = text.as_bytes();
+        self.find(bytes, tag_of(bytes)).ok()
+    }
+
+    /// The number of `bytes`, or the empty slot where it would go.
+    fn find(&self, bytes: &[u8], tag: u32) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut slot = (tag >> (32 - self.bits)) as usize;
+        loop {
+            match self.slots[slot] {
+                (_, EMPTY) => return Err(slot),
+                (t, id) if t == tag && self.bytes_of(id - 1) == bytes => return Ok(id - 1),
+                _ => slot = (slot + 1) & mask,
+            }
+        }
     }
 
     /// The group of `text`, made when new.
     pub fn id(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(text.as_bytes()) {
-            return id;
+        if (self.texts.len() + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
         }
-        let id = self.texts.len() as u32;
-        let key = SlotKey::new(text);
-        self.texts.push(key.clone());
-        self.ids.insert(key, id);
-        id
+        let bytes = text.as_bytes();
+        let tag = tag_of(bytes);
+        match self.find(bytes, tag) {
+            Ok(id) => id,
+            Err(slot) => {
+                let id = self.texts.len() as u32;
+                self.texts.push(SlotKey::new(text));
+                self.slots[slot] = (tag, id + 1);
+                id
+            }
+        }
+    }
+
+    /// Twice the slots, each key re-placed by its tag.
+    fn grow(&mut self) {
+        let bits = (self.bits + 1).max(MIN_BITS);
+        let mut slots = vec![(0, EMPTY); 1 << bits];
+        let mask = slots.len() - 1;
+        for &(tag, id) in self.slots.iter().filter(|(_, id)| *id != EMPTY) {
+            let mut slot = (tag >> (32 - bits)) as usize;
+            while slots[slot].1 != EMPTY {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = (tag, id);
+        }
+        self.slots = slots;
+        self.bits = bits;
     }
 
     pub fn len(&self) -> usize {
@@ -125,10 +172,27 @@ impl KeyGroupsBuilder {
 
     pub fn finish(self) -> KeyGroups {
         let KeyGroupsBuilder { keys, members } = self;
-        // A counting sort by group: stable, so each group keeps its rows in
+        let groups = RowGroups::of_members(&members, keys.len());
+        KeyGroups { keys, groups }
+    }
+}
+
+/// Rows by key number: key `k`'s rows are `rows[starts[k]..starts[k + 1]]`.
+/// The numbers may come from a dictionary shared with other sources (see
+/// `users::ScriptIndex`), so that one lookup of a text serves them all.
+pub(super) struct RowGroups {
+    starts: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl RowGroups {
+    /// `members` are (key number, row) in the order added; `keys` is how
+    /// many numbers there are.
+    pub fn of_members(members: &[(u32, u32)], keys: usize) -> Self {
+        // A counting sort by key: stable, so each key keeps its rows in
         // the order they were added.
-        let mut starts = vec![0u32; keys.len() + 1];
-        for &(id, _) in &members {
+        let mut starts = vec![0u32; keys + 1];
+        for &(id, _) in members {
             starts[id as usize + 1] += 1;
         }
         for i in 1..starts.len() {
@@ -136,32 +200,36 @@ impl KeyGroupsBuilder {
         }
         let mut next = starts.clone();
         let mut rows = vec![0u32; members.len()];
-        for (id, row) in members {
+        for &(id, row) in members {
             let slot = &mut next[id as usize];
             rows[*slot as usize] = row;
             *slot += 1;
         }
-        KeyGroups { keys, starts, rows }
+        RowGroups { starts, rows }
+    }
+
+    /// The rows added under key number `id` (empty for None or a number with none).
+    pub fn get(&self, id: Option<u32>) -> &[u32] {
+        let Some(id) = id.map(|id| id as usize) else {
+            return &[];
+        };
+        match (self.starts.get(id), self.starts.get(id + 1)) {
+            (Some(&start), Some(&end)) => &self.rows[start as usize..end as usize],
+            _ => &[],
+        }
     }
 }
 
 /// Rows by key; see the module docs.
 pub(super) struct KeyGroups {
     keys: Keys,
-    /// Group `g` is `rows[starts[g]..starts[g + 1]]`.
-    starts: Vec<u32>,
-    rows: Vec<u32>,
+    groups: RowGroups,
 }
 
 impl KeyGroups {
     /// The rows added under `key`, in the order added (empty when none).
     pub fn get(&self, key: &str) -> &[u32] {
-        match self.keys.get(key) {
-            Some(id) => {
-                &self.rows[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
-            }
-            None => &[],
-        }
+        self.groups.get(self.keys.get(key))
     }
 }
 
@@ -201,5 +269,22 @@ mod tests {
         let (d, e) = (keys.id(&exactly), keys.id(&over));
         assert_ne!(d, e);
         assert_eq!((keys.get(&exactly), keys.get(&over)), (Some(d), Some(e)));
+    }
+
+    #[test]
+    fn numbers_survive_growth() {
+        let mut keys = Keys::default();
+        assert_eq!(keys.get("absent"), None);
+        let texts: Vec<String> = (0..50_000).map(|i| format!("user{i:06}")).collect();
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(keys.id(text), i as u32);
+        }
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(keys.get(text), Some(i as u32));
+            assert_eq!(keys.id(text), i as u32);
+            assert_eq!(keys.text_of(i as u32), text);
+        }
+        assert_eq!(keys.len(), texts.len());
+        assert_eq!(keys.get("user050000"), None);
     }
 }

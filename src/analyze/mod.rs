@@ -12,6 +12,7 @@ mod index;
 mod keygroups;
 mod login_process;
 mod own_connection;
+mod script_index;
 mod sessions;
 mod user_contrast;
 mod users;

@@ -1,8 +1,9 @@
 //! The script's user-level rule (its section 5) and the counts of its
 //! sections 2-4, as Get-LingeringSessions.ps1 computes them.
 //!
-//! - Matching is the script's ([`ScriptIdentity`]): by account name only,
-//!   never by domain.
+//! - Matching is the script's
+//!   ([`ScriptIdentity`](crate::identity::ScriptIdentity)): by account name
+//!   only, never by domain.
 //! - The gate: only a user NetWkstaUserEnum lists (machine-account rows
 //!   dropped) can be ACTIVE or LINGERING (Get-LingeringSessions.ps1:461-467);
 //!   anyone else is NOT LOGGED ON ("Nothing to analyze", 501-504), whatever
@@ -23,22 +24,18 @@
 //! Without a target, every account a login source shows is assessed as if
 //! it had been given as the script's target.
 
-use std::borrow::Cow;
-
 use foldhash::HashSet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::index::{Grouped, SnapshotIndex};
-use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
+use super::index::SnapshotIndex;
+use super::keygroups::Keys;
 use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
+use super::script_index::ScriptIndex;
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
-use crate::identity::{
-    ScriptIdentity, ScriptKeys, TargetUser, display_account, is_script_machine_row, is_set_aside,
-    write_account_key,
-};
+use crate::identity::{TargetUser, is_script_machine_row, is_set_aside, write_account_key};
 use crate::model::{HostSnapshot, Platform, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -198,7 +195,14 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
     // where the user part starts in the key, and the account as first seen.
     // The key map holds short keys in its slots and numbers, not accounts.
     let mut seen = Keys::default();
-    let mut accounts: Vec<(usize, TargetUser)> = Vec::new();
+    // At most one account per row: reserved, not grown (untouched capacity
+    // costs no page; each regrowth of tens of thousands of accounts copies
+    // them into fresh memory).
+    let rows = snapshot.workstation_users.rows_or_empty().len()
+        + snapshot.logon_sessions.rows_or_empty().len()
+        + snapshot.interactive_sessions.rows_or_empty().len()
+        + snapshot.smb_sessions.rows_or_empty().len();
+    let mut accounts: Vec<(usize, TargetUser)> = Vec::with_capacity(rows);
     let mut key = String::new();
     // Consecutive rows often name the same account (one user's sessions).
     let mut previous: Option<(Option<&'s str>, &'s str, bool)> = None;
@@ -268,168 +272,11 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
         .collect();
     drop(qualified);
     // Keys are distinct, so the order is total and an unstable sort is exact.
-    kept.sort_unstable_by(|&a, &b| seen.text_of(a).cmp(seen.text_of(b)));
+    kept.sort_unstable_by(|&a, &b| seen.bytes_of(a).cmp(seen.bytes_of(b)));
     let mut slots: Vec<Option<TargetUser>> = accounts.into_iter().map(|(_, t)| Some(t)).collect();
     kept.into_iter()
         .filter_map(|i| slots.get_mut(i as usize).and_then(Option::take))
         .collect()
-}
-
-/// Rows of one source by the script's keys of their candidate string.
-struct KeyIndex<'i> {
-    whole: KeyGroups,
-    last: KeyGroups,
-    /// When set, the index holds groups of these rather than rows (see [`KeyIndex::of_groups`]).
-    groups: Option<&'i Grouped<'i>>,
-}
-
-impl<'i> KeyIndex<'i> {
-    /// `candidates` gives each row's candidate string, None for a row the script cannot match.
-    fn build<'c>(candidates: impl Iterator<Item = Option<Cow<'c, str>>>) -> Self {
-        let mut whole = KeyGroupsBuilder::with_capacity(candidates.size_hint().0);
-        let mut last = KeyGroupsBuilder::default();
-        // One buffer for every row's keys (a million processes share a few
-        // thousand owners; the groups copy a key only the first time).
-        let mut key = String::new();
-        for (row, candidate) in candidates.enumerate() {
-            // A blank candidate never matches (Test-IdentityMatch line 201;
-            // the remote filter's `-not $_.UserName`, line 378, lets blanks
-            // through, but no valid target equals a blank string).
-            let Some(candidate) = candidate.filter(|c| !c.trim().is_empty()) else {
-                continue;
-            };
-            if let Some(start) = ScriptKeys::write(&candidate, &mut key) {
-                last.add(&key[start..], row as u32);
-            }
-            whole.add(&key, row as u32);
-        }
-        KeyIndex {
-            whole: whole.finish(),
-            last: last.finish(),
-            groups: None,
-        }
-    }
-
-    /// The same index over rows already grouped by their exact candidate
-    /// string: keys are computed once per distinct candidate, and the index
-    /// holds group numbers, not the rows (a million processes are not copied).
-    fn of_groups(grouped: &'i Grouped<'i>) -> Self {
-        let mut whole = KeyGroupsBuilder::default();
-        let mut last = KeyGroupsBuilder::default();
-        let mut key = String::new();
-        for (id, candidate) in grouped.keys().enumerate() {
-            if candidate.trim().is_empty() {
-                continue;
-            }
-            if let Some(start) = ScriptKeys::write(candidate, &mut key) {
-                last.add(&key[start..], id as u32);
-            }
-            whole.add(&key, id as u32);
-        }
-        KeyIndex {
-            whole: whole.finish(),
-            last: last.finish(),
-            groups: Some(grouped),
-        }
-    }
-
-    /// Rows whose candidate the script accepts for `identity`, in row order.
-    fn matching(&self, identity: &ScriptIdentity, remote_process: bool) -> Vec<u32> {
-        let (wholes, last) = identity.lookup_keys(remote_process);
-        let [first, second] = wholes;
-        let groups = [
-            self.whole.get(first),
-            // The same key twice would only list its rows twice.
-            if second == first {
-                &[]
-            } else {
-                self.whole.get(second)
-            },
-            self.last.get(last),
-        ];
-        let mut rows: Vec<u32> = Vec::new();
-        match self.groups {
-            None => {
-                rows.reserve(groups.iter().map(|g| g.len()).sum());
-                for group in groups {
-                    rows.extend_from_slice(group);
-                }
-            }
-            Some(grouped) => {
-                for group in groups {
-                    for &id in group {
-                        rows.extend_from_slice(grouped.rows_of(id));
-                    }
-                }
-            }
-        }
-        rows.sort_unstable();
-        rows.dedup();
-        rows
-    }
-}
-
-/// The candidate strings the script would compare, per source, indexed.
-struct ScriptIndex<'i> {
-    workstation: KeyIndex<'i>,
-    logons: KeyIndex<'i>,
-    processes: KeyIndex<'i>,
-    smb: KeyIndex<'i>,
-    /// Processes were listed on the host itself (Get-Process), not sent a filter over WinRM.
-    local: bool,
-}
-
-impl<'i> ScriptIndex<'i> {
-    fn build(snapshot: &HostSnapshot, index: &'i SnapshotIndex<'_>, own: &OwnRows) -> Self {
-        let workstation = snapshot
-            .workstation_users
-            .rows_or_empty()
-            .iter()
-            .enumerate();
-        ScriptIndex {
-            // FullName is `LogonDomain\Username`, or Username when the domain is
-            // empty (lines 118-122); `NAME$` rows are dropped (313, 463). The
-            // scan's own row is not the host's state and is left out.
-            workstation: KeyIndex::build(workstation.map(|(row, w)| {
-                (!is_script_machine_row(&w.user) && !own.workstation.contains(&(row as u32))).then(
-                    || match w.logon_domain.as_str() {
-                        "" => Cow::Borrowed(w.user.as_str()),
-                        domain => Cow::Owned(display_account(Some(domain), &w.user)),
-                    },
-                )
-            })),
-            // Win32_Account's `Domain\Name` (line 236), always with the
-            // backslash; a session with no resolvable account has no candidate.
-            logons: KeyIndex::build(snapshot.logon_sessions.rows_or_empty().iter().map(|l| {
-                l.user.as_ref().map(|u| {
-                    let domain = l.domain.as_deref().unwrap_or_default();
-                    let mut candidate = String::with_capacity(domain.len() + 1 + u.len());
-                    candidate.push_str(domain);
-                    candidate.push('\\');
-                    candidate.push_str(u);
-                    Cow::Owned(candidate)
-                })
-            })),
-            // Get-Process's UserName, `DOMAIN\user` (lines 369, 377-388).
-            processes: KeyIndex::of_groups(&index.procs_by_owner),
-            // Get-SmbSession's ClientUserName (lines 423, 430), as the row names it.
-            smb: KeyIndex::build(
-                snapshot
-                    .smb_sessions
-                    .rows_or_empty()
-                    .iter()
-                    .enumerate()
-                    .map(|(row, s)| {
-                        let own_row = own.smb.contains(&(row as u32));
-                        s.user
-                            .as_deref()
-                            .filter(|_| !own_row)
-                            .map(|u| Cow::Owned(display_account(s.domain.as_deref(), u)))
-                    }),
-            ),
-            local: snapshot.collector.ends_with("-local"),
-        }
-    }
 }
 
 fn assess(
@@ -446,13 +293,11 @@ fn assess(
     let logon_ok = rules_out(&snapshot.logon_sessions);
     let process_ok = rules_out(&snapshot.processes);
     let smb_ok = rules_out(&snapshot.smb_sessions);
-    let workstation_rows = rows_if(wksta_ok, script.workstation.matching(&identity, false));
-    let logon_rows = rows_if(logon_ok, script.logons.matching(&identity, false));
-    let process_rows = rows_if(
-        process_ok,
-        script.processes.matching(&identity, !script.local),
-    );
-    let smb_rows = rows_if(smb_ok, script.smb.matching(&identity, false));
+    let ids = script.identity_keys(&identity);
+    let workstation_rows = rows_if(wksta_ok, script.workstation.matching(&ids, false));
+    let logon_rows = rows_if(logon_ok, script.logons.matching(&ids, false));
+    let process_rows = rows_if(process_ok, script.processes.matching(&ids, !script.local));
+    let smb_rows = rows_if(smb_ok, script.smb.matching(&ids, false));
     let login_processes = if snapshot.platform == Platform::Linux {
         live_login_processes(snapshot, index, &workstation_rows, &process_rows)
     } else {

@@ -69,8 +69,12 @@ fn linked_utmp(ctx: &Ctx<'_>, logon: &LogonSession, procs: &[u32], covered: &Cov
     if let Some(pid) = logon.leader_pid {
         add(ctx.utmp_by_pid.get(&pid));
     }
-    for &p in procs {
-        add(ctx.utmp_by_pid.get(&processes[p as usize].pid));
+    // Only when some record has a pid: each process read here is a random
+    // read into the whole process table.
+    if !ctx.utmp_by_pid.is_empty() {
+        for &p in procs {
+            add(ctx.utmp_by_pid.get(&processes[p as usize].pid));
+        }
     }
     if let Some(tty) = logon.tty.as_deref() {
         add(ctx.utmp_by_tty.get(tty));

@@ -240,6 +240,11 @@ pub(in crate::analyze) fn apply(
             )];
         }
     };
+    // No account row, nothing to turn ORPHANED: finding each holder would
+    // read every process a finding cites (a million random reads).
+    if accounts.is_empty() {
+        return Vec::new();
+    }
     for finding in findings.iter_mut().filter(|f| is_session(f.kind)) {
         let holder = holder(snapshot, finding);
         let Some((row, account)) = account_of(accounts, &holder) else {

@@ -28,6 +28,10 @@ pub(super) fn profile_findings(ctx: &Ctx<'_>) -> Vec<Finding> {
     let Observed::Ok { rows: profiles } = &ctx.snapshot.loaded_profiles else {
         return Vec::new();
     };
+    // Without hives there is nothing to hold: no pass over every process.
+    if profiles.is_empty() {
+        return Vec::new();
+    }
     let held = HeldSids::of(ctx);
     let mut findings = Vec::new();
     for (row, profile) in profiles.iter().enumerate() {

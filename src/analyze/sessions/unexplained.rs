@@ -186,13 +186,15 @@ pub(super) fn workstation_user_findings(ctx: &Ctx<'_>, covered: &Covered) -> Vec
     }
     let mut order: Vec<u32> = (0..groups.len() as u32).collect();
     // Keys are distinct: an unstable sort gives the one order there is.
-    order.sort_unstable_by(|&a, &b| keys.text_of(a).cmp(keys.text_of(b)));
+    order.sort_unstable_by(|&a, &b| keys.bytes_of(a).cmp(keys.bytes_of(b)));
+    let accounts = order.len();
     let mut groups: Vec<Option<(&WorkstationUser, Vec<u32>)>> =
         groups.into_iter().map(Some).collect();
     let groups = order
         .into_iter()
         .filter_map(|id| groups.get_mut(id as usize).and_then(Option::take));
-    let mut findings = Vec::new();
+    // At most one finding per group: reserved, not regrown and copied.
+    let mut findings = Vec::with_capacity(accounts);
     // Over MS-RPC an interactive session stands in for the logon session
     // that cannot be read (see `logons_out_of_reach`): a host-wide fact.
     let by_processes = logons_out_of_reach(ctx.snapshot);
