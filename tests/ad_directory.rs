@@ -195,21 +195,5 @@ fn ldap_targets_feed_the_scan() {
         ],
         &[("KRB5CCNAME", &admin.ccache)],
     );
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    let hosts = report["hosts"].as_array().expect("hosts");
-    assert_eq!(hosts.len(), 1, "{report:#}");
-    assert_eq!(
-        hosts[0]["host"].as_str().map(str::to_lowercase).as_deref(),
-        Some(HOST)
-    );
-    let failed = hosts[0]["analysis"]["failed_sources"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        !failed.iter().any(|f| f["source"] == "smb_sessions"),
-        "srvsvc failed: {report:#}\n{}",
-        dc.log_tail()
-    );
+    dc.assert_scanned(&out);
 }

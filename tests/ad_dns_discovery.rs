@@ -233,23 +233,7 @@ fn ldap_through_dns_lists_what_dc_lists_and_scans_the_dc() {
         ],
         &env,
     );
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stderr(&out)));
-    let hosts = report["hosts"].as_array().expect("hosts");
-    assert_eq!(hosts.len(), 1, "{report:#}");
-    assert_eq!(
-        hosts[0]["host"].as_str().map(str::to_lowercase).as_deref(),
-        Some(HOST)
-    );
-    let failed = hosts[0]["analysis"]["failed_sources"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        !failed.iter().any(|f| f["source"] == "smb_sessions"),
-        "srvsvc failed: {report:#}\n{}",
-        dc.log_tail()
-    );
+    dc.assert_scanned(&out);
 }
 
 #[test]

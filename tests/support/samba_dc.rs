@@ -179,6 +179,30 @@ impl SambaDc {
         std::thread::sleep(Duration::from_millis(500));
     }
 
+    /// `out` is a JSON scan report of this DC alone (by its name), and its
+    /// srvsvc answered.
+    #[allow(dead_code)] // not every test binary scans the DC
+    pub fn assert_scanned(&self, out: &std::process::Output) {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        });
+        let hosts = report["hosts"].as_array().expect("hosts");
+        assert_eq!(hosts.len(), 1, "{report:#}");
+        assert_eq!(
+            hosts[0]["host"].as_str().map(str::to_lowercase).as_deref(),
+            Some(HOST)
+        );
+        let failed = hosts[0]["analysis"]["failed_sources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !failed.iter().any(|f| f["source"] == "smb_sessions"),
+            "srvsvc failed: {report:#}\n{}",
+            self.log_tail()
+        );
+    }
+
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.dir.join("samba.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
