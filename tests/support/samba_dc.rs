@@ -183,9 +183,8 @@ impl SambaDc {
     /// srvsvc answered.
     #[allow(dead_code)] // not every test binary scans the DC
     pub fn assert_scanned(&self, out: &std::process::Output) {
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
-        });
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
         let hosts = report["hosts"].as_array().expect("hosts");
         assert_eq!(hosts.len(), 1, "{report:#}");
         assert_eq!(
