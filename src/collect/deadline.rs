@@ -232,3 +232,88 @@ mod tests {
         assert_eq!(fourth(), 4);
     }
 }
+
+/// `read_exact` that ends by `deadline` however the peer paces its bytes.
+/// A socket's read timeout bounds each `recv`, not the whole read: a peer
+/// that sends one byte just inside every timeout would hold a plain
+/// `read_exact` of a 64 KiB frame for hours. Here every `recv` gets only
+/// the time left. Fails with `TimedOut` at the deadline, `UnexpectedEof`
+/// when the peer closes first.
+pub fn read_exact_by(
+    stream: &mut std::net::TcpStream,
+    mut buf: &mut [u8],
+    deadline: Instant,
+) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind, Read};
+    while !buf.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::new(ErrorKind::TimedOut, "the deadline passed"));
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(buf) {
+            Ok(0) => return Err(Error::from(ErrorKind::UnexpectedEof)),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                return Err(Error::new(ErrorKind::TimedOut, e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod read_exact_by_tests {
+    use super::read_exact_by;
+    use std::io::{ErrorKind, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    /// A real loopback peer that sends one byte every 40 ms, forever
+    /// (until the reader hangs up).
+    fn trickling_peer() -> (TcpStream, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            while stream.write_all(b"x").is_ok() {
+                std::thread::sleep(Duration::from_millis(40));
+            }
+        });
+        (TcpStream::connect(address).unwrap(), peer)
+    }
+
+    #[test]
+    fn a_trickling_peer_cannot_hold_the_read_past_the_deadline() {
+        let (mut stream, peer) = trickling_peer();
+        let mut buf = vec![0u8; 64 * 1024];
+        let started = Instant::now();
+        let err =
+            read_exact_by(&mut stream, &mut buf, started + Duration::from_millis(300)).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(600),
+            "took {took:?}"
+        );
+        drop(stream);
+        peer.join().unwrap();
+    }
+
+    #[test]
+    fn bytes_that_come_in_time_are_read_whole() {
+        let (mut stream, peer) = trickling_peer();
+        let mut buf = [0u8; 4];
+        read_exact_by(
+            &mut stream,
+            &mut buf,
+            Instant::now() + Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(&buf, b"xxxx");
+        drop(stream);
+        peer.join().unwrap();
+    }
+}

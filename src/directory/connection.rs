@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::ber;
 use super::message::{self, Control, Entry, LdapResult, Response, SASL_BIND_IN_PROGRESS, SUCCESS};
 use super::{DirectoryError, Login, MAX_MESSAGE, RootDse, Server, filter};
+use crate::collect::deadline::read_exact_by;
 use crate::collect::msrpc::gssapi::{self, Context, Gss};
 use crate::collect::msrpc::kerberos::KerberosError;
 
@@ -148,9 +149,10 @@ impl Connection {
     }
 
     fn read_exact(&mut self, buf: &mut [u8], during: &'static str) -> Result<(), DirectoryError> {
-        let left = self.left(during)?;
-        let _ = self.stream.set_read_timeout(Some(left));
-        self.stream.read_exact(buf).map_err(Self::io(during))
+        self.left(during)?;
+        // A frame of up to 16 MiB: a peer pacing its bytes must not hold
+        // the read past the deadline (each recv gets only the time left).
+        read_exact_by(&mut self.stream, buf, self.deadline).map_err(Self::io(during))
     }
 
     /// More decoded bytes into `pending`: raw bytes, or one unwrapped frame.

@@ -6,12 +6,13 @@
 //! goes on, until the attempt's time is up. Every wait ends by the
 //! caller's deadline.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use super::message::{Answer, Decoded, Query, decode_response};
 use super::{DnsError, MAX_UDP_MESSAGE};
+use crate::collect::deadline::read_exact_by;
 
 /// One UDP attempt waits at most this long (then the one retry).
 pub const UDP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -137,11 +138,9 @@ fn exchange_tcp(server: SocketAddr, query: &Query, deadline: Instant) -> Result<
     stream
         .write_all(&framed)
         .map_err(io("sending a TCP query to", server))?;
+    // Each byte-paced wait within the deadline, not only each recv.
     let mut read = |buffer: &mut [u8]| -> Result<(), DnsError> {
-        stream
-            .set_read_timeout(Some(left(deadline)?))
-            .map_err(io("waiting for", server))?;
-        stream.read_exact(buffer).map_err(io(
+        read_exact_by(&mut stream, buffer, deadline).map_err(io(
             "reading the TCP answer (after a truncated UDP answer) of",
             server,
         ))

@@ -9,7 +9,7 @@
 //! key) is in smb_session.rs.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
@@ -20,6 +20,7 @@ use super::smb2::{self, FileId, RequestHeader, ResponseHeader};
 use super::smb2_crypto::{self, CipherKeys};
 use super::smb2_negotiate::{ClientOffer, NegotiateResponse};
 use super::wire::utf16le;
+use crate::collect::deadline::read_exact_by;
 
 /// Largest SMB2 message accepted from the server; ours are far smaller.
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
@@ -553,24 +554,8 @@ impl SmbClient {
         Ok(())
     }
 
-    fn read_exact(&mut self, mut buf: &mut [u8], during: &'static str) -> Result<(), RemoteError> {
-        while !buf.is_empty() {
-            self.stream
-                .set_read_timeout(Some(remaining(self.deadline, during)?))
-                .map_err(|e| RemoteError::io(during, e))?;
-            match self.stream.read(buf) {
-                Ok(0) => {
-                    return Err(RemoteError::Io {
-                        during,
-                        source: std::io::ErrorKind::UnexpectedEof.into(),
-                    });
-                }
-                Ok(n) => buf = &mut buf[n..],
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(RemoteError::io(during, e)),
-            }
-        }
-        Ok(())
+    fn read_exact(&mut self, buf: &mut [u8], during: &'static str) -> Result<(), RemoteError> {
+        read_exact_by(&mut self.stream, buf, self.deadline).map_err(|e| RemoteError::io(during, e))
     }
 }
 
