@@ -7,11 +7,11 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Instant;
 
 use serde_json::Value;
-use support::samba_dc::{self, ADDRESS, ADMIN_PASSWORD, HOST, SambaDc};
+use support::samba_dc::{self, ADDRESS, ADMIN_PASSWORD, HOST, SambaDc, lingerscan};
 use support::samba_dc_directory::{self as directory, Admin, COMPUTERS, DISABLED};
 
 fn ready(test: &str) -> Option<(&'static SambaDc, &'static Admin)> {
@@ -22,22 +22,6 @@ fn ready(test: &str) -> Option<(&'static SambaDc, &'static Admin)> {
     }
     let dc = SambaDc::get();
     Some((dc, directory::ensure_computers(dc)))
-}
-
-/// The binary with only the environment given (no inherited Kerberos).
-fn lingerscan(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
-    command
-        .args(args)
-        .env_remove("KRB5CCNAME")
-        .env_remove("KRB5_CONFIG")
-        .env_remove("KRB5_CLIENT_KTNAME")
-        .env_remove("LINGERSCAN_PASSWORD")
-        .stdin(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("run lingerscan")
 }
 
 fn json(out: &Output) -> Value {

@@ -16,7 +16,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -27,7 +27,7 @@ use lingerscan::dns::message::{Query, RecordKind, SrvRecord};
 use lingerscan::dns::srv_order::SplitMix64;
 use lingerscan::dns::transport;
 use serde_json::Value;
-use support::samba_dc::{self, ADDRESS, HOST, REALM, SambaDc};
+use support::samba_dc::{self, ADDRESS, HOST, REALM, SambaDc, lingerscan};
 
 const DNS_SERVER: &str = "127.0.0.200:53";
 const STUB_ADDRESS: &str = "127.0.0.202";
@@ -39,23 +39,6 @@ fn dc_ready(test: &str, programs: &[&str]) -> Option<&'static SambaDc> {
         return None;
     }
     Some(SambaDc::get())
-}
-
-/// The binary with only the environment given (no inherited Kerberos).
-fn lingerscan(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
-    command
-        .args(args)
-        .env_remove("KRB5CCNAME")
-        .env_remove("KRB5_CONFIG")
-        .env_remove("KRB5_CLIENT_KTNAME")
-        .env_remove("LINGERSCAN_PASSWORD")
-        .env("LINGERSCAN_NO_HISTORY", "1")
-        .stdin(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("run lingerscan")
 }
 
 fn stderr(out: &Output) -> String {

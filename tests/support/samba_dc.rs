@@ -381,3 +381,22 @@ fn pids_naming(path: &Path) -> Vec<u32> {
         })
         .collect()
 }
+
+/// lingerscan with only the environment given: no inherited Kerberos
+/// setting or password, no history database.
+#[allow(dead_code)] // not every test binary runs it this way
+pub fn lingerscan(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
+    command
+        .args(args)
+        .env_remove("KRB5CCNAME")
+        .env_remove("KRB5_CONFIG")
+        .env_remove("KRB5_CLIENT_KTNAME")
+        .env_remove("LINGERSCAN_PASSWORD")
+        .env("LINGERSCAN_NO_HISTORY", "1")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run lingerscan")
+}
