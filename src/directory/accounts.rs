@@ -1,14 +1,11 @@
-//! The state of one account in the directory, for "the user is gone"
-//! verdicts (phase 3 of issue 13): disabled, locked out, expired, password
-//! changed, deleted (found only with the show-deleted control) or not found.
-//! The decision per entry is pure ([`state`], [`row`]); [`lookup`] reads
-//! one account and [`lookup_all`] many, batched, for the snapshot's
-//! `directory_accounts` source (filled by `collect::accounts`).
+//! The directory's entries of the accounts sessions run on, for "the user
+//! is gone" verdicts: [`lookup_all`] reads them, batched (live objects,
+//! then Deleted Objects with the show-deleted control), and [`row`] turns
+//! each into the snapshot's `directory_accounts` row (filled by
+//! `collect::accounts`); the analysis judges the rows
+//! (`analyze::sessions::orphaned`).
 
-use jiff::Timestamp;
-use serde::Serialize;
-
-use super::computers::{UF_ACCOUNTDISABLE, filetime};
+use super::computers::filetime;
 use super::filter;
 use super::message::Entry;
 use crate::collect::msrpc::sid::Sid;
@@ -154,86 +151,6 @@ pub fn lookup_all(
     Ok(found)
 }
 
-/// What the directory says about an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccountState {
-    pub dn: String,
-    pub sam_account_name: Option<String>,
-    pub user_account_control: u32,
-    pub disabled: bool,
-    pub locked_out: bool,
-    /// accountExpires when set and in the past.
-    pub expired_at: Option<Timestamp>,
-    pub password_last_set: Option<Timestamp>,
-    pub when_changed: Option<String>,
-    pub deleted: bool,
-}
-
-impl AccountState {
-    /// Whether the password was set after `logon`: the session runs on
-    /// credentials that no longer exist.
-    pub fn password_changed_since(&self, logon: Timestamp) -> bool {
-        self.password_last_set.is_some_and(|set| set > logon)
-    }
-
-    /// Disabled, locked out, expired or deleted.
-    pub fn is_gone(&self) -> bool {
-        self.disabled || self.locked_out || self.expired_at.is_some() || self.deleted
-    }
-}
-
-/// The state an account entry shows as of `now`.
-pub fn state(entry: &Entry, now: Timestamp) -> AccountState {
-    let uac = entry
-        .integer("userAccountControl")
-        .and_then(|v| u32::try_from(v).ok())
-        .unwrap_or(0);
-    let expires = entry.integer("accountExpires").and_then(filetime);
-    AccountState {
-        dn: entry.dn.clone(),
-        sam_account_name: entry.text("sAMAccountName"),
-        user_account_control: uac,
-        disabled: uac & UF_ACCOUNTDISABLE != 0,
-        locked_out: entry.integer("lockoutTime").is_some_and(|t| t > 0),
-        expired_at: expires.filter(|at| *at <= now),
-        password_last_set: entry.integer("pwdLastSet").and_then(filetime),
-        when_changed: entry.text("whenChanged"),
-        deleted: entry
-            .text("isDeleted")
-            .is_some_and(|v| v.eq_ignore_ascii_case("TRUE")),
-    }
-}
-
-/// Look `key` up under `base`: live objects first, then Deleted Objects
-/// (show-deleted control). Ok(None): no such account anywhere.
-#[cfg(unix)]
-pub fn lookup(
-    connection: &mut super::Connection,
-    base: &str,
-    key: &AccountKey,
-) -> Result<Option<AccountState>, super::DirectoryError> {
-    use super::message::{Control, Scope, Search};
-    let encoded = filter::encode(&key.filter_text())?;
-    let now = Timestamp::now();
-    for controls in [vec![], vec![Control::show_deleted()]] {
-        let mut found = None;
-        let search = Search {
-            base,
-            scope: Scope::Subtree,
-            filter: &encoded,
-            attributes: ATTRIBUTES,
-        };
-        connection.search(&search, &controls, |entry| {
-            found.get_or_insert_with(|| state(&entry, now));
-            Ok(())
-        })?;
-        if found.is_some() {
-            return Ok(found);
-        }
-    }
-    Ok(None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,28 +170,43 @@ mod tests {
     }
 
     #[test]
-    fn states() {
-        let now: Timestamp = "2024-03-01T00:00:00Z".parse().unwrap();
-        let fine = state(
-            &entry(&[
+    fn rows_carry_what_the_entry_says() {
+        let key = AccountKey::Name("SAMDOM\\alice".into());
+        let fine = row(
+            &key,
+            Some("SAMDOM"),
+            Some(&entry(&[
                 ("userAccountControl", "512"),
                 ("accountExpires", "9223372036854775807"),
-                ("lockoutTime", "0"),
                 ("pwdLastSet", "133485408000000000"),
-            ]),
-            now,
+            ])),
         );
-        assert!(!fine.is_gone());
-        assert!(fine.password_changed_since("2023-12-31T00:00:00Z".parse().unwrap()));
-        assert!(!fine.password_changed_since("2024-01-02T00:00:00Z".parse().unwrap()));
-        assert!(state(&entry(&[("userAccountControl", "514")]), now).disabled);
-        assert!(state(&entry(&[("lockoutTime", "133485408000000000")]), now).locked_out);
+        assert!(fine.found && !fine.deleted);
+        assert_eq!(fine.user_account_control, Some(512));
+        assert_eq!(fine.account_expires, None, "never expires");
+        assert_eq!(
+            fine.pwd_last_set,
+            Some("2024-01-01T00:00:00Z".parse().unwrap())
+        );
+        let of = |pairs: &[(&str, &str)]| row(&key, None, Some(&entry(pairs)));
+        assert_eq!(
+            of(&[("userAccountControl", "514")]).user_account_control,
+            Some(514)
+        );
         assert!(
-            state(&entry(&[("accountExpires", "133485408000000000")]), now)
-                .expired_at
+            of(&[("lockoutTime", "133485408000000000")])
+                .lockout_time
                 .is_some()
         );
-        assert!(state(&entry(&[("isDeleted", "TRUE")]), now).deleted);
+        assert!(
+            of(&[("accountExpires", "133485408000000000")])
+                .account_expires
+                .is_some()
+        );
+        assert!(of(&[("isDeleted", "TRUE")]).deleted);
+        let missing = row(&key, Some("SAMDOM"), None);
+        assert!(!missing.found);
+        assert_eq!(missing.sam_account_name.as_deref(), Some("alice"));
     }
 
     #[test]
