@@ -154,9 +154,7 @@ fn ldap_through_dns_lists_what_dc_lists_and_scans_the_dc() {
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");
-    let cache = tmp.path().join("ccache");
-    dc.kinit_admin(&cache);
-    let ccache = format!("FILE:{}", cache.display());
+    let ccache = dc.kinit_admin(&tmp.path().join("ccache"));
     let env = [("KRB5CCNAME", ccache.as_str())];
     let by_dc = lingerscan(&["targets", "--ldap", "--dc", ADDRESS, "-f", "json"], &env);
     let started = Instant::now();

@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -25,22 +25,15 @@ fn ready(test: &str) -> Option<&'static SambaDc> {
 
 /// The binary, with no inherited Kerberos or lingerscan secrets.
 fn lingerscan(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lingerscan"));
-    command
-        .env("LINGERSCAN_NO_HISTORY", "1")
-        .args(["--host", HOST, "--resolve", &format!("{HOST}={ADDRESS}")])
-        .args(args)
-        .args(["-f", "json", "--timeout", "30s"])
-        .env_remove("KRB5CCNAME")
-        .env_remove("KRB5_CONFIG")
-        .env_remove("KRB5_CLIENT_KTNAME")
-        .env_remove("LINGERSCAN_PASSWORD")
-        .env_remove("LINGERSCAN_NT_HASH")
-        .stdin(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("run lingerscan")
+    let resolve = format!("{HOST}={ADDRESS}");
+    let args = [
+        &["--host", HOST, "--resolve", &resolve],
+        args,
+        &["-f", "json", "--timeout", "30s"],
+    ]
+    .concat();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    samba_dc::lingerscan(&args, &env)
 }
 
 fn report(out: &Output) -> Value {
@@ -105,9 +98,7 @@ fn kerberos_from_kinit_cache_scans_the_dc() {
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");
-    let cache = tmp.path().join("cc");
-    dc.kinit_admin(&cache);
-    let ccname = format!("FILE:{}", cache.display());
+    let ccname = dc.kinit_admin(&tmp.path().join("cc"));
     let out = lingerscan(&["--dc", ADDRESS, "-k"], &[("KRB5CCNAME", ccname.clone())]);
     assert_scanned(&out, dc);
     // A cache present and no --username: Kerberos without -k.
@@ -165,13 +156,12 @@ fn no_ticket_and_unknown_spn_say_what_to_do() {
     );
     assert_eq!(failure["kind"], "logon_failure");
     // The DC scanned by address: no cifs/ADDRESS principal exists.
-    let cache = tmp.path().join("cc");
-    _dc.kinit_admin(&cache);
+    let ccname = _dc.kinit_admin(&tmp.path().join("cc"));
     let out = Command::new(env!("CARGO_BIN_EXE_lingerscan"))
         .env("LINGERSCAN_NO_HISTORY", "1")
         .args(["--host", ADDRESS, "--dc", ADDRESS, "--realm", REALM, "-k"])
         .args(["-f", "json", "--timeout", "30s"])
-        .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
+        .env("KRB5CCNAME", ccname)
         .env_remove("KRB5_CONFIG")
         .output()
         .expect("run lingerscan");
@@ -213,12 +203,8 @@ fn nt_hash_ntlm_works_until_the_dc_refuses_ntlm() {
         &[&account[..], &["--nt-hash-file", &hash_file]].concat(),
         &[],
     );
-    let cache = tmp.path().join("cc");
-    dc.kinit_admin(&cache);
-    let kerberos = lingerscan(
-        &["--dc", ADDRESS, "-k"],
-        &[("KRB5CCNAME", format!("FILE:{}", cache.display()))],
-    );
+    let ccname = dc.kinit_admin(&tmp.path().join("cc"));
+    let kerberos = lingerscan(&["--dc", ADDRESS, "-k"], &[("KRB5CCNAME", ccname)]);
     dc.set_ntlm_auth("ntlmv2-only");
 
     let report = report(&refused);

@@ -192,9 +192,7 @@ fn sessions_of_disabled_deleted_and_repassworded_users_are_orphaned() {
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");
-    let cache = tmp.path().join("cc");
-    dc.kinit_admin(&cache);
-    let ccname = format!("FILE:{}", cache.display());
+    let ccname = dc.kinit_admin(&tmp.path().join("cc"));
 
     let alice = DomainUser::create(dc, "a");
     let mut alice_session = Held::open(&alice);

@@ -63,8 +63,9 @@ extern "C" fn stop_at_exit() {
 
 impl SambaDc {
     /// `kinit` as the domain's administrator (the password on standard
-    /// input) into the credential cache file `cache`.
-    pub fn kinit_admin(&self, cache: &Path) {
+    /// input) into the credential cache file `cache`; the KRB5CCNAME
+    /// naming it.
+    pub fn kinit_admin(&self, cache: &Path) -> String {
         let mut child = Command::new("kinit")
             .arg(format!("administrator@{REALM}"))
             .env("KRB5_CONFIG", &self.krb5_conf)
@@ -82,6 +83,7 @@ impl SambaDc {
             "kinit: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        format!("FILE:{}", cache.display())
     }
 
     /// The DC of this test binary, started on first use.
@@ -393,6 +395,7 @@ pub fn lingerscan(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         .env_remove("KRB5_CONFIG")
         .env_remove("KRB5_CLIENT_KTNAME")
         .env_remove("LINGERSCAN_PASSWORD")
+        .env_remove("LINGERSCAN_NT_HASH")
         .env("LINGERSCAN_NO_HISTORY", "1")
         .stdin(Stdio::null());
     for (key, value) in env {

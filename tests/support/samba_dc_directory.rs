@@ -40,8 +40,7 @@ pub fn admin(dc: &SambaDc) -> &'static Admin {
     static ADMIN: OnceLock<Admin> = OnceLock::new();
     ADMIN.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let cache = dir.path().join("admin.cc");
-        dc.kinit_admin(&cache);
+        let ccache = dc.kinit_admin(&dir.path().join("admin.cc"));
         let hosts = dir.path().join("hosts");
         std::fs::write(
             &hosts,
@@ -49,7 +48,7 @@ pub fn admin(dc: &SambaDc) -> &'static Admin {
         )
         .expect("hosts file");
         Admin {
-            ccache: format!("FILE:{}", cache.display()),
+            ccache,
             hosts,
             _dir: dir,
         }
