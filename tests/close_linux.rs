@@ -190,20 +190,7 @@ fn a_utmp_record_whose_process_lives_is_never_written() {
 /// A `sleep` as `uid` that ignores SIGTERM when `stubborn` (an ignored
 /// signal stays ignored across exec), so that only SIGKILL ends it.
 fn sleeper_as(procs: &mut support::Processes, uid: u32, gid: u32, stubborn: bool) -> u32 {
-    let trap = if stubborn { "trap '' TERM; " } else { "" };
-    let script = format!("{trap}exec setpriv --reuid {uid} --regid {gid} --clear-groups sleep 300");
-    let pid = procs.spawn(Command::new("sh").arg("-c").arg(script));
-    assert!(
-        support::wait_until(Duration::from_secs(10), || {
-            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
-                s.lines().any(|l| {
-                    l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())
-                })
-            })
-        }),
-        "process {pid} did not become uid {uid}"
-    );
-    pid
+    procs.sleeper_as(uid, gid, if stubborn { "trap '' TERM; " } else { "" })
 }
 
 #[test]

@@ -106,20 +106,7 @@ fn sleeper_as(procs: &mut support::Processes, uid: u32, gid: u32, audit: bool) -
     } else {
         String::new()
     };
-    let script =
-        format!("{login}exec setpriv --reuid {uid} --regid {gid} --clear-groups sleep 300");
-    let pid = procs.spawn(Command::new("sh").arg("-c").arg(script));
-    assert!(
-        support::wait_until(Duration::from_secs(10), || {
-            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
-                s.lines().any(|l| {
-                    l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())
-                })
-            })
-        }),
-        "process {pid} did not become uid {uid}"
-    );
-    pid
+    procs.sleeper_as(uid, gid, &login)
 }
 
 fn ago(secs: i64) -> Timestamp {

@@ -202,6 +202,28 @@ impl Processes {
     pub fn sleeper(&mut self) -> u32 {
         self.spawn(Command::new("sleep").arg("300"))
     }
+
+    /// A `sleep` running as `uid`/`gid` (setpriv), once it is that uid;
+    /// `prefix` is shell run first as root (e.g. setting the login uid, or
+    /// trapping SIGTERM).
+    #[allow(dead_code)] // not every test binary needs another user's process
+    pub fn sleeper_as(&mut self, uid: u32, gid: u32, prefix: &str) -> u32 {
+        let script =
+            format!("{prefix}exec setpriv --reuid {uid} --regid {gid} --clear-groups sleep 300");
+        let pid = self.spawn(Command::new("sh").arg("-c").arg(script));
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+                    s.lines().any(|l| {
+                        l.starts_with("Uid:")
+                            && l.split_whitespace().nth(1) == Some(&uid.to_string())
+                    })
+                })
+            }),
+            "process {pid} did not become uid {uid}"
+        );
+        pid
+    }
 }
 
 impl Drop for Processes {
