@@ -46,41 +46,32 @@ pub(super) fn set_up(conf: &str, options: &SambaOptions) {
 /// A standalone server's Domain Admins (RID 512 of its own domain SID):
 /// what Samba's _srvsvc_NetSessDel asks of a caller who is not root.
 fn map_domain_admins(conf: &str, group: &str) {
-    let _ = Command::new(which("net").unwrap_or_else(|| "net".into()))
-        .args(["-s", conf, "groupmap", "delete", "ntgroup=Domain Admins"])
-        .output();
-    run(
-        "net",
-        &[
-            "-s",
-            conf,
-            "groupmap",
-            "add",
-            "rid=512",
-            &format!("unixgroup={group}"),
-            "ntgroup=Domain Admins",
-            "type=domain",
-        ],
+    map_group(
+        conf,
+        "ntgroup=Domain Admins",
+        &["rid=512", "ntgroup=Domain Admins", "type=domain"],
+        group,
     );
 }
 
 fn map_admin_group(conf: &str, group: &str) {
-    // Replaces an earlier mapping of this SID in this private database only.
-    let _ = Command::new(which("net").unwrap_or_else(|| "net".into()))
-        .args(["-s", conf, "groupmap", "delete", "sid=S-1-5-32-544"])
-        .output();
-    run(
-        "net",
-        &[
-            "-s",
-            conf,
-            "groupmap",
-            "add",
-            "sid=S-1-5-32-544",
-            &format!("unixgroup={group}"),
-            "type=builtin",
-        ],
+    map_group(
+        conf,
+        "sid=S-1-5-32-544",
+        &["sid=S-1-5-32-544", "type=builtin"],
+        group,
     );
+}
+
+/// Map the Unix `group` to the Windows group `mapping` names, replacing an
+/// earlier mapping (found by `existing`) in this private database only.
+fn map_group(conf: &str, existing: &str, mapping: &[&str], group: &str) {
+    let _ = Command::new(which("net").unwrap_or_else(|| "net".into()))
+        .args(["-s", conf, "groupmap", "delete", existing])
+        .output();
+    let unix_group = format!("unixgroup={group}");
+    let args = [&["-s", conf, "groupmap", "add"], mapping, &[&unix_group]].concat();
+    run("net", &args);
 }
 
 fn set_password(conf: &str, user: &SambaUser) {
