@@ -7,11 +7,10 @@
 //! the data directory there too, so nothing is written under $HOME.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 mod history_support;
 
-use history_support::{LEAKED, json, lingerscan, snapshot};
+use history_support::{LEAKED, json, lingerscan, record_at_once, snapshot};
 use serde_json::Value;
 
 fn leaked_finding(report: &Value) -> Option<Value> {
@@ -221,26 +220,7 @@ fn two_processes_recording_at_once_lose_no_scan() {
         }
         files.into_iter().map(|p| p.display().to_string()).collect()
     };
-    let children: Vec<_> = (0..2)
-        .map(|scanner| {
-            Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-                .env_remove("LINGERSCAN_NO_HISTORY")
-                .env("XDG_DATA_HOME", home)
-                .arg("analyze")
-                .args(files(scanner))
-                .args(["--record", "--db", db, "-f", "ndjson"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start lingerscan")
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().expect("wait");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("warning"), "{stderr}");
-    }
+    record_at_once(home, &[files(0), files(1)], &["--db", db], &[]);
     let scans = json(&lingerscan(
         home,
         &["history", "--scans", "--db", db, "-f", "json"],

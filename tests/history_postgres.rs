@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use history_support::{LEAKED, json, lingerscan};
+use history_support::{LEAKED, json, lingerscan, record_at_once};
 
 /// The unprivileged account PostgreSQL runs as when the test is root.
 const PG_USER: &str = "lingerscan-pg";
@@ -162,27 +162,7 @@ fn two_scanners_share_one_postgresql_history() {
         }
         files
     };
-    let children: Vec<_> = (0..2)
-        .map(|scanner| {
-            Command::new(env!("CARGO_BIN_EXE_lingerscan"))
-                .env_remove("LINGERSCAN_NO_HISTORY")
-                .env("XDG_DATA_HOME", home)
-                .env("LINGERSCAN_DB", db)
-                .arg("analyze")
-                .args(files(scanner))
-                .args(["--record", "-f", "ndjson"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start lingerscan")
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().expect("wait");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("warning"), "{stderr}");
-    }
+    record_at_once(home, &[files(0), files(1)], &[], &[("LINGERSCAN_DB", db)]);
     let scans = json(&lingerscan(
         home,
         &["history", "--scans", "--db", db, "-f", "json"],

@@ -29,6 +29,37 @@ pub fn lingerscan(home: &Path, args: &[&str]) -> Output {
     command(home).args(args).output().expect("run lingerscan")
 }
 
+/// One `analyze --record` process per batch of snapshot files, all at
+/// once (`args` and `env` added to each), each waited for and its standard
+/// error free of warnings: several scanners writing one database.
+pub fn record_at_once<P: AsRef<std::ffi::OsStr>>(
+    home: &Path,
+    batches: &[Vec<P>],
+    args: &[&str],
+    env: &[(&str, &str)],
+) {
+    let children: Vec<_> = batches
+        .iter()
+        .map(|files| {
+            command(home)
+                .envs(env.iter().copied())
+                .arg("analyze")
+                .args(files)
+                .args(["--record", "-f", "ndjson"])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start lingerscan")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("warning"), "{stderr}");
+    }
+}
+
 pub fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
