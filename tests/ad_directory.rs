@@ -34,17 +34,6 @@ fn json(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-fn names(listing: &Value) -> Vec<String> {
-    let mut names: Vec<String> = listing["computers"]
-        .as_array()
-        .expect("computers")
-        .iter()
-        .map(|c| c["name"].as_str().expect("name").to_lowercase())
-        .collect();
-    names.sort();
-    names
-}
-
 fn targets(admin: &Admin, extra: &[&str]) -> Value {
     let mut args = vec!["targets", "--ldap", "--dc", ADDRESS, "-f", "json"];
     args.extend_from_slice(extra);
@@ -61,7 +50,7 @@ fn ldap_targets_are_every_enabled_computer_as_ldapsearch_sees_them() {
     let started = Instant::now();
     let listing = targets(admin, &[]);
     eprintln!("listed in {:?}", started.elapsed());
-    let ours = names(&listing);
+    let ours = samba_dc::computer_names(&listing);
     let mut peer: Vec<String> = admin
         .search(
             dc,
@@ -102,16 +91,20 @@ fn ldap_filter_search_base_active_within_and_password_login() {
     else {
         return;
     };
-    let filtered = names(&targets(admin, &["--ldap-filter", "(cn=LSCAN00*)"]));
+    let filtered = samba_dc::computer_names(&targets(admin, &["--ldap-filter", "(cn=LSCAN00*)"]));
     assert_eq!(filtered.len(), 99, "{filtered:?}");
     let controllers = targets(
         admin,
         &["--search-base", "OU=Domain Controllers,DC=samdom,DC=test"],
     );
-    assert_eq!(names(&controllers), [HOST]);
+    assert_eq!(samba_dc::computer_names(&controllers), [HOST]);
     // The bulk computers never logged on: not active within any limit.
     let recent = targets(admin, &["--active-within", "90d"]);
-    assert!(!names(&recent).iter().any(|n| n.starts_with("lscan")));
+    assert!(
+        !samba_dc::computer_names(&recent)
+            .iter()
+            .any(|n| n.starts_with("lscan"))
+    );
     assert!(recent["skipped_inactive"].as_u64().unwrap_or(0) >= COMPUTERS as u64);
     // A TGT from --username and a password; the realm from the rootDSE is not needed.
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -134,7 +127,7 @@ fn ldap_filter_search_base_active_within_and_password_login() {
             ("LINGERSCAN_PASSWORD", ADMIN_PASSWORD),
         ],
     );
-    assert_eq!(names(&json(&out)).len(), 9);
+    assert_eq!(samba_dc::computer_names(&json(&out)).len(), 9);
     // No ticket: the advice, not a bare GSS code.
     let out = lingerscan(
         &["targets", "--ldap", "--dc", ADDRESS],

@@ -48,14 +48,7 @@ fn stderr(out: &Output) -> String {
 fn names(out: &Output) -> Vec<String> {
     assert!(out.status.success(), "lingerscan failed: {}", stderr(out));
     let listing: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let mut names: Vec<String> = listing["computers"]
-        .as_array()
-        .expect("computers")
-        .iter()
-        .map(|c| c["name"].as_str().expect("name").to_lowercase())
-        .collect();
-    names.sort();
-    names
+    samba_dc::computer_names(&listing)
 }
 
 /// `dig +short` SRV lines (`0 100 389 dc1.samdom.test.`) as records.

@@ -403,3 +403,17 @@ pub fn lingerscan(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     }
     command.output().expect("run lingerscan")
 }
+
+/// The computer names of a `lingerscan targets -f json` listing, in lower
+/// case, sorted.
+#[allow(dead_code)] // not every test binary lists targets
+pub fn computer_names(listing: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = listing["computers"]
+        .as_array()
+        .expect("computers")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name").to_lowercase())
+        .collect();
+    names.sort();
+    names
+}
