@@ -326,6 +326,22 @@ fn terminate_logind(
     ))
 }
 
+/// " on HOST" for an action's outcome (nothing for this machine).
+fn on_host(host: Option<&str>) -> String {
+    host.map(|h| format!(" on {h}")).unwrap_or_default()
+}
+
+/// The account an action on `host` logs on with (the scan's own).
+#[cfg(not(windows))]
+fn remote_credentials<'a>(
+    options: &'a CollectOptions,
+    host: &str,
+) -> Result<&'a crate::collect::msrpc::Credentials, CloseError> {
+    options.credentials.as_ref().ok_or_else(|| {
+        CloseError::Failed(format!("no account to log on to {host} with (--username)"))
+    })
+}
+
 /// Whether a finding may be closed at all: lingering by its verdict and
 /// idle time, not held back by `--min-age`, and never INCONCLUSIVE or ACTIVE.
 pub fn closable(finding: &crate::analyze::Finding) -> bool {

@@ -76,8 +76,14 @@ fn nothing(why: impl Into<String>) -> Action {
     Action::Nothing { why: why.into() }
 }
 
+/// Whether the host is the Linux machine this runs on: only there are its
+/// processes, utmp records and logind sessions ended.
+fn linux_here(snapshot: &HostSnapshot, local: bool) -> bool {
+    local && snapshot.platform == Platform::Linux && cfg!(target_os = "linux")
+}
+
 fn action_for(snapshot: &HostSnapshot, finding: &Finding, local: bool) -> Action {
-    let linux_here = local && snapshot.platform == Platform::Linux && cfg!(target_os = "linux");
+    let linux_here = linux_here(snapshot, local);
     match (finding.verdict, finding.kind) {
         (Verdict::StaleUtmp, SessionKind::UtmpEntry) => {
             if !linux_here {
@@ -132,7 +138,7 @@ fn orphaned_action(
     kind: SessionKind,
     local: bool,
 ) -> Action {
-    let linux_here = local && snapshot.platform == Platform::Linux && cfg!(target_os = "linux");
+    let linux_here = linux_here(snapshot, local);
     match kind {
         SessionKind::SmbSession => smb_action(snapshot, finding, local),
         SessionKind::InteractiveSession if snapshot.platform != Platform::Linux => {

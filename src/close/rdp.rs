@@ -19,7 +19,7 @@ pub fn logoff(
     platform(host, options, session_id, user)?;
     Ok(format!(
         "session {session_id} of {user} logged off{}",
-        host.map(|h| format!(" on {h}")).unwrap_or_default()
+        super::on_host(host)
     ))
 }
 
@@ -36,9 +36,7 @@ fn platform(
             "this machine has no Terminal Services sessions".into(),
         ));
     };
-    let creds = options.credentials.as_ref().ok_or_else(|| {
-        CloseError::Failed(format!("no account to log on to {host} with (--username)"))
-    })?;
+    let creds = super::remote_credentials(options, host)?;
     match logoff_tsts_session(
         host,
         creds,

@@ -17,7 +17,7 @@ pub fn delete_session(
     platform(host, options, client, user)?;
     Ok(format!(
         "SMB session(s) of {user} from {client} deleted{}",
-        host.map(|h| format!(" on {h}")).unwrap_or_default()
+        super::on_host(host)
     ))
 }
 
@@ -33,9 +33,7 @@ fn platform(
             "SMB sessions of this machine's Samba are not closed by lingerscan".into(),
         ));
     };
-    let creds = options.credentials.as_ref().ok_or_else(|| {
-        CloseError::Failed(format!("no account to log on to {host} with (--username)"))
-    })?;
+    let creds = super::remote_credentials(options, host)?;
     crate::collect::msrpc::close_smb_session(
         host,
         creds,

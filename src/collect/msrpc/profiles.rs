@@ -40,7 +40,10 @@ pub(super) fn read_profiles(
     // then bound, in two round trips; otherwise (Samba, whose HKEY_USERS
     // holds no logon's hive) the LSA pipe is opened only if a hive turns
     // up: every pipe costs the server a hand-off to its RPC daemon.
-    let owners_to_name = !sids_to_name(&[], snapshot).is_empty();
+    let owners_to_name = snapshot.processes.rows().is_some_and(|rows| {
+        rows.iter()
+            .any(|row| row.user.is_none() && owner_sid(row).is_some())
+    });
     let interfaces: &[&dcerpc::Interface] = if owners_to_name {
         &[&winreg::INTERFACE, &lsarpc::INTERFACE]
     } else {
@@ -141,12 +144,17 @@ fn sids_to_name(hives: &[Sid], snapshot: &HostSnapshot) -> Vec<Sid> {
         wanted.extend(
             rows.iter()
                 .filter(|row| row.user.is_none())
-                .filter_map(|row| row.sid.as_deref()?.parse::<Sid>().ok()),
+                .filter_map(owner_sid),
         );
     }
     wanted.sort();
     wanted.dedup();
     wanted
+}
+
+/// A process owner's SID, when the row has one that parses.
+fn owner_sid(row: &crate::model::ProcessRow) -> Option<Sid> {
+    row.sid.as_deref()?.parse().ok()
 }
 
 /// `DOMAIN\name` as Windows writes a process owner, or the bare name.
