@@ -4,11 +4,12 @@
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::synthetic::{Sizes, snapshot};
 
-/// The binary's allocator (see Cargo.toml), so that the figures are the binary's.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The binary's allocator and its settings, so that the figures are the binary's.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 fn main() {
+    allocator::tune();
     divan::main();
 }
 

@@ -1,17 +1,24 @@
 //! Analyse a synthetic snapshot of N processes R times and print the median
 //! time (for profiling: `cargo run --release --example analyze_synthetic -- 1000000 5`;
-//! a third argument analyses for that one user only).
+//! a third argument analyses for that one user only). With the binary's
+//! allocator settings, so that run once per process (`REPEAT` 1) it times
+//! the analysis as `lingerscan analyze` runs it.
 
 use std::time::Instant;
 
-/// The binary's allocator (see Cargo.toml), so that the figures are the binary's.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The binary's allocator and its settings, so that the figures are the binary's.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::synthetic::{Sizes, snapshot};
 
 fn main() {
+    // `ANALYZE_ALLOCATOR=default`: mimalloc as it comes (freed memory kept
+    // mapped for a while, huge pages), to compare with the binary's settings.
+    if std::env::var_os("ANALYZE_ALLOCATOR").is_none_or(|v| v != "default") {
+        allocator::tune();
+    }
     let mut args = std::env::args().skip(1);
     let processes = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let repeat: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1).max(1);

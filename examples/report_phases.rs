@@ -6,15 +6,16 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// The binary's allocator (see Cargo.toml), so that the figures are the binary's.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The binary's allocator and its settings, so that the figures are the binary's.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::report::json::{HostReport, write_document};
 use lingerscan::snapshot_io;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    allocator::tune();
     let mut args = std::env::args().skip(1);
     let path = PathBuf::from(args.next().ok_or("usage: report_phases SNAPSHOT")?);
     let include_snapshot = args.any(|a| a == "--include-snapshot");

@@ -3,7 +3,7 @@
 use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
 
-use super::keygroups::{KeyGroups, KeyGroupsBuilder, Keys};
+use super::keygroups::{BATCH, KeyGroups, KeyGroupsBuilder, Keys};
 use crate::identity::{domains_equal, split_account};
 use crate::model::HostSnapshot;
 
@@ -96,12 +96,19 @@ pub(super) struct Grouped<'a> {
 }
 
 /// Builds a [`Grouped`] one row at a time, so that several can be filled
-/// in one pass over the rows.
+/// in one pass over the rows. Keys are numbered a batch at a time
+/// ([`Keys::ids_of`]), which at a million rows hides most of the table's
+/// cache misses.
 struct GroupedBuilder<'a> {
     ids: Keys,
     keys: Vec<&'a str>,
     counts: Vec<u32>,
     group_of: Vec<u32>,
+    /// Rows added but not yet numbered (`group_of` has NO_GROUP for them).
+    pending: [&'a str; BATCH],
+    /// Their rows.
+    pending_rows: [u32; BATCH],
+    waiting: usize,
     /// Consecutive rows often share a key (a process tree): no hashing then.
     previous: Option<(&'a str, u32)>,
 }
@@ -115,33 +122,59 @@ impl<'a> GroupedBuilder<'a> {
             keys: Vec::new(),
             counts: Vec::new(),
             group_of: Vec::with_capacity(rows),
+            pending: [""; BATCH],
+            pending_rows: [0; BATCH],
+            waiting: 0,
             previous: None,
         }
     }
 
     /// The next row's key (rows are added in order, from 0).
     fn add(&mut self, key: Option<&'a str>) {
-        let Some(key) = key else {
-            self.group_of.push(NO_GROUP);
+        let row = self.group_of.len() as u32;
+        self.group_of.push(NO_GROUP);
+        let Some(key) = key else { return };
+        if let Some((k, id)) = self.previous
+            && k == key
+            && self.waiting == 0
+        {
+            self.counts[id as usize] += 1;
+            self.group_of[row as usize] = id;
             return;
-        };
-        let id = match self.previous {
-            Some((k, id)) if k == key => id,
-            _ => {
-                let id = self.ids.id(key);
-                if id as usize == self.keys.len() {
-                    self.keys.push(key);
-                    self.counts.push(0);
-                }
-                id
-            }
-        };
-        self.previous = Some((key, id));
-        self.counts[id as usize] += 1;
-        self.group_of.push(id);
+        }
+        self.pending[self.waiting] = key;
+        self.pending_rows[self.waiting] = row;
+        self.waiting += 1;
+        self.previous = None;
+        if self.waiting == BATCH {
+            self.number_pending();
+        }
     }
 
-    fn finish(self) -> Grouped<'a> {
+    /// Numbers the waiting rows' keys, in row order.
+    fn number_pending(&mut self) {
+        let waiting = std::mem::take(&mut self.waiting);
+        let mut ids = [0u32; BATCH];
+        self.ids.ids_of(&self.pending[..waiting], &mut ids);
+        for ((&key, &row), &id) in self
+            .pending
+            .iter()
+            .zip(&self.pending_rows)
+            .zip(&ids)
+            .take(waiting)
+        {
+            if id as usize == self.keys.len() {
+                self.keys.push(key);
+                self.counts.push(0);
+            }
+            self.counts[id as usize] += 1;
+            self.group_of[row as usize] = id;
+            self.previous = Some((key, id));
+        }
+    }
+
+    fn finish(mut self) -> Grouped<'a> {
+        self.number_pending();
         let GroupedBuilder {
             ids,
             keys,
@@ -347,5 +380,43 @@ impl<'a> SnapshotIndex<'a> {
         let rows = self.snapshot.smb_sessions.rows_or_empty();
         self.smb_by_user
             .matching(domain, user, move |r| rows[r as usize].domain.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Batched grouping (with its shortcut for a row whose key repeats
+        /// the previous row's) gives each key its rows in order, groups
+        /// numbered by first appearance, and leaves out rows without a key.
+        #[test]
+        fn grouped_matches_a_plain_grouping(
+            keys in prop::collection::vec(prop::option::weighted(0.9, "[a-d]{1,2}"), 0..200),
+        ) {
+            let mut builder = GroupedBuilder::with_capacity(keys.len());
+            for key in &keys {
+                builder.add(key.as_deref());
+            }
+            let grouped = builder.finish();
+            let mut first_seen: Vec<&str> = Vec::new();
+            for key in keys.iter().flatten() {
+                if !first_seen.contains(&key.as_str()) {
+                    first_seen.push(key);
+                }
+            }
+            prop_assert_eq!(grouped.keys().collect::<Vec<_>>(), first_seen.clone());
+            for (id, key) in first_seen.iter().enumerate() {
+                let rows: Vec<u32> = (0..keys.len() as u32)
+                    .filter(|&r| keys[r as usize].as_deref() == Some(*key))
+                    .collect();
+                prop_assert_eq!(grouped.get(key), rows.as_slice());
+                prop_assert_eq!(grouped.rows_of(id as u32), rows.as_slice());
+                prop_assert_eq!(grouped.key_of(id as u32), *key);
+            }
+            prop_assert!(grouped.get("zz").is_empty());
+        }
     }
 }
