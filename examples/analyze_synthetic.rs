@@ -9,6 +9,9 @@ use std::time::Instant;
 /// The binary's allocator and its settings, so that the figures are the binary's.
 #[path = "../src/allocator.rs"]
 mod allocator;
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_ms;
 
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::synthetic::{Sizes, snapshot};
@@ -59,24 +62,4 @@ fn main() {
         times[times.len() - 1],
         cpu[cpu.len() / 2]
     );
-}
-
-/// CPU time of the whole process (every thread), in ms: on a machine shared
-/// with other work it varies less than the wall time.
-#[cfg(unix)]
-fn cpu_ms() -> f64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
-    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } != 0 {
-        return 0.0;
-    }
-    now.tv_sec as f64 * 1000.0 + now.tv_nsec as f64 / 1e6
-}
-
-#[cfg(not(unix))]
-fn cpu_ms() -> f64 {
-    0.0
 }

@@ -9,6 +9,9 @@ use std::time::Instant;
 /// The binary's allocator and its settings, so that the figures are the binary's.
 #[path = "../src/allocator.rs"]
 mod allocator;
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_ms;
 
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::report::json::{HostReport, write_document};
@@ -22,8 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let snapshot = snapshot_io::load(&path)?;
     let parsed = start.elapsed();
+    let cpu_before = cpu_ms();
     let analysis = analyze(&snapshot, &AnalyzeOptions::for_snapshot(&snapshot));
     let analysed = start.elapsed();
+    let analysis_cpu = cpu_ms() - cpu_before;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create("/dev/null")?);
     write_document(
         &mut out,
@@ -33,9 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let written = start.elapsed();
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "parse {:.0} ms, analyse {:.0} ms, write {:.0} ms, total {:.0} ms",
+        "parse {:.0} ms, analyse {:.1} ms (CPU {:.1} ms), write {:.0} ms, total {:.0} ms",
         ms(parsed),
         ms(analysed - parsed),
+        analysis_cpu,
         ms(written - analysed),
         ms(written)
     );

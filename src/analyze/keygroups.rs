@@ -164,15 +164,7 @@ impl Keys {
             *tag = tag_of(text.as_bytes());
             prefetch(&self.slots[self.home(*tag)]);
         }
-        for &tag in &tags[..batch.len()] {
-            if let (t, id) = self.slots[self.home(tag)]
-                && id != EMPTY
-                && t == tag
-                && let Some(text) = self.texts.get(id as usize - 1)
-            {
-                prefetch(text);
-            }
-        }
+        self.prefetch_texts(&tags[..batch.len()]);
         for ((text, &tag), id) in batch.iter().zip(&tags).zip(ids.iter_mut()) {
             *id = match self.find(text.as_bytes(), tag) {
                 Ok(id) => id,
@@ -183,6 +175,59 @@ impl Keys {
                     id
                 }
             };
+        }
+    }
+
+    /// The numbers of a batch of texts (None for a text not in the table),
+    /// their misses overlapped as in [`Keys::ids_of`].
+    pub fn get_batch(&self, batch: &[&str], ids: &mut [Option<u32>]) {
+        let batch = &batch[..batch.len().min(ids.len()).min(BATCH)];
+        if self.slots.is_empty() {
+            ids.iter_mut().for_each(|id| *id = None);
+            return;
+        }
+        let mut tags = [0u32; BATCH];
+        for (tag, text) in tags.iter_mut().zip(batch) {
+            *tag = tag_of(text.as_bytes());
+            prefetch(&self.slots[self.home(*tag)]);
+        }
+        self.prefetch_texts(&tags[..batch.len()]);
+        for ((text, &tag), id) in batch.iter().zip(&tags).zip(ids.iter_mut()) {
+            *id = self.find(text.as_bytes(), tag).ok();
+        }
+    }
+
+    /// Every text's number (None when absent), in order, looked up a batch at a time.
+    pub fn get_all<'t>(&self, texts: impl IntoIterator<Item = &'t str>) -> Vec<Option<u32>> {
+        let texts = texts.into_iter();
+        let mut all = Vec::with_capacity(texts.size_hint().0);
+        let mut batch = [""; BATCH];
+        let mut waiting = 0;
+        let mut ids = [None; BATCH];
+        for text in texts {
+            batch[waiting] = text;
+            waiting += 1;
+            if waiting == BATCH {
+                self.get_batch(&batch, &mut ids);
+                all.extend_from_slice(&ids);
+                waiting = 0;
+            }
+        }
+        self.get_batch(&batch[..waiting], &mut ids);
+        all.extend_from_slice(&ids[..waiting]);
+        all
+    }
+
+    /// Starts loading the text each tag's home slot points to, where the tags match.
+    fn prefetch_texts(&self, tags: &[u32]) {
+        for &tag in tags {
+            if let (t, id) = self.slots[self.home(tag)]
+                && id != EMPTY
+                && t == tag
+                && let Some(text) = self.texts.get(id as usize - 1)
+            {
+                prefetch(text);
+            }
         }
     }
 

@@ -163,15 +163,27 @@ pub(super) fn assess_users(
         return accounts.iter().map(assess_one).collect();
     }
     let chunk = accounts.len().div_ceil(threads);
+    let mut parts = accounts.chunks(chunk);
+    let Some(first) = parts.next() else {
+        return Vec::new();
+    };
     std::thread::scope(|scope| {
-        let parts: Vec<_> = accounts
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(assess_one).collect::<Vec<_>>()))
+        let others: Vec<_> = parts
+            .map(|part| {
+                (
+                    part,
+                    scope.spawn(|| part.iter().map(assess_one).collect::<Vec<_>>()),
+                )
+            })
             .collect();
+        // This thread judges the first part straight into the whole list,
+        // sized for every account: the others' parts are then appended
+        // without the list ever being regrown or copied whole.
         let mut users = Vec::with_capacity(accounts.len());
-        for (part, handle) in accounts.chunks(chunk).zip(parts) {
+        users.extend(first.iter().map(assess_one));
+        for (part, handle) in others {
             match handle.join() {
-                Ok(done) => users.extend(done),
+                Ok(mut done) => users.append(&mut done),
                 // A panic in a worker is a bug; judging its accounts here
                 // reproduces it on this thread with its message.
                 Err(_) => users.extend(part.iter().map(assess_one)),

@@ -121,11 +121,14 @@ fn unattributed_could_belong(ctx: &Ctx<'_>, domain: Option<&str>, user: &str) ->
 /// The processes of a logon session: by LUID / logind id, else by audit
 /// session; plus the logind leader while it is still the session's own
 /// process (its cgroup or audit id may not tie it there).
-fn logon_processes(ctx: &Ctx<'_>, logon: &LogonSession) -> (Vec<u32>, Option<LoginProcess>) {
-    let mut procs = ctx
-        .index
-        .procs_by_logon
-        .get(logon.logon_id.as_str())
+fn logon_processes(
+    ctx: &Ctx<'_>,
+    row: u32,
+    logon: &LogonSession,
+) -> (Vec<u32>, Option<LoginProcess>) {
+    let group = ctx.logon_groups.get(row as usize).copied().flatten();
+    let mut procs = group
+        .map_or(&[][..], |g| ctx.index.procs_by_logon.rows_of(g))
         .to_vec();
     if procs.is_empty()
         && let Some(audit) = logon.audit_session
@@ -169,7 +172,7 @@ pub(super) fn logon_finding(
     if is_set_aside(domain, user) || !ctx.wanted(domain, user) {
         return None;
     }
-    let (procs, leader) = logon_processes(ctx, logon);
+    let (procs, leader) = logon_processes(ctx, row, logon);
     let utmp_rows = linked_utmp(ctx, logon, &procs, covered);
     let mut interactive_rows = Vec::new();
     let interactive_row = linked_interactive(ctx, logon);

@@ -43,6 +43,9 @@ struct Ctx<'a> {
     smb_by_pid: HashMap<u32, Vec<u32>>,
     /// Interactive rows by terminal, to find the row a utmp record produced.
     interactive_by_station: HashMap<&'a str, Vec<u32>>,
+    /// Each logon session's group in `index.procs_by_logon`, by logon row:
+    /// looked up all at once (see [`super::index::Grouped::ids_of_all`]).
+    logon_groups: Vec<Option<u32>>,
 }
 
 impl Ctx<'_> {
@@ -156,6 +159,13 @@ pub(super) fn session_findings(
                 .push(row as u32);
         }
     }
+    let logon_groups = index.procs_by_logon.ids_of_all(
+        snapshot
+            .logon_sessions
+            .rows_or_empty()
+            .iter()
+            .map(|l| l.logon_id.as_str()),
+    );
     let ctx = Ctx {
         snapshot,
         index,
@@ -164,6 +174,7 @@ pub(super) fn session_findings(
         utmp_by_tty,
         smb_by_pid,
         interactive_by_station,
+        logon_groups,
     };
     let mut covered = Covered {
         interactive: vec![false; snapshot.interactive_sessions.rows_or_empty().len()],
