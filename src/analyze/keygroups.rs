@@ -257,6 +257,61 @@ impl Keys {
     }
 }
 
+/// Texts to number a batch at a time ([`Keys::ids_of`]), each with a
+/// payload handed back with its number, in the order pushed: for loops
+/// that number one computed key per row (the keys are copied here, so the
+/// caller's buffer can be reused at once).
+pub(super) struct KeyBatch<P> {
+    texts: String,
+    ends: Vec<usize>,
+    payloads: Vec<P>,
+}
+
+impl<P: Copy> KeyBatch<P> {
+    pub fn new() -> Self {
+        KeyBatch {
+            texts: String::new(),
+            ends: Vec::with_capacity(BATCH),
+            payloads: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// Queues `text`; a full batch is numbered in `keys` at once, each
+    /// (payload, number) passed to `numbered` in order.
+    pub fn push(
+        &mut self,
+        keys: &mut Keys,
+        text: &str,
+        payload: P,
+        numbered: &mut impl FnMut(P, u32),
+    ) {
+        self.texts.push_str(text);
+        self.ends.push(self.texts.len());
+        self.payloads.push(payload);
+        if self.payloads.len() == BATCH {
+            self.flush(keys, numbered);
+        }
+    }
+
+    /// Numbers whatever is queued (call once more after the last push).
+    pub fn flush(&mut self, keys: &mut Keys, numbered: &mut impl FnMut(P, u32)) {
+        let mut batch = [""; BATCH];
+        let mut start = 0;
+        for (text, &end) in batch.iter_mut().zip(&self.ends) {
+            *text = self.texts.get(start..end).unwrap_or_default();
+            start = end;
+        }
+        let waiting = self.payloads.len();
+        let mut ids = [0u32; BATCH];
+        keys.ids_of(&batch[..waiting], &mut ids);
+        for (payload, id) in self.payloads.drain(..).zip(ids) {
+            numbered(payload, id);
+        }
+        self.texts.clear();
+        self.ends.clear();
+    }
+}
+
 /// Builds [`KeyGroups`]: rows are added under their key, in any order.
 #[derive(Default)]
 pub(super) struct KeyGroupsBuilder {

@@ -4,7 +4,7 @@
 //! [`super::users`].
 
 use super::index::{Grouped, SnapshotIndex};
-use super::keygroups::{Keys, RowGroups};
+use super::keygroups::{KeyBatch, Keys, RowGroups};
 use super::own_connection::OwnRows;
 use crate::identity::{ScriptIdentity, ScriptKeys, is_script_machine_row};
 use crate::model::HostSnapshot;
@@ -42,12 +42,14 @@ impl<'i> PendingKeyIndex<'i> {
         };
         let mut candidate = String::new();
         let mut key = String::new();
+        let mut batch = KeyBatch::new();
         for row in 0..rows {
             candidate.clear();
             if write_candidate(row, &mut candidate) {
-                pending.add(keys, &candidate, row as u32, &mut key);
+                pending.add(keys, &mut batch, &candidate, row as u32, &mut key);
             }
         }
+        pending.finish_batch(keys, &mut batch);
         pending
     }
 
@@ -61,24 +63,47 @@ impl<'i> PendingKeyIndex<'i> {
             groups: Some(grouped),
         };
         let mut key = String::new();
+        let mut batch = KeyBatch::new();
         for (id, candidate) in grouped.keys().enumerate() {
-            pending.add(keys, candidate, id as u32, &mut key);
+            pending.add(keys, &mut batch, candidate, id as u32, &mut key);
         }
+        pending.finish_batch(keys, &mut batch);
         pending
     }
 
-    /// `member`'s candidate under its keys; `key` is a reused buffer.
-    fn add(&mut self, keys: &mut Keys, candidate: &str, member: u32, key: &mut String) {
+    /// `member`'s candidate under its keys, numbered when `batch` fills
+    /// (then in the order added); `key` is a reused buffer.
+    fn add(
+        &mut self,
+        keys: &mut Keys,
+        batch: &mut KeyBatch<(Part, u32)>,
+        candidate: &str,
+        member: u32,
+        key: &mut String,
+    ) {
         // A blank candidate never matches (Test-IdentityMatch line 201;
         // the remote filter's `-not $_.UserName`, line 378, lets blanks
         // through, but no valid target equals a blank string).
         if candidate.trim().is_empty() {
             return;
         }
+        let mut numbered = self.numbered();
         if let Some(start) = ScriptKeys::write(candidate, key) {
-            self.last.push((keys.id(&key[start..]), member));
+            batch.push(keys, &key[start..], (Part::Last, member), &mut numbered);
         }
-        self.whole.push((keys.id(key), member));
+        batch.push(keys, key, (Part::Whole, member), &mut numbered);
+    }
+
+    /// Files a numbered key under its part.
+    fn numbered(&mut self) -> impl FnMut((Part, u32), u32) + '_ {
+        |(part, member), id| match part {
+            Part::Whole => self.whole.push((id, member)),
+            Part::Last => self.last.push((id, member)),
+        }
+    }
+
+    fn finish_batch(&mut self, keys: &mut Keys, batch: &mut KeyBatch<(Part, u32)>) {
+        batch.flush(keys, &mut self.numbered());
     }
 
     /// `keys`: how many numbers the shared dictionary gave out.
@@ -89,6 +114,13 @@ impl<'i> PendingKeyIndex<'i> {
             groups: self.groups,
         }
     }
+}
+
+/// Which of a candidate's keys: the whole candidate or its last part.
+#[derive(Clone, Copy)]
+enum Part {
+    Whole,
+    Last,
 }
 
 /// An identity's lookup keys (see [`ScriptIdentity::lookup_keys`]) as

@@ -30,7 +30,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::index::SnapshotIndex;
-use super::keygroups::Keys;
+use super::keygroups::{KeyBatch, Keys};
 use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
 use super::script_index::ScriptIndex;
@@ -216,6 +216,14 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
         + snapshot.smb_sessions.rows_or_empty().len();
     let mut accounts: Vec<(usize, TargetUser)> = Vec::with_capacity(rows);
     let mut key = String::new();
+    // Keys are numbered a batch at a time (their table misses overlapped);
+    // an account is new when its number is the next one.
+    let mut batch = KeyBatch::new();
+    let mut numbered = |(user_start, domain, user): (usize, Option<&'s str>, &'s str), id: u32| {
+        if id as usize == accounts.len() {
+            accounts.push((user_start, TargetUser::account(domain, user)));
+        }
+    };
     // Consecutive rows often name the same account (one user's sessions).
     let mut previous: Option<(Option<&'s str>, &'s str, bool)> = None;
     let mut add = |domain: Option<&'s str>, user: &'s str, listed: bool| {
@@ -234,9 +242,7 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
         }
         // Most rows repeat an account already seen: build its key in a reused buffer.
         let user_start = write_account_key(&mut key, domain, user);
-        if seen.id(&key) as usize == accounts.len() {
-            accounts.push((user_start, TargetUser::account(domain, user)));
-        }
+        batch.push(&mut seen, &key, (user_start, domain, user), &mut numbered);
         previous = Some((domain, user, listed));
     };
     for (row, w) in snapshot
@@ -266,6 +272,7 @@ fn accounts_on_host<'s>(snapshot: &'s HostSnapshot, own: &OwnRows) -> Vec<Target
             add(s.domain.as_deref(), user, false);
         }
     }
+    batch.flush(&mut seen, &mut numbered);
     // A domain-less account is folded into a qualified one of the same name:
     // the user part of a qualified key is that name, lower-cased as the
     // domain-less key is. Keys are read from the key map's own table of
