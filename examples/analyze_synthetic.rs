@@ -2,16 +2,19 @@
 //! time (for profiling: `cargo run --release --example analyze_synthetic -- 1000000 5`;
 //! a third argument analyses for that one user only). With the binary's
 //! allocator settings, so that run once per process (`REPEAT` 1) it times
-//! the analysis as `lingerscan analyze` runs it.
+//! the analysis as `lingerscan analyze` runs it. `ANALYZE_FLOOR=1` also
+//! times a pass that only reads the input, `ANALYZE_ALLOCATOR=default` runs
+//! with mimalloc's own settings, `ANALYZE_DIGEST=1` prints a digest of the
+//! analysis.
 
 use std::time::Instant;
 
 /// The binary's allocator and its settings, so that the figures are the binary's.
 #[path = "../src/allocator.rs"]
 mod allocator;
-#[path = "common/cpu_time.rs"]
-mod cpu_time;
-use cpu_time::cpu_ms;
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{cpu_ms, read_floor};
 
 use lingerscan::analyze::{AnalyzeOptions, analyze};
 use lingerscan::synthetic::{Sizes, snapshot};
@@ -51,6 +54,16 @@ fn main() {
             .unwrap_or_default()
             .hash(&mut hasher);
         println!("analysis digest {:016x}", hasher.finish());
+    }
+    // `ANALYZE_FLOOR=1`: the same loop over one pass that only reads every
+    // process's owner and logon id, for the scaling of reading the input.
+    if std::env::var_os("ANALYZE_FLOOR").is_some() {
+        let mut floors: Vec<f64> = (0..repeat).map(|_| read_floor(&snap).0).collect();
+        floors.sort_by(f64::total_cmp);
+        println!(
+            "floor median {:.2} ms of {repeat}",
+            floors[floors.len() / 2]
+        );
     }
     times.sort_by(f64::total_cmp);
     cpu.sort_by(f64::total_cmp);

@@ -12,9 +12,17 @@ Cases (each can be skipped with --skip NAME):
   procs     local scan with N extra sleeping processes (no Samba), vs. `ps -eo user,pid,lstart,cmd`
   analyze   `analyze -f json` of synthetic snapshots (100k and 1M processes),
             vs. a naive Python join (benches/peers/naive_join.py)
+  scaling   the analysis step alone as `lingerscan analyze` runs it (one
+            analysis per process, right after loading the snapshot, with the
+            binary's allocator settings), timed inside the process by the
+            report_phases example at each size in turn: median wall and CPU
+            time per size, and each size's time over the smallest's; beside
+            it the floor, one pass reading every process's owner and logon id
+            in the same state (`report_phases --floor`)
 """
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -87,10 +95,52 @@ def stop_sleepers(sleepers):
         p.wait()
 
 
+FLOOR = re.compile(r"floor ([\d.]+) ms")
+PHASES = re.compile(r"parse (\d+) ms, analyse ([\d.]+) ms \(CPU ([\d.]+) ms\), write (\d+) ms")
+
+
+def scaling(phases, synthetic, sizes, rounds, tmp):
+    """Analysis-step medians per size (sizes in turn, round after round)."""
+    snaps = {}
+    for n in sizes:
+        snaps[n] = os.path.join(tmp, f"scaling{n}.json")
+        subprocess.run([synthetic, str(n), snaps[n]], check=True)
+    samples = {n: [] for n in sizes}
+    floors = {n: [] for n in sizes}
+    for _ in range(rounds):
+        for n in sizes:
+            out = subprocess.run([phases, snaps[n]], check=True, capture_output=True, text=True).stdout
+            m = PHASES.search(out)
+            if not m:
+                sys.exit(f"report_phases printed no phases: {out!r}")
+            samples[n].append(tuple(float(g) for g in m.groups()))
+            out = subprocess.run([phases, snaps[n], "--floor"], check=True, capture_output=True,
+                                 text=True).stdout
+            m = FLOOR.search(out)
+            if not m:
+                sys.exit(f"report_phases --floor printed no time: {out!r}")
+            floors[n].append(float(m.group(1)))
+    for path in snaps.values():
+        os.remove(path)
+    base = sizes[0]
+    med = {n: [statistics.median(s[i] for s in samples[n]) for i in range(4)] for n in sizes}
+    floor = {n: statistics.median(floors[n]) for n in sizes}
+    print(f"{'processes':>10} {'analyse':>10} {'(min-max)':>17} {'CPU':>10} {'x rows':>7} "
+          f"{'x wall':>7} {'x CPU':>7} {'floor':>9} {'x floor':>8} {'parse':>8} {'write':>8}")
+    for n in sizes:
+        parse, wall, cpu, write = med[n]
+        walls = [s[1] for s in samples[n]]
+        print(f"{n:>10} {wall:8.1f}ms {min(walls):7.1f}-{max(walls):7.1f}ms {cpu:8.1f}ms "
+              f"{n / base:7.1f} {wall / med[base][1]:7.2f} {cpu / med[base][2]:7.2f} "
+              f"{floor[n]:7.2f}ms {floor[n] / floor[base]:8.2f} {parse:6.0f}ms {write:6.0f}ms")
+    sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lingerscan", required=True)
     ap.add_argument("--synthetic", required=True, help="the synthetic_snapshot example binary")
+    ap.add_argument("--phases", help="the report_phases example binary (for the scaling case)")
     ap.add_argument("--baseline", help="an earlier lingerscan binary to run beside (optional)")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--processes", type=int, default=10_000)
@@ -137,6 +187,10 @@ def main():
                 rows += paired(case, cmds, args.rounds, tmp)
                 print_rows(rows[-len(cmds):])
                 os.remove(snap)
+        if "scaling" not in args.skip and args.phases:
+            sizes = sorted(int(s) for s in args.sizes.split(",") if s)
+            print(f"# scaling: the analysis step, {max(args.rounds, 11)} rounds")
+            scaling(args.phases, args.synthetic, sizes, max(args.rounds, 11), tmp)
     print()
     print_rows(rows)
 

@@ -480,6 +480,31 @@ mod batch_tests {
             for (id, text) in expected.iter().zip(&texts) {
                 prop_assert_eq!(batched.text_of(*id), text.as_str());
             }
+            let looked_up = batched.get_all(texts.iter().map(String::as_str).chain(["absent"]));
+            let mut want: Vec<Option<u32>> = expected.iter().copied().map(Some).collect();
+            want.push(None);
+            prop_assert_eq!(looked_up, want);
+        }
+
+        /// A [`KeyBatch`] hands every payload back once, in the order
+        /// pushed, with the number one lookup at a time would give, however
+        /// the pushes fall across batches.
+        #[test]
+        fn key_batch_keeps_order_and_numbers(
+            texts in prop::collection::vec("[a-c]{0,3}|y{21,24}", 0..200),
+        ) {
+            let mut one_by_one = Keys::default();
+            let expected: Vec<(usize, u32)> =
+                texts.iter().enumerate().map(|(i, t)| (i, one_by_one.id(t))).collect();
+            let mut keys = Keys::default();
+            let mut got = Vec::new();
+            let mut numbered = |row: usize, id: u32| got.push((row, id));
+            let mut batch = KeyBatch::new();
+            for (row, text) in texts.iter().enumerate() {
+                batch.push(&mut keys, text, row, &mut numbered);
+            }
+            batch.flush(&mut keys, &mut numbered);
+            prop_assert_eq!(got, expected);
         }
     }
 }
