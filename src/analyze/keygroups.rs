@@ -394,6 +394,17 @@ impl KeyGroups {
     pub fn get(&self, key: &str) -> &[u32] {
         self.groups.get(self.keys.get(key))
     }
+
+    /// Each key's number (None when absent), looked up a batch at a time;
+    /// [`KeyGroups::rows_of`] then gives its rows.
+    pub fn ids_of_all<'t>(&self, keys: impl IntoIterator<Item = &'t str>) -> Vec<Option<u32>> {
+        self.keys.get_all(keys)
+    }
+
+    /// The rows added under key number `id` (empty for None).
+    pub fn rows_of(&self, id: Option<u32>) -> &[u32] {
+        self.groups.get(id)
+    }
 }
 
 #[cfg(test)]

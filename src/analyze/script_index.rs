@@ -243,20 +243,23 @@ impl<'i> ScriptIndex<'i> {
         }
     }
 
-    /// `identity`'s lookup keys, looked up once for every source.
-    pub fn identity_keys(&self, identity: &ScriptIdentity) -> IdentityKeys {
-        let ([trimmed, sam], _) = identity.lookup_keys(false);
-        let ([raw, _], _) = identity.lookup_keys(true);
-        let trimmed_id = self.keys.get(trimmed);
-        IdentityKeys {
-            trimmed: trimmed_id,
-            raw: if raw == trimmed {
-                trimmed_id
-            } else {
-                self.keys.get(raw)
-            },
-            sam: self.keys.get(sam),
-        }
+    /// Each identity's lookup keys, looked up once for every source, the
+    /// whole list's lookups a batch at a time (see [`Keys::get_all`]).
+    pub fn identity_keys(&self, identities: &[ScriptIdentity]) -> Vec<IdentityKeys> {
+        // Per identity: the trimmed key, the raw key, the SAM key.
+        let texts = identities.iter().flat_map(|identity| {
+            let ([trimmed, sam], _) = identity.lookup_keys(false);
+            let ([raw, _], _) = identity.lookup_keys(true);
+            [trimmed, raw, sam]
+        });
+        let ids = self.keys.get_all(texts);
+        ids.chunks_exact(3)
+            .map(|ids| IdentityKeys {
+                trimmed: ids[0],
+                raw: ids[1],
+                sam: ids[2],
+            })
+            .collect()
     }
 }
 

@@ -54,12 +54,26 @@ impl<'a> FindingsByName<'a> {
         }
     }
 
-    /// The findings `account.matches_account` accepts, in their order.
-    fn of(&self, account: &TargetUser) -> Vec<&'a Finding> {
-        let mut key = String::new();
-        write_name_key(&account.user, &mut key);
+    /// Each account's name as numbered here (None when no finding has
+    /// it), the accounts' lookups made together.
+    pub fn names_of(&self, accounts: &[TargetUser]) -> Vec<Option<u32>> {
+        let (mut keys, mut key) = (String::new(), String::new());
+        let mut ends = Vec::with_capacity(accounts.len());
+        for account in accounts {
+            write_name_key(&account.user, &mut key);
+            keys.push_str(&key);
+            ends.push(keys.len());
+        }
+        let starts = std::iter::once(0).chain(ends.iter().copied());
         self.by_name
-            .get(&key)
+            .ids_of_all(starts.zip(&ends).map(|(start, &end)| &keys[start..end]))
+    }
+
+    /// The findings `account.matches_account` accepts, in their order;
+    /// `name` is the account's from [`FindingsByName::names_of`].
+    fn of(&self, account: &TargetUser, name: Option<u32>) -> Vec<&'a Finding> {
+        self.by_name
+            .rows_of(name)
             .iter()
             .map(|&i| &self.findings[i as usize])
             .filter(|f| account.matches_account(&f.user))
@@ -72,8 +86,9 @@ pub(super) fn explain(
     account: &TargetUser,
     user: &UserAssessment,
     findings: &FindingsByName<'_>,
+    name: Option<u32>,
 ) -> Option<String> {
-    let mine: Vec<&Finding> = findings.of(account);
+    let mine: Vec<&Finding> = findings.of(account, name);
     let lingering: Vec<&Finding> = mine.iter().copied().filter(|f| f.lingering).collect();
     let inconclusive = mine.iter().any(|f| f.verdict == Verdict::Inconclusive);
     let live = mine

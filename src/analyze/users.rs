@@ -33,9 +33,11 @@ use super::index::SnapshotIndex;
 use super::keygroups::{KeyBatch, Keys};
 use super::login_process::{self, LoginProcess, LoginRecord};
 use super::own_connection::OwnRows;
-use super::script_index::ScriptIndex;
+use super::script_index::{IdentityKeys, ScriptIndex};
 use super::{AnalyzeOptions, Finding, rules_out, user_contrast};
-use crate::identity::{TargetUser, is_script_machine_row, is_set_aside, write_account_key};
+use crate::identity::{
+    ScriptIdentity, TargetUser, is_script_machine_row, is_set_aside, write_account_key,
+};
 use crate::model::{HostSnapshot, Platform, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -151,16 +153,33 @@ pub(super) fn assess_users(
 ) -> Vec<UserAssessment> {
     let Prepared { accounts, script } = prepared;
     let findings = user_contrast::FindingsByName::build(findings);
-    let assess_one = |a: &TargetUser| {
-        let mut user = assess(snapshot, index, &script, a);
-        user.findings_differ = user_contrast::explain(snapshot, a, &user, &findings);
-        user
+    // Accounts are judged a block at a time: the block's lookups in the
+    // shared key tables (script keys, finding names) are made together, so
+    // that at a million processes their cache misses overlap.
+    let assess_part = |part: &[TargetUser], users: &mut Vec<UserAssessment>| {
+        for block in part.chunks(ASSESSED_TOGETHER) {
+            let identities: Vec<ScriptIdentity> =
+                block.iter().map(TargetUser::script_identity).collect();
+            let keys = script.identity_keys(&identities);
+            let named = findings.names_of(block);
+            for ((account, ids), name) in block.iter().zip(&keys).zip(named) {
+                let mut user = assess(snapshot, index, &script, account, ids);
+                user.findings_differ =
+                    user_contrast::explain(snapshot, account, &user, &findings, name);
+                users.push(user);
+            }
+        }
+    };
+    let assess_all = |part: &[TargetUser]| {
+        let mut users = Vec::with_capacity(part.len());
+        assess_part(part, &mut users);
+        users
     };
     // Each account is judged on its own from shared, read-only indexes, so
     // a large host's accounts are split over the cores; the order is kept.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     if threads < 2 || accounts.len() < PARALLEL_ACCOUNTS {
-        return accounts.iter().map(assess_one).collect();
+        return assess_all(&accounts);
     }
     let chunk = accounts.len().div_ceil(threads);
     let mut parts = accounts.chunks(chunk);
@@ -169,29 +188,27 @@ pub(super) fn assess_users(
     };
     std::thread::scope(|scope| {
         let others: Vec<_> = parts
-            .map(|part| {
-                (
-                    part,
-                    scope.spawn(|| part.iter().map(assess_one).collect::<Vec<_>>()),
-                )
-            })
+            .map(|part| (part, scope.spawn(|| assess_all(part))))
             .collect();
         // This thread judges the first part straight into the whole list,
         // sized for every account: the others' parts are then appended
         // without the list ever being regrown or copied whole.
         let mut users = Vec::with_capacity(accounts.len());
-        users.extend(first.iter().map(assess_one));
+        assess_part(first, &mut users);
         for (part, handle) in others {
             match handle.join() {
                 Ok(mut done) => users.append(&mut done),
                 // A panic in a worker is a bug; judging its accounts here
                 // reproduces it on this thread with its message.
-                Err(_) => users.extend(part.iter().map(assess_one)),
+                Err(_) => assess_part(part, &mut users),
             }
         }
         users
     })
 }
+
+/// Accounts whose key lookups are made together (see [`assess_users`]).
+const ASSESSED_TOGETHER: usize = 32;
 
 /// Below this many accounts, a second thread costs more than it saves.
 const PARALLEL_ACCOUNTS: usize = 2_000;
@@ -303,8 +320,8 @@ fn assess(
     index: &SnapshotIndex<'_>,
     script: &ScriptIndex<'_>,
     account: &TargetUser,
+    ids: &IdentityKeys,
 ) -> UserAssessment {
-    let identity = account.script_identity();
     // A failed query leaves the script's list empty (its initial `@()`,
     // lines 280-283); a source the host does not have is empty too.
     let rows_if = |ok: bool, rows: Vec<u32>| if ok { rows } else { Vec::new() };
@@ -312,11 +329,10 @@ fn assess(
     let logon_ok = rules_out(&snapshot.logon_sessions);
     let process_ok = rules_out(&snapshot.processes);
     let smb_ok = rules_out(&snapshot.smb_sessions);
-    let ids = script.identity_keys(&identity);
-    let workstation_rows = rows_if(wksta_ok, script.workstation.matching(&ids, false));
-    let logon_rows = rows_if(logon_ok, script.logons.matching(&ids, false));
-    let process_rows = rows_if(process_ok, script.processes.matching(&ids, !script.local));
-    let smb_rows = rows_if(smb_ok, script.smb.matching(&ids, false));
+    let workstation_rows = rows_if(wksta_ok, script.workstation.matching(ids, false));
+    let logon_rows = rows_if(logon_ok, script.logons.matching(ids, false));
+    let process_rows = rows_if(process_ok, script.processes.matching(ids, !script.local));
+    let smb_rows = rows_if(smb_ok, script.smb.matching(ids, false));
     let login_processes = if snapshot.platform == Platform::Linux {
         live_login_processes(snapshot, index, &workstation_rows, &process_rows)
     } else {
