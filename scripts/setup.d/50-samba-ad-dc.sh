@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Samba's Active Directory DC and the MIT Kerberos client tools for the
 # Kerberos tests (tests/ad_kerberos.rs, tests/support/samba_dc.rs): samba
-# (the `samba` AD DC binary), samba-ad-provision (provisioning data),
+# (the `samba` AD DC binary), samba-dsdb-modules and samba-vfs-modules
+# (the DC's ldb and share modules), samba-ad-provision (provisioning data),
 # winbind (the DC's winbindd), krb5-user (kinit, klist), ldap-utils and
 # libsasl2-modules-gssapi-mit (ldapsearch -Y GSSAPI peer checks), and
 # libgssapi-krb5-2, the library lingerscan loads at run time for -k;
@@ -13,6 +14,12 @@ set -euo pipefail
 SUDO="${SUDO:-}"
 need=()
 command -v samba >/dev/null 2>&1 || [ -x /usr/sbin/samba ] || need+=(samba-ad-dc)
+# The `samba` binary comes with the samba package, but the DC also needs
+# what samba-ad-dc depends on and 20-samba.sh's --no-install-recommends
+# leaves out: its ldb modules (provisioning fails with "Module
+# [samba_secrets] not found") and the VFS modules its shares use.
+ls /usr/lib/*/samba/ldb/samba_dsdb.so >/dev/null 2>&1 || need+=(samba-dsdb-modules)
+ls /usr/lib/*/samba/vfs/dfs_samba4.so >/dev/null 2>&1 || need+=(samba-vfs-modules)
 [ -d /usr/share/samba/setup ] || need+=(samba-ad-provision)
 command -v winbindd >/dev/null 2>&1 || [ -x /usr/sbin/winbindd ] || need+=(winbind)
 command -v kinit >/dev/null 2>&1 || need+=(krb5-user)
