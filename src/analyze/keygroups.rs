@@ -15,7 +15,7 @@
 
 use std::hash::BuildHasher;
 
-use foldhash::fast::FixedState;
+use foldhash::fast::RandomState;
 
 /// Longest key kept inline in its table slot.
 const INLINE: usize = 22;
@@ -54,13 +54,6 @@ impl SlotKey {
     }
 }
 
-/// A key's hash tag: the top half of its 64-bit hash. The table places a
-/// key by the tag's top bits, so growing the table re-places every slot
-/// from its tag alone, without hashing any text again.
-fn tag_of(bytes: &[u8]) -> u32 {
-    (FixedState::default().hash_one(bytes) >> 32) as u32
-}
-
 /// Texts looked up together by [`Keys::ids_of`]: enough misses in flight
 /// to cover a memory latency, few enough that the batch stays in L1.
 pub(super) const BATCH: usize = 16;
@@ -93,9 +86,22 @@ pub(super) struct Keys {
     bits: u32,
     /// Each key's text by number.
     texts: Vec<SlotKey>,
+    /// Seeded at random for each table: the keys come from hosts and
+    /// snapshot files, and with a fixed seed a hostile one could send
+    /// names precomputed to share one run of slots, making every lookup a
+    /// walk over all of them (quadratic time). Numbers, and so the
+    /// analysis, do not depend on the seed.
+    hasher: RandomState,
 }
 
 impl Keys {
+    /// A key's hash tag: the top half of its 64-bit hash. The table places
+    /// a key by the tag's top bits, so growing the table re-places every
+    /// slot from its tag alone, without hashing any text again.
+    fn tag_of(&self, bytes: &[u8]) -> u32 {
+        (self.hasher.hash_one(bytes) >> 32) as u32
+    }
+
     /// The text of key `id` (as numbered by [`Keys::id`]).
     pub fn text_of(&self, id: u32) -> &str {
         self.texts.get(id as usize).map_or("", SlotKey::as_str)
@@ -112,7 +118,7 @@ impl Keys {
             return None;
         }
         let bytes = text.as_bytes();
-        self.find(bytes, tag_of(bytes)).ok()
+        self.find(bytes, self.tag_of(bytes)).ok()
     }
 
     /// The number of `bytes`, or the empty slot where it would go.
@@ -134,7 +140,7 @@ impl Keys {
             self.grow();
         }
         let bytes = text.as_bytes();
-        let tag = tag_of(bytes);
+        let tag = self.tag_of(bytes);
         match self.find(bytes, tag) {
             Ok(id) => id,
             Err(slot) => {
@@ -161,7 +167,7 @@ impl Keys {
         }
         let mut tags = [0u32; BATCH];
         for (tag, text) in tags.iter_mut().zip(batch) {
-            *tag = tag_of(text.as_bytes());
+            *tag = self.tag_of(text.as_bytes());
             prefetch(&self.slots[self.home(*tag)]);
         }
         self.prefetch_texts(&tags[..batch.len()]);
@@ -188,7 +194,7 @@ impl Keys {
         }
         let mut tags = [0u32; BATCH];
         for (tag, text) in tags.iter_mut().zip(batch) {
-            *tag = tag_of(text.as_bytes());
+            *tag = self.tag_of(text.as_bytes());
             prefetch(&self.slots[self.home(*tag)]);
         }
         self.prefetch_texts(&tags[..batch.len()]);
@@ -443,6 +449,22 @@ mod tests {
         let (d, e) = (keys.id(&exactly), keys.id(&over));
         assert_ne!(d, e);
         assert_eq!((keys.get(&exactly), keys.get(&over)), (Some(d), Some(e)));
+    }
+
+    #[test]
+    fn each_table_has_its_own_seed() {
+        // Where keys land cannot be worked out in advance: two tables
+        // place the same texts differently (all eight tags equal by chance
+        // would be a 2^-256 event).
+        let (a, b) = (Keys::default(), Keys::default());
+        let texts = [
+            "alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi",
+        ];
+        assert!(
+            texts
+                .iter()
+                .any(|t| a.tag_of(t.as_bytes()) != b.tag_of(t.as_bytes()))
+        );
     }
 
     #[test]
