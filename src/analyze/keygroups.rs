@@ -139,9 +139,14 @@ impl Keys {
         if (self.texts.len() + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let bytes = text.as_bytes();
-        let tag = self.tag_of(bytes);
-        match self.find(bytes, tag) {
+        let tag = self.tag_of(text.as_bytes());
+        self.number_tagged(text, tag)
+    }
+
+    /// The number of `text` (hashed to `tag`), made when new; the table
+    /// must have room for one more key.
+    fn number_tagged(&mut self, text: &str, tag: u32) -> u32 {
+        match self.find(text.as_bytes(), tag) {
             Ok(id) => id,
             Err(slot) => {
                 let id = self.texts.len() as u32;
@@ -165,22 +170,9 @@ impl Keys {
         while (self.texts.len() + batch.len()) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let mut tags = [0u32; BATCH];
-        for (tag, text) in tags.iter_mut().zip(batch) {
-            *tag = self.tag_of(text.as_bytes());
-            prefetch(&self.slots[self.home(*tag)]);
-        }
-        self.prefetch_texts(&tags[..batch.len()]);
+        let tags = self.tags_prefetched(batch);
         for ((text, &tag), id) in batch.iter().zip(&tags).zip(ids.iter_mut()) {
-            *id = match self.find(text.as_bytes(), tag) {
-                Ok(id) => id,
-                Err(slot) => {
-                    let id = self.texts.len() as u32;
-                    self.texts.push(SlotKey::new(text));
-                    self.slots[slot] = (tag, id + 1);
-                    id
-                }
-            };
+            *id = self.number_tagged(text, tag);
         }
     }
 
@@ -192,12 +184,7 @@ impl Keys {
             ids.iter_mut().for_each(|id| *id = None);
             return;
         }
-        let mut tags = [0u32; BATCH];
-        for (tag, text) in tags.iter_mut().zip(batch) {
-            *tag = self.tag_of(text.as_bytes());
-            prefetch(&self.slots[self.home(*tag)]);
-        }
-        self.prefetch_texts(&tags[..batch.len()]);
+        let tags = self.tags_prefetched(batch);
         for ((text, &tag), id) in batch.iter().zip(&tags).zip(ids.iter_mut()) {
             *id = self.find(text.as_bytes(), tag).ok();
         }
@@ -224,9 +211,16 @@ impl Keys {
         all
     }
 
-    /// Starts loading the text each tag's home slot points to, where the tags match.
-    fn prefetch_texts(&self, tags: &[u32]) {
-        for &tag in tags {
+    /// The batch's tags, with every home slot, then every text those slots
+    /// point to (where the tags match), already on their way to the cache.
+    /// The table must not be empty.
+    fn tags_prefetched(&self, batch: &[&str]) -> [u32; BATCH] {
+        let mut tags = [0u32; BATCH];
+        for (tag, text) in tags.iter_mut().zip(batch) {
+            *tag = self.tag_of(text.as_bytes());
+            prefetch(&self.slots[self.home(*tag)]);
+        }
+        for &tag in &tags[..batch.len()] {
             if let (t, id) = self.slots[self.home(tag)]
                 && id != EMPTY
                 && t == tag
@@ -235,6 +229,7 @@ impl Keys {
                 prefetch(text);
             }
         }
+        tags
     }
 
     /// The slot where a search for `tag` starts.
@@ -263,21 +258,47 @@ impl Keys {
     }
 }
 
+/// Texts back to back in one buffer: a list of computed keys without an
+/// allocation per key.
+#[derive(Default)]
+pub(super) struct TextList {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl TextList {
+    pub fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+    }
+
+    /// The texts, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| self.text.get(start..end).unwrap_or_default())
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+}
+
 /// Texts to number a batch at a time ([`Keys::ids_of`]), each with a
 /// payload handed back with its number, in the order pushed: for loops
 /// that number one computed key per row (the keys are copied here, so the
 /// caller's buffer can be reused at once).
 pub(super) struct KeyBatch<P> {
-    texts: String,
-    ends: Vec<usize>,
+    texts: TextList,
     payloads: Vec<P>,
 }
 
 impl<P: Copy> KeyBatch<P> {
     pub fn new() -> Self {
         KeyBatch {
-            texts: String::new(),
-            ends: Vec::with_capacity(BATCH),
+            texts: TextList::default(),
             payloads: Vec::with_capacity(BATCH),
         }
     }
@@ -291,8 +312,7 @@ impl<P: Copy> KeyBatch<P> {
         payload: P,
         numbered: &mut impl FnMut(P, u32),
     ) {
-        self.texts.push_str(text);
-        self.ends.push(self.texts.len());
+        self.texts.push(text);
         self.payloads.push(payload);
         if self.payloads.len() == BATCH {
             self.flush(keys, numbered);
@@ -302,10 +322,8 @@ impl<P: Copy> KeyBatch<P> {
     /// Numbers whatever is queued (call once more after the last push).
     pub fn flush(&mut self, keys: &mut Keys, numbered: &mut impl FnMut(P, u32)) {
         let mut batch = [""; BATCH];
-        let mut start = 0;
-        for (text, &end) in batch.iter_mut().zip(&self.ends) {
-            *text = self.texts.get(start..end).unwrap_or_default();
-            start = end;
+        for (slot, text) in batch.iter_mut().zip(self.texts.iter()) {
+            *slot = text;
         }
         let waiting = self.payloads.len();
         let mut ids = [0u32; BATCH];
@@ -314,7 +332,6 @@ impl<P: Copy> KeyBatch<P> {
             numbered(payload, id);
         }
         self.texts.clear();
-        self.ends.clear();
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::keygroups::{KeyGroups, KeyGroupsBuilder};
+use super::keygroups::{KeyGroups, KeyGroupsBuilder, TextList};
 use super::users::{UserAssessment, UserState};
 use super::{Finding, Verdict};
 use crate::identity::{TargetUser, display_account, is_machine_account, split_account};
@@ -57,16 +57,12 @@ impl<'a> FindingsByName<'a> {
     /// Each account's name as numbered here (None when no finding has
     /// it), the accounts' lookups made together.
     pub fn names_of(&self, accounts: &[TargetUser]) -> Vec<Option<u32>> {
-        let (mut keys, mut key) = (String::new(), String::new());
-        let mut ends = Vec::with_capacity(accounts.len());
+        let (mut keys, mut key) = (TextList::default(), String::new());
         for account in accounts {
             write_name_key(&account.user, &mut key);
-            keys.push_str(&key);
-            ends.push(keys.len());
+            keys.push(&key);
         }
-        let starts = std::iter::once(0).chain(ends.iter().copied());
-        self.by_name
-            .ids_of_all(starts.zip(&ends).map(|(start, &end)| &keys[start..end]))
+        self.by_name.ids_of_all(keys.iter())
     }
 
     /// The findings `account.matches_account` accepts, in their order;
