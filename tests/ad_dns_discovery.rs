@@ -17,9 +17,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use lingerscan::dns::discover::{self, discover_domain_controllers};
@@ -27,6 +25,7 @@ use lingerscan::dns::message::{Query, RecordKind, SrvRecord};
 use lingerscan::dns::srv_order::SplitMix64;
 use lingerscan::dns::transport;
 use serde_json::Value;
+use support::PeerThreads;
 use support::samba_dc::{self, ADDRESS, HOST, REALM, SambaDc, lingerscan};
 
 const DNS_SERVER: &str = "127.0.0.200:53";
@@ -240,13 +239,6 @@ enum Hostility {
     NoEdns,
 }
 
-/// A DNS stub on 127.0.0.202:`port` (UDP, and TCP for the truncated
-/// case): a thread of this test, stopped and joined on drop.
-struct HostileDns {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-}
-
 /// The end of the question in a query: the name's labels, then type and class.
 fn question_end(query: &[u8]) -> Option<usize> {
     let mut at = 12;
@@ -290,64 +282,52 @@ fn hostile_answer(query: &[u8], how: Hostility) -> Option<Vec<u8>> {
     Some(answer)
 }
 
-impl HostileDns {
-    fn start(port: u16, how: Hostility) -> HostileDns {
-        let stop = Arc::new(AtomicBool::new(false));
-        let address: SocketAddr = format!("{STUB_ADDRESS}:{port}").parse().expect("address");
-        let socket = UdpSocket::bind(address).expect("bind the hostile UDP stub");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
-        let mut threads = Vec::new();
-        let flag = stop.clone();
-        threads.push(std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while !flag.load(Ordering::Relaxed) {
-                let Ok((n, from)) = socket.recv_from(&mut buffer) else {
-                    continue;
-                };
-                if let Some(answer) = hostile_answer(&buffer[..n], how) {
-                    // Again and again: a flood of wrong answers must not
-                    // keep the client waiting past its deadline either.
-                    for _ in 0..20 {
-                        let _ = socket.send_to(&answer, from);
-                    }
+/// A DNS stub on 127.0.0.202:`port` (UDP, and TCP for the truncated
+/// case): threads of this test, stopped and joined on drop.
+fn hostile_dns(port: u16, how: Hostility) -> PeerThreads {
+    let address: SocketAddr = format!("{STUB_ADDRESS}:{port}").parse().expect("address");
+    let socket = UdpSocket::bind(address).expect("bind the hostile UDP stub");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let mut peers = PeerThreads::default();
+    peers.spawn(move |stop| {
+        let mut buffer = [0u8; 4096];
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((n, from)) = socket.recv_from(&mut buffer) else {
+                continue;
+            };
+            if let Some(answer) = hostile_answer(&buffer[..n], how) {
+                // Again and again: a flood of wrong answers must not
+                // keep the client waiting past its deadline either.
+                for _ in 0..20 {
+                    let _ = socket.send_to(&answer, from);
                 }
             }
-        }));
-        if matches!(how, Hostility::TruncatedThenStall) {
-            let listener = TcpListener::bind(address).expect("bind the hostile TCP stub");
-            listener.set_nonblocking(true).expect("nonblocking");
-            let flag = stop.clone();
-            threads.push(std::thread::spawn(move || {
-                let mut held = Vec::new();
-                while !flag.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((mut stream, _)) => {
-                            let _ = stream.set_nonblocking(false);
-                            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-                            let mut query = [0u8; 512];
-                            let _ = stream.read(&mut query);
-                            let _ = stream.write_all(&[0x03, 0xe8, 0x12, 0x34, 0x81, 0x80, 0, 1]);
-                            let _ = stream.write_all(&[0, 0]);
-                            held.push(stream);
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    });
+    if matches!(how, Hostility::TruncatedThenStall) {
+        let listener = TcpListener::bind(address).expect("bind the hostile TCP stub");
+        listener.set_nonblocking(true).expect("nonblocking");
+        peers.spawn(move |stop| {
+            let mut held = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                        let mut query = [0u8; 512];
+                        let _ = stream.read(&mut query);
+                        let _ = stream.write_all(&[0x03, 0xe8, 0x12, 0x34, 0x81, 0x80, 0, 1]);
+                        let _ = stream.write_all(&[0, 0]);
+                        held.push(stream);
                     }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
-            }));
-        }
-        HostileDns { stop, threads }
+            }
+        });
     }
-}
-
-impl Drop for HostileDns {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
+    peers
 }
 
 #[test]
@@ -366,9 +346,9 @@ fn hostile_dns_servers_fail_cleanly_within_the_deadline() {
             "no answer from 127.0.0.202:5356 in time",
         ),
     ];
-    let stubs: Vec<HostileDns> = cases
+    let stubs: Vec<PeerThreads> = cases
         .iter()
-        .map(|(port, how, _)| HostileDns::start(*port, *how))
+        .map(|(port, how, _)| hostile_dns(*port, *how))
         .collect();
     let limit = Duration::from_secs(3);
     let runs: Vec<_> = cases
@@ -412,7 +392,7 @@ fn a_hostile_first_server_gives_way_to_the_next() {
     let Some(_dc) = dc_ready("a_hostile_first_server_gives_way_to_the_next", &[]) else {
         return;
     };
-    let _stub = HostileDns::start(5357, Hostility::CompressionLoop);
+    let _stub = hostile_dns(5357, Hostility::CompressionLoop);
     let servers = [
         format!("{STUB_ADDRESS}:5357").parse().expect("address"),
         DNS_SERVER.parse().expect("address"),
@@ -427,7 +407,7 @@ fn a_hostile_first_server_gives_way_to_the_next() {
 
 #[test]
 fn a_server_without_edns_is_asked_again_without_it() {
-    let _stub = HostileDns::start(5358, Hostility::NoEdns);
+    let _stub = hostile_dns(5358, Hostility::NoEdns);
     let servers = [format!("{STUB_ADDRESS}:5358").parse().expect("address")];
     let deadline = Instant::now() + Duration::from_secs(5);
     let found =

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::PeerThreads;
 use support::samba::remote as samba;
 use support::samba::{HeldSession, SambaServer};
 
@@ -75,41 +75,22 @@ fn analyze(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// Listeners that accept connections and never say a word, until dropped.
-struct Silent {
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Silent {
-    fn start(addresses: impl Iterator<Item = String>) -> Silent {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = addresses
-            .map(|address| {
-                let listener = TcpListener::bind((address.as_str(), PORT)).expect("bind silent");
-                listener.set_nonblocking(true).expect("nonblocking");
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut held: Vec<TcpStream> = Vec::new();
-                    while !stop.load(Ordering::Relaxed) {
-                        match listener.accept() {
-                            Ok((stream, _)) => held.push(stream),
-                            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Silent { stop, threads }
+fn silent_listeners(addresses: impl Iterator<Item = String>) -> PeerThreads {
+    let mut peers = PeerThreads::default();
+    for address in addresses {
+        let listener = TcpListener::bind((address.as_str(), PORT)).expect("bind silent");
+        listener.set_nonblocking(true).expect("nonblocking");
+        peers.spawn(move |stop| {
+            let mut held: Vec<TcpStream> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => held.push(stream),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
     }
-}
-
-impl Drop for Silent {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
+    peers
 }
 
 /// The live servers, started in parallel; every third with utmp records of
@@ -217,7 +198,7 @@ fn fleet_of_real_smbd_closed_and_silent_hosts() {
         );
     }
     let servers = start_servers();
-    let _silent = Silent::start(SILENT.map(ip));
+    let _silent = silent_listeners(SILENT.map(ip));
     let _sessions: Vec<HeldSession> = servers
         .iter()
         .filter(|s| s.address.octets()[3] % 4 == 0)

@@ -363,15 +363,19 @@ fn refused_connection_says_refused_and_names_the_port() {
     assert_eq!(snap.scan_connection, None);
 }
 
-#[test]
-fn silent_listener_times_out_within_the_timeout() {
-    let listener = TcpListener::bind("127.0.0.23:14521").unwrap();
-    // Accept and hold connections, never answering.
-    let holder = std::thread::spawn(move || {
+/// A listener that accepts one connection and holds it 4 s, never answering.
+fn silent_listener(address: &str) -> std::thread::JoinHandle<()> {
+    let listener = TcpListener::bind(address).unwrap();
+    std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         std::thread::sleep(Duration::from_secs(4));
         drop(stream);
-    });
+    })
+}
+
+#[test]
+fn silent_listener_times_out_within_the_timeout() {
+    let holder = silent_listener("127.0.0.23:14521");
     let timeout = Duration::from_millis(1500);
     let start = Instant::now();
     let snap = collect_remote("127.0.0.23", 14521, &admin(), timeout);
@@ -396,12 +400,7 @@ fn silent_listener_times_out_within_the_timeout() {
 /// SMB, as curl's covers the TLS handshake.
 #[test]
 fn silent_listener_costs_the_connect_timeout_when_one_is_set() {
-    let listener = TcpListener::bind("127.0.0.23:14522").unwrap();
-    let holder = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        std::thread::sleep(Duration::from_secs(4));
-        drop(stream);
-    });
+    let holder = silent_listener("127.0.0.23:14522");
     let connect_timeout = Duration::from_millis(600);
     let start = Instant::now();
     let snap = collect_remote_with(

@@ -13,7 +13,37 @@ pub mod tsts;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// A test's fake peers (silent listeners, hostile stubs): threads that
+/// serve until told to stop, told and joined when this is dropped, so they
+/// end with the test even when it fails.
+#[derive(Default)]
+pub struct PeerThreads {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl PeerThreads {
+    /// Runs `serve` on a thread of its own; it gets the stop flag and must
+    /// check it often (non-blocking or short-timeout I/O).
+    pub fn spawn(&mut self, serve: impl FnOnce(&AtomicBool) + Send + 'static) {
+        let stop = self.stop.clone();
+        self.threads.push(std::thread::spawn(move || serve(&stop)));
+    }
+}
+
+impl Drop for PeerThreads {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
 
 /// Whether a test that needs root and the given programs can run here.
 /// Missing requirements: a loud skip message, except in CI (`CI=true`),
