@@ -99,12 +99,10 @@ FLOOR = re.compile(r"floor ([\d.]+) ms")
 PHASES = re.compile(r"parse (\d+) ms, analyse ([\d.]+) ms \(CPU ([\d.]+) ms\), write (\d+) ms")
 
 
-def scaling(phases, synthetic, sizes, rounds, tmp):
-    """Analysis-step medians per size (sizes in turn, round after round)."""
-    snaps = {}
-    for n in sizes:
-        snaps[n] = os.path.join(tmp, f"scaling{n}.json")
-        subprocess.run([synthetic, str(n), snaps[n]], check=True)
+def scaling(phases, snaps, rounds):
+    """Analysis-step medians per size (sizes in turn, round after round);
+    snaps: {processes: snapshot path}."""
+    sizes = sorted(snaps)
     samples = {n: [] for n in sizes}
     floors = {n: [] for n in sizes}
     for _ in range(rounds):
@@ -120,8 +118,6 @@ def scaling(phases, synthetic, sizes, rounds, tmp):
             if not m:
                 sys.exit(f"report_phases --floor printed no time: {out!r}")
             floors[n].append(float(m.group(1)))
-    for path in snaps.values():
-        os.remove(path)
     base = sizes[0]
     med = {n: [statistics.median(s[i] for s in samples[n]) for i in range(4)] for n in sizes}
     floor = {n: statistics.median(floors[n]) for n in sizes}
@@ -173,10 +169,14 @@ def main():
                 print_rows(rows[-len(cmds):])
             finally:
                 stop_sleepers(sleepers)
+        # Each size's snapshot is generated once, for both cases below.
+        snaps = {}
+        if "analyze" not in args.skip or ("scaling" not in args.skip and args.phases):
+            for n in sorted(int(s) for s in args.sizes.split(",") if s):
+                snaps[n] = os.path.join(tmp, f"snap{n}.json")
+                subprocess.run([args.synthetic, str(n), snaps[n]], check=True)
         if "analyze" not in args.skip:
-            for n in [int(s) for s in args.sizes.split(",") if s]:
-                snap = os.path.join(tmp, f"snap{n}.json")
-                subprocess.run([args.synthetic, str(n), snap], check=True)
+            for n, snap in snaps.items():
                 case = f"analyze {n // 1000}k"
                 cmds = [("lingerscan analyze -f json", [ls, "analyze", "-f", "json", snap]),
                         ("python3 naive_join.py", [sys.executable, os.path.join(HERE, "naive_join.py"), snap])]
@@ -186,11 +186,9 @@ def main():
                 print(f"# {snap}: {os.path.getsize(snap) / 1e6:.0f} MB")
                 rows += paired(case, cmds, args.rounds, tmp)
                 print_rows(rows[-len(cmds):])
-                os.remove(snap)
         if "scaling" not in args.skip and args.phases:
-            sizes = sorted(int(s) for s in args.sizes.split(",") if s)
             print(f"# scaling: the analysis step, {max(args.rounds, 11)} rounds")
-            scaling(args.phases, args.synthetic, sizes, max(args.rounds, 11), tmp)
+            scaling(args.phases, snaps, max(args.rounds, 11))
     print()
     print_rows(rows)
 
